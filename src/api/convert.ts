@@ -1,0 +1,137 @@
+import { create } from "@bufbuild/protobuf";
+import { DurationSchema, timestampFromMs, timestampMs, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { invalidArgument } from "../core/errors.ts";
+import type * as domain from "../core/types.ts";
+import {
+  AttemptSchema,
+  DeliverySchema,
+  type Attempt,
+  type Delivery,
+  type DeliveryStatus,
+} from "../gen/hookline/v1/delivery_pb.ts";
+import {
+  EndpointSchema,
+  OrderingMode,
+  RetryPolicySchema,
+  type Endpoint,
+} from "../gen/hookline/v1/endpoint_pb.ts";
+import { EventSchema, type Event } from "../gen/hookline/v1/event_pb.ts";
+import { TenantSchema, type Tenant } from "../gen/hookline/v1/tenant_pb.ts";
+
+export function durationToMs(field: string, d: Duration | undefined): number | undefined {
+  if (d === undefined) return undefined;
+  const seconds = Number(d.seconds);
+  if (seconds < 0 || d.nanos < 0 || d.nanos > 999_999_999) throw invalidArgument(field, "must be a positive duration");
+  return seconds * 1000 + Math.floor(d.nanos / 1_000_000);
+}
+
+export function msToDuration(ms: number): Duration {
+  return create(DurationSchema, { seconds: BigInt(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1_000_000 });
+}
+
+export function timestampToMs(t: Timestamp | undefined): number | undefined {
+  return t === undefined ? undefined : timestampMs(t);
+}
+
+function optionalTimestamp(ms: number): Timestamp | undefined {
+  return ms > 0 ? timestampFromMs(ms) : undefined;
+}
+
+export function tenantToProto(t: domain.Tenant): Tenant {
+  return create(TenantSchema, {
+    id: t.id,
+    name: t.name,
+    rateLimitPerSecond: t.rateLimitPerSecond,
+    metadata: t.metadata,
+    createTime: timestampFromMs(t.createdMs),
+    updateTime: timestampFromMs(t.updatedMs),
+  });
+}
+
+export function orderingToProto(mode: domain.OrderingMode): OrderingMode {
+  return mode === "ordered_by_key" ? OrderingMode.ORDERED_BY_KEY : OrderingMode.UNORDERED;
+}
+
+export function orderingFromProto(field: string, mode: OrderingMode): domain.OrderingMode {
+  switch (mode) {
+    case OrderingMode.UNSPECIFIED:
+    case OrderingMode.UNORDERED:
+      return "unordered";
+    case OrderingMode.ORDERED_BY_KEY:
+      return "ordered_by_key";
+    default:
+      throw invalidArgument(field, `unknown ordering mode ${String(mode)}`);
+  }
+}
+
+/** The endpoint as clients see it; the secret only when asked (create, rotate). */
+export function endpointToProto(e: domain.Endpoint, withSecret: boolean): Endpoint {
+  return create(EndpointSchema, {
+    id: e.id,
+    tenantId: e.tenantId,
+    url: e.url,
+    eventTypes: e.eventTypes,
+    disabled: e.disabled,
+    disabledReason: e.disabledReason,
+    secret: withSecret ? e.secret : "",
+    description: e.description,
+    retryPolicy: create(RetryPolicySchema, {
+      maxAttempts: e.retryPolicy.maxAttempts,
+      initialBackoff: msToDuration(e.retryPolicy.initialBackoffMs),
+      maxBackoff: msToDuration(e.retryPolicy.maxBackoffMs),
+      maxAge: msToDuration(e.retryPolicy.maxAgeMs),
+      retryClientErrors: e.retryPolicy.retryClientErrors,
+    }),
+    rateLimitPerSecond: e.rateLimitPerSecond,
+    maxInFlight: e.maxInFlight,
+    timeout: msToDuration(e.timeoutMs),
+    headers: e.headers,
+    ordering: orderingToProto(e.ordering),
+    createTime: timestampFromMs(e.createdMs),
+    updateTime: timestampFromMs(e.updatedMs),
+  });
+}
+
+export function eventToProto(e: domain.StoredEvent): Event {
+  return create(EventSchema, {
+    id: e.id,
+    tenantId: e.tenantId,
+    type: e.type,
+    payload: e.payload,
+    idempotencyKey: e.idempotencyKey,
+    orderingKey: e.orderingKey,
+    createTime: timestampFromMs(e.createdMs),
+  });
+}
+
+const OPEN_STATUSES: ReadonlySet<number> = new Set([1, 3]);
+
+export function deliveryToProto(d: domain.Delivery): Delivery {
+  return create(DeliverySchema, {
+    id: d.id,
+    eventId: d.eventId,
+    endpointId: d.endpointId,
+    tenantId: d.tenantId,
+    eventType: d.eventType,
+    status: d.status as number as DeliveryStatus,
+    attempts: d.attempts,
+    nextAttemptTime: OPEN_STATUSES.has(d.status) ? optionalTimestamp(d.nextAttemptMs) : undefined,
+    lastStatusCode: d.lastStatusCode,
+    lastError: d.lastError,
+    createTime: timestampFromMs(d.createdMs),
+    updateTime: timestampFromMs(d.updatedMs),
+  });
+}
+
+export function attemptToProto(a: domain.Attempt): Attempt {
+  return create(AttemptSchema, {
+    id: a.id,
+    deliveryId: a.deliveryId,
+    number: a.number,
+    startTime: timestampFromMs(a.startedMs),
+    duration: msToDuration(a.durationMs),
+    statusCode: a.statusCode,
+    error: a.error,
+    responseBody: a.responseBody,
+  });
+}

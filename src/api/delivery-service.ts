@@ -1,0 +1,97 @@
+import { ConnectError, Code, type ServiceImpl } from "@connectrpc/connect";
+import { failedPrecondition, invalidArgument, notFound } from "../core/errors.ts";
+import { decodePageToken, encodePageToken } from "../core/page-token.ts";
+import { DeliveryStatus as Status } from "../core/types.ts";
+import { checkPageSize, requireNonEmpty } from "../core/validation.ts";
+import { DeliveryService, DeliveryStatus } from "../gen/hookline/v1/delivery_pb.ts";
+import { attemptToProto, deliveryToProto, timestampToMs } from "./convert.ts";
+import type { ServiceDeps } from "./deps.ts";
+
+/** What delivery steering needs from the dispatcher. */
+export interface DispatchControl {
+  /** Re-reads the queue of an endpoint after its deliveries were rescheduled. */
+  wake(endpointId: string): Promise<void>;
+}
+
+function checkStatuses(field: string, statuses: readonly DeliveryStatus[]): Status[] {
+  return statuses.map((s, i) => {
+    if (s === DeliveryStatus.UNSPECIFIED || DeliveryStatus[s] === undefined)
+      throw invalidArgument(`${field}[${i}]`, `${String(s)} is not a delivery status`);
+    return s as number as Status;
+  });
+}
+
+export function deliveryService(deps: ServiceDeps & { dispatch: DispatchControl }): ServiceImpl<typeof DeliveryService> {
+  const { store, catalog, dispatch, now } = deps;
+
+  async function existing(field: string, id: string) {
+    requireNonEmpty(field, id);
+    const delivery = await store.getDelivery(id);
+    if (!delivery) throw notFound("delivery", id);
+    return delivery;
+  }
+
+  return {
+    async getDelivery(req) {
+      return { delivery: deliveryToProto(await existing("id", req.id)) };
+    },
+
+    async listDeliveries(req) {
+      const limit = checkPageSize("page_size", req.pageSize);
+      const after = decodePageToken("page_token", "deliveries", req.pageToken);
+      const filter = {
+        tenantId: req.tenantId,
+        endpointId: req.endpointId,
+        eventId: req.eventId,
+        statuses: checkStatuses("statuses", req.statuses),
+      };
+      const page = await store.listDeliveries(filter, after, limit + 1);
+      const deliveries = page.slice(0, limit);
+      const last = deliveries[deliveries.length - 1];
+      return {
+        deliveries: deliveries.map(deliveryToProto),
+        nextPageToken: page.length > limit && last ? encodePageToken("deliveries", last.id) : "",
+      };
+    },
+
+    async listAttempts(req) {
+      await existing("delivery_id", req.deliveryId);
+      const limit = checkPageSize("page_size", req.pageSize);
+      const after = decodePageToken("page_token", "attempts", req.pageToken);
+      const page = await store.listAttempts(req.deliveryId, after, limit + 1);
+      const attempts = page.slice(0, limit);
+      const last = attempts[attempts.length - 1];
+      return {
+        attempts: attempts.map(attemptToProto),
+        nextPageToken: page.length > limit && last ? encodePageToken("attempts", last.id) : "",
+      };
+    },
+
+    async retryDelivery(req) {
+      const delivery = await existing("id", req.id);
+      if (delivery.status === Status.Cancelled) throw failedPrecondition(`delivery ${req.id} is cancelled: its endpoint was deleted`);
+      const updated = await store.retryDelivery(req.id, now());
+      if (!updated) throw notFound("delivery", req.id);
+      await dispatch.wake(updated.endpointId);
+      return { delivery: deliveryToProto(updated) };
+    },
+
+    async replayDeliveries(req) {
+      requireNonEmpty("endpoint_id", req.endpointId);
+      if (!catalog.endpoint(req.endpointId)) throw notFound("endpoint", req.endpointId);
+      const statuses = req.statuses.length === 0 ? [Status.Dead] : checkStatuses("statuses", req.statuses);
+      const nowMs = now();
+      const fromMs = timestampToMs(req.startTime) ?? 0;
+      const toMs = timestampToMs(req.endTime) ?? nowMs + 1;
+      if (toMs <= fromMs) throw invalidArgument("end_time", "must be after start_time");
+      const replayed = await store.replayDeliveries(req.endpointId, statuses, fromMs, toMs, nowMs);
+      if (replayed > 0) await dispatch.wake(req.endpointId);
+      return { replayedCount: BigInt(replayed) };
+    },
+
+    // eslint-disable-next-line require-yield
+    async *watchDeliveries() {
+      throw new ConnectError("WatchDeliveries is not available in this version of hookline", Code.Unimplemented);
+    },
+  };
+}

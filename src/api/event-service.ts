@@ -1,0 +1,117 @@
+import { create } from "@bufbuild/protobuf";
+import type { ServiceImpl } from "@connectrpc/connect";
+import { HooklineError, invalidArgument, notFound, withFieldPrefix } from "../core/errors.ts";
+import type { EventInput, PublishResult } from "../core/types.ts";
+import { Limits, checkEventType, checkKey, requireNonEmpty } from "../core/validation.ts";
+import {
+  EventService,
+  PublishErrorSchema,
+  PublishResultSchema,
+  PublishStreamResponseSchema,
+  type EventInput as EventInputProto,
+  type PublishStreamRequest,
+  type PublishStreamResponse,
+} from "../gen/hookline/v1/event_pb.ts";
+import type { GroupCommit } from "../store/group-commit.ts";
+import { eventToProto } from "./convert.ts";
+import type { ServiceDeps } from "./deps.ts";
+import { asConnectError, codeName } from "./errors.ts";
+
+/** Stream requests being committed at once per stream; beyond it, HTTP/2 flow control pushes back. */
+const STREAM_WINDOW = 32;
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+export function eventService(deps: ServiceDeps & { ingest: GroupCommit }): ServiceImpl<typeof EventService> {
+  const { catalog, config, store, ingest, logger } = deps;
+
+  function checkEvent(e: EventInputProto): EventInput {
+    requireNonEmpty("tenant_id", e.tenantId);
+    if (!catalog.tenant(e.tenantId)) throw invalidArgument("tenant_id", `tenant "${e.tenantId}" does not exist`);
+    checkEventType("type", e.type);
+    if (e.payload.length === 0) throw invalidArgument("payload", "is required (a JSON document)");
+    if (e.payload.length > config.maxPayloadBytes)
+      throw invalidArgument("payload", `is ${e.payload.length} bytes; the limit is ${config.maxPayloadBytes}`);
+    try {
+      JSON.parse(utf8.decode(e.payload));
+    } catch (err) {
+      throw invalidArgument("payload", `must be JSON: ${(err as Error).message}`);
+    }
+    return {
+      tenantId: e.tenantId,
+      type: e.type,
+      payload: e.payload,
+      idempotencyKey: checkKey("idempotency_key", e.idempotencyKey, Limits.idempotencyKeyLength),
+      orderingKey: checkKey("ordering_key", e.orderingKey, Limits.orderingKeyLength),
+    };
+  }
+
+  /** The whole batch or nothing: the first bad event names itself as events[i].field. */
+  function checkBatch(events: readonly EventInputProto[]): EventInput[] {
+    if (events.length === 0) throw invalidArgument("events", "must hold at least one event");
+    if (events.length > config.maxBatchEvents)
+      throw invalidArgument("events", `holds ${events.length} events; the limit is ${config.maxBatchEvents} per request`);
+    return events.map((e, i) => {
+      try {
+        return checkEvent(e);
+      } catch (err) {
+        throw withFieldPrefix(err, `events[${i}].`);
+      }
+    });
+  }
+
+  const toResults = (results: PublishResult[]) => results.map((r) => create(PublishResultSchema, r));
+
+  async function answer(req: PublishStreamRequest): Promise<PublishStreamResponse> {
+    try {
+      const results = await ingest.submit(checkBatch(req.events));
+      return create(PublishStreamResponseSchema, { requestId: req.requestId, results: toResults(results) });
+    } catch (err) {
+      const connectErr = asConnectError(err, logger, "PublishStream");
+      const field = err instanceof HooklineError ? (err.violations[0]?.field ?? "") : "";
+      return create(PublishStreamResponseSchema, {
+        requestId: req.requestId,
+        error: create(PublishErrorSchema, { code: codeName(connectErr.code), message: connectErr.rawMessage, field }),
+      });
+    }
+  }
+
+  return {
+    async publish(req) {
+      return { results: toResults(await ingest.submit(checkBatch(req.events))) };
+    },
+
+    async *publishStream(requests) {
+      const iterator = requests[Symbol.asyncIterator]();
+      const pending: Promise<PublishStreamResponse>[] = [];
+      const never = new Promise<never>(() => undefined);
+      let exhausted = false;
+      let nextRequest = iterator.next();
+      while (!exhausted || pending.length > 0) {
+        const canRead = !exhausted && pending.length < STREAM_WINDOW;
+        const head = pending[0];
+        const winner = await Promise.race([
+          canRead ? nextRequest.then((r) => ({ kind: "request" as const, r })) : never,
+          head ? head.then((response) => ({ kind: "response" as const, response })) : never,
+        ]);
+        if (winner.kind === "request") {
+          if (winner.r.done) exhausted = true;
+          else {
+            pending.push(answer(winner.r.value));
+            nextRequest = iterator.next();
+          }
+        } else {
+          pending.shift();
+          yield winner.response;
+        }
+      }
+    },
+
+    async getEvent(req) {
+      requireNonEmpty("id", req.id);
+      const event = await store.getEvent(req.id);
+      if (!event) throw notFound("event", req.id);
+      return { event: eventToProto(event) };
+    },
+  };
+}

@@ -1,0 +1,50 @@
+import type { ServiceImpl } from "@connectrpc/connect";
+import { Health, HealthCheckResponse_ServingStatus as Status } from "../gen/grpc/health/v1/health_pb.ts";
+
+/** Tracks whether the server takes work; Watch streams every change. */
+export class HealthState {
+  private serving = true;
+  private readonly watchers = new Set<() => void>();
+
+  get status(): Status {
+    return this.serving ? Status.SERVING : Status.NOT_SERVING;
+  }
+
+  setServing(serving: boolean): void {
+    this.serving = serving;
+    for (const wake of this.watchers) wake();
+  }
+
+  changed(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        this.watchers.delete(wake);
+        resolve();
+      };
+      this.watchers.add(wake);
+      signal.addEventListener("abort", wake, { once: true });
+    });
+  }
+}
+
+/** grpc.health.v1.Health for "" (the server) and every hookline service name. */
+export function healthService(state: HealthState, serviceNames: readonly string[]): ServiceImpl<typeof Health> {
+  const known = new Set(["", ...serviceNames]);
+  const statusOf = (service: string): Status => (known.has(service) ? state.status : Status.SERVICE_UNKNOWN);
+  return {
+    check(req) {
+      return { status: statusOf(req.service) };
+    },
+    async *watch(req, ctx) {
+      let last: Status | undefined;
+      while (!ctx.signal.aborted) {
+        const status = statusOf(req.service);
+        if (status !== last) {
+          last = status;
+          yield { status };
+        }
+        await state.changed(ctx.signal);
+      }
+    },
+  };
+}

@@ -1,0 +1,145 @@
+import type { ConnectRouter } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { deliveryService } from "./api/delivery-service.ts";
+import type { ServiceDeps } from "./api/deps.ts";
+import { endpointService } from "./api/endpoint-service.ts";
+import { errorInterceptor } from "./api/errors.ts";
+import { eventService } from "./api/event-service.ts";
+import { HealthState, healthService } from "./api/health.ts";
+import { reflectionServices } from "./api/reflection.ts";
+import { tenantService } from "./api/tenant-service.ts";
+import { listen, type Listener } from "./api/transport.ts";
+import type { Config } from "./config/config.ts";
+import { createInlineSender } from "./dispatch/inline-sender.ts";
+import { createPoolSender } from "./dispatch/pool-sender.ts";
+import { Scheduler } from "./dispatch/scheduler.ts";
+import { Health } from "./gen/grpc/health/v1/health_pb.ts";
+import { ServerReflection as ReflectionV1 } from "./gen/grpc/reflection/v1/reflection_pb.ts";
+import { ServerReflection as ReflectionV1alpha } from "./gen/grpc/reflection/v1alpha/reflection_pb.ts";
+import { DeliveryService } from "./gen/hookline/v1/delivery_pb.ts";
+import { EndpointService } from "./gen/hookline/v1/endpoint_pb.ts";
+import { EventService } from "./gen/hookline/v1/event_pb.ts";
+import { TenantService } from "./gen/hookline/v1/tenant_pb.ts";
+import type { Logger } from "./observability/logger.ts";
+import { createMetrics } from "./observability/metrics.ts";
+import { Catalog } from "./store/catalog.ts";
+import { GroupCommit } from "./store/group-commit.ts";
+import { SqliteStore } from "./store/sqlite/sqlite-store.ts";
+import { VERSION } from "./version.ts";
+
+export interface Hookline {
+  readonly port: number;
+  readonly host: string;
+  /** Graceful stop: refuse new work, finish what is in flight (bounded), close the store. */
+  stop(): Promise<void>;
+}
+
+const HOOKLINE_SERVICES = [TenantService, EndpointService, EventService, DeliveryService];
+
+/** Opens the store, starts the dispatcher and serves every API on one port. */
+export async function startHookline(config: Config, logger: Logger): Promise<Hookline> {
+  if (config.natsUrl !== "") {
+    throw new Error("the JetStream backend (--nats) is not available in this version; remove --nats to use the embedded store");
+  }
+  const now = Date.now;
+  const store = new SqliteStore({ dataDir: config.dataDir });
+  const catalog = await Catalog.load(store);
+  const metrics = createMetrics();
+  const sender =
+    config.workers === 0
+      ? createInlineSender({ allowPrivateTargets: config.allowPrivateTargets })
+      : createPoolSender({ threads: config.workers, allowPrivateTargets: config.allowPrivateTargets });
+  const scheduler = new Scheduler({
+    store,
+    catalog,
+    sender,
+    logger,
+    metrics,
+    now,
+    batchSize: config.workerBatch,
+    maxInFlightTotal: 8192,
+  });
+  const ingest = new GroupCommit({
+    store,
+    fanOut: catalog.fanOut,
+    now,
+    idempotencyWindowMs: config.idempotencyWindowMs,
+    maxPendingEvents: config.maxPendingEvents,
+    maxEventsPerCommit: 20_000,
+    onCommitted(endpointIds, committedMs, events, durationMs) {
+      metrics.commitSeconds.observe(durationMs / 1000);
+      metrics.eventsPublished.inc({}, events);
+      for (const id of endpointIds) scheduler.markDue(id, committedMs);
+    },
+  });
+  await scheduler.start();
+
+  const health = new HealthState();
+  const deps: ServiceDeps = { config, logger, store, catalog, now };
+  const reflection = reflectionServices([...HOOKLINE_SERVICES, Health, ReflectionV1]);
+  const routes = (router: ConnectRouter): void => {
+    router.service(TenantService, tenantService(deps));
+    router.service(EndpointService, endpointService(deps));
+    router.service(EventService, eventService({ ...deps, ingest }));
+    router.service(DeliveryService, deliveryService({ ...deps, dispatch: scheduler }));
+    router.service(Health, healthService(health, HOOKLINE_SERVICES.map((s) => s.typeName)));
+    router.service(ReflectionV1, reflection.v1);
+    router.service(ReflectionV1alpha, reflection.v1alpha);
+  };
+  const shutdown = new AbortController();
+  const handler = connectNodeAdapter({
+    routes,
+    interceptors: [errorInterceptor(logger)],
+    shutdownSignal: shutdown.signal,
+    readMaxBytes: config.maxPayloadBytes * Math.min(config.maxBatchEvents, 64) + 1024 * 1024,
+    fallback(req, res) {
+      const path = (req.url ?? "").split("?")[0];
+      if (req.method === "GET" && path === "/healthz") {
+        const ok = health.status === 1;
+        res.writeHead(ok ? 200 : 503, { "content-type": "application/json" });
+        res.end(JSON.stringify({ status: ok ? "ok" : "shutting_down", version: VERSION }));
+      } else if (req.method === "GET" && path === "/metrics") {
+        res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
+        res.end(metrics.registry.render());
+      } else {
+        res.writeHead(404, { "content-type": "text/plain" });
+        res.end("not found: hookline serves gRPC, gRPC-Web and Connect under /hookline.v1.*, plus GET /healthz and GET /metrics\n");
+      }
+    },
+  });
+
+  let listener: Listener;
+  try {
+    listener = await listen(handler, config.host, config.port);
+  } catch (err) {
+    await scheduler.stop(0);
+    await store.close();
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE") throw new Error(`port ${config.port} on ${config.host} is in use; pick another with --port`);
+    throw err;
+  }
+  const expiry = setInterval(() => void store.expireIdempotencyKeys(now() - config.idempotencyWindowMs), 60_000);
+  expiry.unref();
+  logger.info({ host: listener.host, port: listener.port, dataDir: config.dataDir, workers: config.workers, version: VERSION }, "hookline listening");
+
+  let stopping: Promise<void> | undefined;
+  return {
+    port: listener.port,
+    host: listener.host,
+    stop() {
+      stopping ??= (async () => {
+        logger.info({ graceMs: config.shutdownGraceMs }, "shutting down");
+        health.setServing(false);
+        clearInterval(expiry);
+        shutdown.abort();
+        await listener.close(config.shutdownGraceMs);
+        await ingest.drain();
+        await scheduler.stop(config.shutdownGraceMs);
+        await store.releaseLeases();
+        await store.close();
+        logger.info("stopped");
+      })();
+      return stopping;
+    },
+  };
+}

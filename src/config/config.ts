@@ -1,0 +1,228 @@
+import { readFileSync } from "node:fs";
+
+/** hookline's whole configuration, after defaults < config file < HOOKLINE_* env < flags. */
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  logLevel: LogLevel;
+  allowPrivateTargets: boolean;
+  /** Delivery worker threads; 0 sends from the main thread. */
+  workers: number;
+  /** Deliveries handed to a worker per task. */
+  workerBatch: number;
+  maxBatchEvents: number;
+  maxPayloadBytes: number;
+  idempotencyWindowMs: number;
+  defaultTimeoutMs: number;
+  defaultMaxInFlight: number;
+  /** Events waiting for a commit before new publishes get RESOURCE_EXHAUSTED. */
+  maxPendingEvents: number;
+  shutdownGraceMs: number;
+  natsUrl: string;
+}
+
+export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
+
+/** A setting that cannot be used; start-up prints it and exits with code 2. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+type Parser<T> = (raw: string) => T;
+
+interface Setting<K extends keyof Config> {
+  key: K;
+  flag: string;
+  env: string;
+  parse: Parser<Config[K]>;
+  help: string;
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
+
+function integer(min: number, max: number): Parser<number> {
+  return (raw) => {
+    if (!/^-?\d+$/.test(raw.trim())) throw new Error(`must be a whole number from ${min} to ${max}`);
+    const n = Number(raw);
+    if (n < min || n > max) throw new Error(`must be a whole number from ${min} to ${max}`);
+    return n;
+  };
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "500ms", "15s", "24h", "7d", or plain milliseconds. */
+export function parseDuration(raw: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(raw.trim());
+  if (!match) throw new Error('must be a duration such as "500ms", "15s", "10m", "24h" or "7d"');
+  return Math.round(Number(match[1]) * (UNITS[match[2] ?? "ms"] ?? 1));
+}
+
+function duration(minMs: number, maxMs: number): Parser<number> {
+  return (raw) => {
+    const ms = parseDuration(raw);
+    if (ms < minMs || ms > maxMs) throw new Error(`must be between ${minMs}ms and ${maxMs}ms`);
+    return ms;
+  };
+}
+
+function boolean(raw: string): boolean {
+  const v = raw.trim().toLowerCase();
+  if (["true", "1", "yes", "on", ""].includes(v)) return true;
+  if (["false", "0", "no", "off"].includes(v)) return false;
+  throw new Error("must be true or false");
+}
+
+function text(raw: string): string {
+  if (raw.trim() === "") throw new Error("must not be empty");
+  return raw;
+}
+
+function optionalText(raw: string): string {
+  return raw.trim();
+}
+
+function logLevel(raw: string): LogLevel {
+  const v = raw.trim().toLowerCase() as LogLevel;
+  if (!LOG_LEVELS.includes(v)) throw new Error(`must be one of ${LOG_LEVELS.join(", ")}`);
+  return v;
+}
+
+function natsUrl(raw: string): string {
+  const v = raw.trim();
+  if (v === "") return v;
+  if (!/^(nats|tls):\/\/[^\s]+$/.test(v)) throw new Error('must look like "nats://host:port"');
+  return v;
+}
+
+function setting<K extends keyof Config>(key: K, flag: string, parse: Parser<Config[K]>, help: string): Setting<K> {
+  const env = `HOOKLINE_${flag.replace(/-/g, "_").toUpperCase()}`;
+  return { key, flag, env, parse, help };
+}
+
+/** Every setting with its flag and env name; the README's configuration table mirrors this list. */
+export const SETTINGS = [
+  setting("host", "host", text, "address to listen on"),
+  setting("port", "port", integer(0, 65535), "port for gRPC, gRPC-Web, Connect, /healthz and /metrics (0 picks a free one)"),
+  setting("dataDir", "data-dir", text, "directory of the embedded SQLite store"),
+  setting("logLevel", "log-level", logLevel, "trace, debug, info, warn, error, fatal or silent"),
+  setting("allowPrivateTargets", "allow-private-targets", boolean, "allow endpoint URLs on loopback/private/link-local addresses"),
+  setting("workers", "workers", integer(0, 64), "delivery worker threads (0 = deliver from the main thread)"),
+  setting("workerBatch", "worker-batch", integer(1, 10_000), "deliveries per worker task"),
+  setting("maxBatchEvents", "max-batch-events", integer(1, 100_000), "events per Publish request"),
+  setting("maxPayloadBytes", "max-payload-bytes", integer(2, 16 * 1024 * 1024), "bytes per event payload"),
+  setting("idempotencyWindowMs", "idempotency-window", duration(1000, 30 * 86_400_000), "how long idempotency keys are remembered"),
+  setting("defaultTimeoutMs", "default-timeout", duration(1000, 120_000), "attempt timeout of endpoints that set none"),
+  setting("defaultMaxInFlight", "default-max-in-flight", integer(1, 1000), "concurrent requests per endpoint that sets none"),
+  setting("maxPendingEvents", "max-pending-events", integer(1000, 10_000_000), "events queued for commit before publishers are refused"),
+  setting("shutdownGraceMs", "shutdown-grace", duration(0, 600_000), "time given to in-flight work on SIGTERM"),
+  setting("natsUrl", "nats", natsUrl, "NATS server URL; when set, JetStream is the store"),
+] as const;
+
+export const DEFAULTS: Config = {
+  host: "127.0.0.1",
+  port: 8080,
+  dataDir: "./data",
+  logLevel: "info",
+  allowPrivateTargets: false,
+  workers: 2,
+  workerBatch: 256,
+  maxBatchEvents: 1000,
+  maxPayloadBytes: 256 * 1024,
+  idempotencyWindowMs: 24 * 3_600_000,
+  defaultTimeoutMs: 15_000,
+  defaultMaxInFlight: 32,
+  maxPendingEvents: 200_000,
+  shutdownGraceMs: 10_000,
+  natsUrl: "",
+};
+
+export interface ConfigSources {
+  argv: readonly string[];
+  env: Record<string, string | undefined>;
+}
+
+function applySetting(config: Config, s: Setting<keyof Config>, raw: string, origin: string): void {
+  try {
+    (config as unknown as Record<string, unknown>)[s.key] = s.parse(raw);
+  } catch (err) {
+    throw new ConfigError(`invalid ${origin}: ${(err as Error).message} (got "${raw}")`);
+  }
+}
+
+interface ParsedFlags {
+  values: Map<string, string>;
+  configFile: string | undefined;
+}
+
+function parseFlags(argv: readonly string[]): ParsedFlags {
+  const values = new Map<string, string>();
+  let configFile: string | undefined;
+  const known = new Set<string>(SETTINGS.map((s) => s.flag));
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (!arg.startsWith("--")) throw new ConfigError(`unexpected argument "${arg}"; settings are given as --name value`);
+    const eq = arg.indexOf("=");
+    const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
+    let value: string;
+    if (eq !== -1) {
+      value = arg.slice(eq + 1);
+    } else if (name === "allow-private-targets" && (argv[i + 1] === undefined || argv[i + 1]?.startsWith("--"))) {
+      value = "true";
+    } else {
+      const next = argv[i + 1];
+      if (next === undefined) throw new ConfigError(`flag --${name} needs a value`);
+      value = next;
+      i++;
+    }
+    if (name === "config") configFile = value;
+    else if (known.has(name)) values.set(name, value);
+    else throw new ConfigError(`unknown flag --${name}; run "hookline help" for the list`);
+  }
+  return { values, configFile };
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("top level must be an object");
+    return parsed as Record<string, unknown>;
+  } catch (err) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** Builds the configuration; throws ConfigError naming the setting and where it came from. */
+export function loadConfig(sources: ConfigSources): Config {
+  const flags = parseFlags(sources.argv);
+  const config: Config = { ...DEFAULTS };
+  const configFile = flags.configFile ?? sources.env.HOOKLINE_CONFIG;
+  if (configFile !== undefined && configFile !== "") {
+    const file = readConfigFile(configFile);
+    const byKey = new Map<string, Setting<keyof Config>>(SETTINGS.map((s) => [s.key, s]));
+    for (const [key, value] of Object.entries(file)) {
+      const s = byKey.get(key);
+      if (!s) throw new ConfigError(`unknown setting "${key}" in config file ${configFile}`);
+      applySetting(config, s, String(value), `setting "${key}" in config file ${configFile}`);
+    }
+  }
+  for (const s of SETTINGS) {
+    const raw = sources.env[s.env];
+    if (raw !== undefined) applySetting(config, s, raw, `environment variable ${s.env}`);
+  }
+  for (const s of SETTINGS) {
+    const raw = flags.values.get(s.flag);
+    if (raw !== undefined) applySetting(config, s, raw, `flag --${s.flag}`);
+  }
+  return config;
+}

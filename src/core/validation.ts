@@ -1,0 +1,170 @@
+import { invalidArgument } from "./errors.ts";
+
+/** Input limits, enforced at the API edge. */
+export const Limits = {
+  nameLength: 200,
+  descriptionLength: 1000,
+  urlLength: 2048,
+  metadataPairs: 32,
+  metadataKeyLength: 64,
+  metadataValueLength: 512,
+  eventTypeLength: 128,
+  eventTypeFilters: 100,
+  headers: 32,
+  headerValueLength: 4096,
+  idempotencyKeyLength: 256,
+  orderingKeyLength: 256,
+  rateLimitPerSecond: 100_000,
+  maxInFlight: 1000,
+  maxAttempts: 100,
+  minTimeoutMs: 1_000,
+  maxTimeoutMs: 120_000,
+  maxBackoffMs: 7 * 24 * 3600_000,
+  maxAgeMs: 30 * 24 * 3600_000,
+  maxGraceMs: 7 * 24 * 3600_000,
+  pageSize: 1000,
+} as const;
+
+const EVENT_TYPE = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const RESERVED_HEADERS = new Set([
+  "content-type",
+  "content-length",
+  "host",
+  "user-agent",
+  "connection",
+  "transfer-encoding",
+  "keep-alive",
+  "upgrade",
+  "te",
+  "trailer",
+]);
+
+export function requireNonEmpty(field: string, value: string): string {
+  if (value.trim() === "") throw invalidArgument(field, "is required");
+  return value;
+}
+
+export function checkLength(field: string, value: string, max: number): string {
+  if (value.length > max) throw invalidArgument(field, `must be at most ${max} characters (got ${value.length})`);
+  return value;
+}
+
+export function checkName(field: string, value: string): string {
+  requireNonEmpty(field, value);
+  return checkLength(field, value, Limits.nameLength);
+}
+
+export function checkMetadata(field: string, metadata: Record<string, string>): Record<string, string> {
+  const keys = Object.keys(metadata);
+  if (keys.length > Limits.metadataPairs) throw invalidArgument(field, `at most ${Limits.metadataPairs} entries`);
+  for (const key of keys) {
+    if (key === "" || key.length > Limits.metadataKeyLength)
+      throw invalidArgument(`${field}[${key}]`, `keys must be 1 to ${Limits.metadataKeyLength} characters`);
+    checkLength(`${field}[${key}]`, metadata[key] ?? "", Limits.metadataValueLength);
+  }
+  return metadata;
+}
+
+export function checkRate(field: string, value: number): number {
+  if (!Number.isFinite(value) || value < 0 || value > Limits.rateLimitPerSecond)
+    throw invalidArgument(field, `must be between 0 (unlimited) and ${Limits.rateLimitPerSecond}`);
+  return value;
+}
+
+export function checkIntRange(field: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw invalidArgument(field, `must be a whole number from ${min} to ${max} (got ${value})`);
+  return value;
+}
+
+export function checkDurationRange(field: string, ms: number, minMs: number, maxMs: number): number {
+  if (!Number.isFinite(ms) || ms < minMs || ms > maxMs)
+    throw invalidArgument(field, `must be between ${formatMs(minMs)} and ${formatMs(maxMs)} (got ${formatMs(ms)})`);
+  return ms;
+}
+
+function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+/** An endpoint URL: absolute http(s), no credentials, no fragment, bounded length. */
+export function checkUrl(field: string, value: string): string {
+  requireNonEmpty(field, value);
+  checkLength(field, value, Limits.urlLength);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw invalidArgument(field, `"${value}" is not an absolute URL`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    throw invalidArgument(field, `scheme must be http or https (got ${url.protocol.slice(0, -1)})`);
+  if (url.hostname === "") throw invalidArgument(field, "must name a host");
+  if (url.username !== "" || url.password !== "") throw invalidArgument(field, "must not carry credentials; use headers");
+  if (url.hash !== "") throw invalidArgument(field, "must not have a #fragment");
+  return value;
+}
+
+export function checkEventType(field: string, value: string): string {
+  requireNonEmpty(field, value);
+  checkLength(field, value, Limits.eventTypeLength);
+  if (!EVENT_TYPE.test(value))
+    throw invalidArgument(field, `"${value}" must be dot-separated words of letters, digits, "_" or "-"`);
+  return value;
+}
+
+/** Endpoint filters: exact types, "prefix.*" wildcards, or "*" for everything. */
+export function checkEventTypeFilters(field: string, filters: readonly string[]): string[] {
+  if (filters.length > Limits.eventTypeFilters) throw invalidArgument(field, `at most ${Limits.eventTypeFilters} entries`);
+  return filters.map((filter, i) => {
+    const at = `${field}[${i}]`;
+    if (filter === "*") return filter;
+    if (filter.endsWith(".*")) {
+      checkEventType(at, filter.slice(0, -2));
+      return filter;
+    }
+    if (filter.includes("*")) throw invalidArgument(at, `"${filter}": a wildcard may only end a filter, as in "invoice.*"`);
+    return checkEventType(at, filter);
+  });
+}
+
+export function checkHeaders(field: string, headers: Record<string, string>): Record<string, string> {
+  const names = Object.keys(headers);
+  if (names.length > Limits.headers) throw invalidArgument(field, `at most ${Limits.headers} headers`);
+  const out: Record<string, string> = {};
+  for (const name of names) {
+    const at = `${field}[${name}]`;
+    const lower = name.toLowerCase();
+    if (!HEADER_NAME.test(name)) throw invalidArgument(at, "is not a valid HTTP header name");
+    if (RESERVED_HEADERS.has(lower) || lower.startsWith("webhook-"))
+      throw invalidArgument(at, "is set by hookline and cannot be overridden");
+    const value = headers[name] ?? "";
+    checkLength(at, value, Limits.headerValueLength);
+    if (/[\r\n\0]/.test(value)) throw invalidArgument(at, "must not contain CR, LF or NUL");
+    out[lower] = value;
+  }
+  return out;
+}
+
+/** An opaque key (idempotency, ordering): printable, bounded. */
+export function checkKey(field: string, value: string, max: number): string {
+  checkLength(field, value, max);
+  if (/[\u0000-\u001f]/.test(value)) throw invalidArgument(field, "must not contain control characters");
+  return value;
+}
+
+export function checkPageSize(field: string, value: number): number {
+  if (value === 0) return 100;
+  return checkIntRange(field, value, 1, Limits.pageSize);
+}
+
+/** Does an endpoint with these filters receive events of this type? */
+export function matchesEventType(filters: readonly string[], type: string): boolean {
+  if (filters.length === 0) return true;
+  for (const filter of filters) {
+    if (filter === "*" || filter === type) return true;
+    if (filter.endsWith(".*") && type.startsWith(filter.slice(0, -1))) return true;
+  }
+  return false;
+}

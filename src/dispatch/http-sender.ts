@@ -1,0 +1,118 @@
+import { lookup as dnsLookup, type LookupAddress } from "node:dns";
+import { Agent, request } from "undici";
+import { signatureHeader } from "../core/signing.ts";
+import { VERSION } from "../version.ts";
+import type { SendItem, SendResult, SendTarget, SendTask } from "./send-task.ts";
+import { isNonPublicAddress } from "./target-guard.ts";
+
+const RESPONSE_BODY_LIMIT = 1024;
+const USER_AGENT = `hookline/${VERSION}`;
+
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
+
+/** DNS lookup that refuses non-public addresses, so a name cannot be re-pointed at the inside. */
+function guardedLookup(hostname: string, options: object, callback: LookupCallback): void {
+  dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
+    if (err) return callback(err, []);
+    const list = addresses as LookupAddress[];
+    const blocked = list.find((a) => isNonPublicAddress(a.address));
+    if (blocked) {
+      const refusal: NodeJS.ErrnoException = new Error(
+        `${hostname} resolves to non-public address ${blocked.address}; start hookline with --allow-private-targets to permit it`,
+      );
+      refusal.code = "EHOOKLINE_PRIVATE_TARGET";
+      return callback(refusal, []);
+    }
+    const wantsAll = (options as { all?: boolean }).all === true;
+    const first = list[0] as LookupAddress;
+    if (wantsAll) callback(null, list);
+    else callback(null, first.address, first.family);
+  });
+}
+
+async function readLimited(body: AsyncIterable<Uint8Array> & { dump(opts?: { limit: number }): Promise<void> }): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    chunks.push(Buffer.from(chunk));
+    size += chunk.length;
+    if (size >= RESPONSE_BODY_LIMIT) break;
+  }
+  // Drain what is left (bounded) so the keep-alive connection can be reused.
+  await body.dump({ limit: 64 * 1024 }).catch(() => undefined);
+  return Buffer.concat(chunks).subarray(0, RESPONSE_BODY_LIMIT);
+}
+
+function describe(err: unknown): string {
+  const e = err as { code?: string; message?: string; name?: string; cause?: { code?: string; message?: string } };
+  if (e.name === "TimeoutError" || e.code === "UND_ERR_HEADERS_TIMEOUT" || e.code === "UND_ERR_BODY_TIMEOUT") return "timeout";
+  const code = e.cause?.code ?? e.code;
+  const message = e.cause?.message ?? e.message ?? String(err);
+  return code ? `${code}: ${message}` : message;
+}
+
+/** Signs and POSTs deliveries over keep-alive connections; used inline or inside a pool worker. */
+export class HttpSender {
+  private readonly agent: Agent;
+
+  constructor(options: { allowPrivateTargets: boolean; connectionsPerOrigin?: number }) {
+    this.agent = new Agent({
+      keepAliveTimeout: 30_000,
+      keepAliveMaxTimeout: 120_000,
+      connections: options.connectionsPerOrigin ?? 256,
+      connect: options.allowPrivateTargets ? {} : { lookup: guardedLookup as never },
+    });
+  }
+
+  async sendAll(task: SendTask): Promise<SendResult[]> {
+    return Promise.all(task.items.map((item) => this.sendOne(task.targets[item.target] as SendTarget, item)));
+  }
+
+  private async sendOne(target: SendTarget, item: SendItem): Promise<SendResult> {
+    const startedMs = Date.now();
+    const timestamp = Math.floor(startedMs / 1000);
+    const headers: Record<string, string> = {
+      ...target.headers,
+      "content-type": "application/json",
+      "user-agent": USER_AGENT,
+      "webhook-id": item.webhookId,
+      "webhook-timestamp": String(timestamp),
+      "webhook-signature": signatureHeader(target.keys as Buffer[], item.webhookId, timestamp, item.payload),
+    };
+    const started = performance.now();
+    try {
+      const res = await request(target.url, {
+        method: "POST",
+        headers,
+        body: item.payload,
+        dispatcher: this.agent,
+        headersTimeout: target.timeoutMs,
+        bodyTimeout: target.timeoutMs,
+        signal: AbortSignal.timeout(target.timeoutMs),
+      });
+      const responseBody = await readLimited(res.body);
+      const retryAfter = res.headers["retry-after"];
+      return {
+        startedMs,
+        durationMs: Math.round(performance.now() - started),
+        statusCode: res.statusCode,
+        error: "",
+        responseBody,
+        retryAfter: typeof retryAfter === "string" ? retryAfter : "",
+      };
+    } catch (err) {
+      return {
+        startedMs,
+        durationMs: Math.round(performance.now() - started),
+        statusCode: 0,
+        error: describe(err),
+        responseBody: new Uint8Array(),
+        retryAfter: "",
+      };
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}

@@ -1,0 +1,19 @@
+import { Piscina } from "piscina";
+import type { SendResult, SendTask, Sender } from "./send-task.ts";
+
+/** Sends from a piscina pool of worker threads, each with its own keep-alive agent. */
+export function createPoolSender(options: { threads: number; allowPrivateTargets: boolean }): Sender {
+  const pool = new Piscina({
+    filename: new URL("./worker-entry.mjs", import.meta.url).href,
+    minThreads: options.threads,
+    maxThreads: options.threads,
+    // A task is a batch of network-bound POSTs: let each thread interleave several.
+    concurrentTasksPerWorker: 16,
+    idleTimeout: 60_000,
+    workerData: { allowPrivateTargets: options.allowPrivateTargets },
+  });
+  return {
+    send: (task: SendTask): Promise<SendResult[]> => pool.run(task) as Promise<SendResult[]>,
+    close: () => pool.destroy(),
+  };
+}

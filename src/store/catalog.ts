@@ -1,0 +1,113 @@
+import { matchesEventType } from "../core/validation.ts";
+import type { Endpoint, Tenant } from "../core/types.ts";
+import type { FanOut, Store } from "./store.ts";
+
+export type EndpointChange = { kind: "upsert"; endpoint: Endpoint } | { kind: "delete"; endpointId: string };
+
+/**
+ * Tenants and endpoints held in memory over the store: fan-out and the scheduler read them on
+ * every event, so they must not cost a query. Writes go to the store first, then here.
+ */
+export class Catalog {
+  private readonly tenants = new Map<string, Tenant>();
+  private readonly endpoints = new Map<string, Endpoint>();
+  private readonly fanOutMemo = new Map<string, readonly string[]>();
+  private readonly listeners = new Set<(change: EndpointChange) => void>();
+
+  private constructor(readonly store: Store) {}
+
+  static async load(store: Store): Promise<Catalog> {
+    const catalog = new Catalog(store);
+    for (let after: string | undefined; ; ) {
+      const page = await store.listTenants(after, 1000);
+      for (const t of page) catalog.tenants.set(t.id, t);
+      if (page.length < 1000) break;
+      after = page[page.length - 1]?.id;
+    }
+    for (const e of await store.allEndpoints()) catalog.endpoints.set(e.id, e);
+    return catalog;
+  }
+
+  tenant(id: string): Tenant | undefined {
+    return this.tenants.get(id);
+  }
+
+  endpoint(id: string): Endpoint | undefined {
+    return this.endpoints.get(id);
+  }
+
+  allEndpoints(): IterableIterator<Endpoint> {
+    return this.endpoints.values();
+  }
+
+  onEndpointChange(listener: (change: EndpointChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async createTenant(tenant: Tenant): Promise<void> {
+    await this.store.createTenant(tenant);
+    this.tenants.set(tenant.id, tenant);
+  }
+
+  async updateTenant(tenant: Tenant): Promise<void> {
+    await this.store.updateTenant(tenant);
+    this.tenants.set(tenant.id, tenant);
+  }
+
+  async deleteTenant(id: string, nowMs: number): Promise<boolean> {
+    const deleted = await this.store.deleteTenant(id, nowMs);
+    this.tenants.delete(id);
+    for (const e of [...this.endpoints.values()]) if (e.tenantId === id) this.forgetEndpoint(e.id);
+    return deleted;
+  }
+
+  async createEndpoint(endpoint: Endpoint): Promise<void> {
+    await this.store.createEndpoint(endpoint);
+    this.rememberEndpoint(endpoint);
+  }
+
+  async updateEndpoint(endpoint: Endpoint): Promise<void> {
+    await this.store.updateEndpoint(endpoint);
+    this.rememberEndpoint(endpoint);
+  }
+
+  async deleteEndpoint(id: string, nowMs: number): Promise<boolean> {
+    const deleted = await this.store.deleteEndpoint(id, nowMs);
+    this.forgetEndpoint(id);
+    return deleted;
+  }
+
+  /** Re-reads an endpoint the store changed by itself (e.g. disabled after 410 Gone). */
+  async refreshEndpoint(id: string): Promise<void> {
+    const endpoint = await this.store.getEndpoint(id);
+    if (endpoint) this.rememberEndpoint(endpoint);
+    else this.forgetEndpoint(id);
+  }
+
+  /** Enabled endpoints of the tenant whose filters match the type. */
+  readonly fanOut: FanOut = (tenantId, type) => {
+    const key = `${tenantId}\u0000${type}`;
+    let targets = this.fanOutMemo.get(key);
+    if (targets === undefined) {
+      targets = [];
+      for (const e of this.endpoints.values()) {
+        if (e.tenantId === tenantId && !e.disabled && matchesEventType(e.eventTypes, type)) (targets as string[]).push(e.id);
+      }
+      this.fanOutMemo.set(key, targets);
+    }
+    return targets;
+  };
+
+  private rememberEndpoint(endpoint: Endpoint): void {
+    this.endpoints.set(endpoint.id, endpoint);
+    this.fanOutMemo.clear();
+    for (const l of this.listeners) l({ kind: "upsert", endpoint });
+  }
+
+  private forgetEndpoint(id: string): void {
+    if (!this.endpoints.delete(id)) return;
+    this.fanOutMemo.clear();
+    for (const l of this.listeners) l({ kind: "delete", endpointId: id });
+  }
+}

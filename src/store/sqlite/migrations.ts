@@ -1,0 +1,108 @@
+import type { Database } from "better-sqlite3";
+
+/** Schema versions in order; a data dir is migrated forward on open, never back. */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE tenants (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    rate_limit REAL NOT NULL DEFAULT 0,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+  ) WITHOUT ROWID;
+
+  CREATE TABLE endpoints (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    event_types TEXT NOT NULL,
+    disabled INTEGER NOT NULL DEFAULT 0,
+    disabled_reason TEXT NOT NULL DEFAULT '',
+    description TEXT NOT NULL DEFAULT '',
+    secret TEXT NOT NULL,
+    previous_secret TEXT NOT NULL DEFAULT '',
+    previous_secret_expires_ms INTEGER NOT NULL DEFAULT 0,
+    retry_policy TEXT NOT NULL,
+    rate_limit REAL NOT NULL DEFAULT 0,
+    max_in_flight INTEGER NOT NULL,
+    timeout_ms INTEGER NOT NULL,
+    headers TEXT NOT NULL DEFAULT '{}',
+    ordering TEXT NOT NULL DEFAULT 'unordered',
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX endpoints_by_tenant ON endpoints(tenant_id, id);
+
+  CREATE TABLE events (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    idempotency_key TEXT NOT NULL DEFAULT '',
+    ordering_key TEXT NOT NULL DEFAULT '',
+    created_ms INTEGER NOT NULL
+  );
+
+  CREATE TABLE idempotency_keys (
+    tenant_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, key)
+  ) WITHOUT ROWID;
+  CREATE INDEX idempotency_keys_by_age ON idempotency_keys(created_ms);
+
+  CREATE TABLE deliveries (
+    id TEXT NOT NULL UNIQUE,
+    event_id TEXT NOT NULL,
+    endpoint_id TEXT NOT NULL,
+    tenant_id TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    cycle_attempts INTEGER NOT NULL DEFAULT 0,
+    cycle_start_ms INTEGER NOT NULL,
+    next_attempt_ms INTEGER NOT NULL,
+    leased INTEGER NOT NULL DEFAULT 0,
+    last_status_code INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT NOT NULL DEFAULT '',
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+  );
+  CREATE INDEX deliveries_due ON deliveries(endpoint_id, next_attempt_ms) WHERE status IN (1, 3) AND leased = 0;
+  CREATE INDEX deliveries_leased ON deliveries(leased) WHERE leased = 1;
+  CREATE INDEX deliveries_by_endpoint ON deliveries(endpoint_id, status, created_ms);
+  CREATE INDEX deliveries_by_event ON deliveries(event_id);
+  CREATE INDEX deliveries_by_tenant ON deliveries(tenant_id, id);
+
+  CREATE TABLE attempts (
+    id TEXT PRIMARY KEY,
+    delivery_id TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    started_ms INTEGER NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    status_code INTEGER NOT NULL,
+    error TEXT NOT NULL DEFAULT '',
+    response_body BLOB
+  ) WITHOUT ROWID;
+  CREATE INDEX attempts_by_delivery ON attempts(delivery_id, id);
+  `,
+];
+
+/** Applies the migrations the database has not seen yet, each in its own transaction. */
+export function migrate(db: Database): number {
+  const current = db.pragma("user_version", { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new Error(
+      `data dir schema version ${current} is newer than this hookline (${MIGRATIONS.length}); upgrade hookline or use another --data-dir`,
+    );
+  }
+  for (let version = current; version < MIGRATIONS.length; version++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[version] as string);
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+  return MIGRATIONS.length;
+}

@@ -1,0 +1,519 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { newId } from "../../core/ids.ts";
+import {
+  DeliveryStatus,
+  type Attempt,
+  type Delivery,
+  type Endpoint,
+  type EventInput,
+  type PublishResult,
+  type StoredEvent,
+  type Tenant,
+} from "../../core/types.ts";
+import type { AttemptRecord, ClaimedDelivery, DeliveryFilter, FanOut, Store } from "../store.ts";
+import { migrate } from "./migrations.ts";
+
+export type SyncMode = "full" | "normal";
+
+export interface SqliteStoreOptions {
+  dataDir: string;
+  /** "full" fsyncs every commit (survives power loss); "normal" survives process crashes only. */
+  sync?: SyncMode;
+}
+
+const OPEN = `${DeliveryStatus.Pending}, ${DeliveryStatus.Retrying}`;
+
+interface TenantRow {
+  id: string;
+  name: string;
+  rate_limit: number;
+  metadata: string;
+  created_ms: number;
+  updated_ms: number;
+}
+
+interface EndpointRow {
+  id: string;
+  tenant_id: string;
+  url: string;
+  event_types: string;
+  disabled: number;
+  disabled_reason: string;
+  description: string;
+  secret: string;
+  previous_secret: string;
+  previous_secret_expires_ms: number;
+  retry_policy: string;
+  rate_limit: number;
+  max_in_flight: number;
+  timeout_ms: number;
+  headers: string;
+  ordering: string;
+  created_ms: number;
+  updated_ms: number;
+}
+
+interface DeliveryRow {
+  id: string;
+  event_id: string;
+  endpoint_id: string;
+  tenant_id: string;
+  event_type: string;
+  status: number;
+  attempts: number;
+  next_attempt_ms: number;
+  last_status_code: number;
+  last_error: string;
+  created_ms: number;
+  updated_ms: number;
+}
+
+interface AttemptRow {
+  id: string;
+  delivery_id: string;
+  number: number;
+  started_ms: number;
+  duration_ms: number;
+  status_code: number;
+  error: string;
+  response_body: Buffer | null;
+}
+
+interface ClaimRow {
+  rowid: number;
+  id: string;
+  event_id: string;
+  event_type: string;
+  attempts: number;
+  cycle_attempts: number;
+  cycle_start_ms: number;
+  payload: Buffer;
+  ordering_key: string;
+  event_created_ms: number;
+}
+
+function toTenant(row: TenantRow): Tenant {
+  return {
+    id: row.id,
+    name: row.name,
+    rateLimitPerSecond: row.rate_limit,
+    metadata: JSON.parse(row.metadata) as Record<string, string>,
+    createdMs: row.created_ms,
+    updatedMs: row.updated_ms,
+  };
+}
+
+function fromTenant(t: Tenant): TenantRow {
+  return {
+    id: t.id,
+    name: t.name,
+    rate_limit: t.rateLimitPerSecond,
+    metadata: JSON.stringify(t.metadata),
+    created_ms: t.createdMs,
+    updated_ms: t.updatedMs,
+  };
+}
+
+function toEndpoint(row: EndpointRow): Endpoint {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    url: row.url,
+    eventTypes: JSON.parse(row.event_types) as string[],
+    disabled: row.disabled === 1,
+    disabledReason: row.disabled_reason,
+    description: row.description,
+    secret: row.secret,
+    previousSecret: row.previous_secret,
+    previousSecretExpiresMs: row.previous_secret_expires_ms,
+    retryPolicy: JSON.parse(row.retry_policy) as Endpoint["retryPolicy"],
+    rateLimitPerSecond: row.rate_limit,
+    maxInFlight: row.max_in_flight,
+    timeoutMs: row.timeout_ms,
+    headers: JSON.parse(row.headers) as Record<string, string>,
+    ordering: row.ordering === "ordered_by_key" ? "ordered_by_key" : "unordered",
+    createdMs: row.created_ms,
+    updatedMs: row.updated_ms,
+  };
+}
+
+function fromEndpoint(e: Endpoint): EndpointRow {
+  return {
+    id: e.id,
+    tenant_id: e.tenantId,
+    url: e.url,
+    event_types: JSON.stringify(e.eventTypes),
+    disabled: e.disabled ? 1 : 0,
+    disabled_reason: e.disabledReason,
+    description: e.description,
+    secret: e.secret,
+    previous_secret: e.previousSecret,
+    previous_secret_expires_ms: e.previousSecretExpiresMs,
+    retry_policy: JSON.stringify(e.retryPolicy),
+    rate_limit: e.rateLimitPerSecond,
+    max_in_flight: e.maxInFlight,
+    timeout_ms: e.timeoutMs,
+    headers: JSON.stringify(e.headers),
+    ordering: e.ordering,
+    created_ms: e.createdMs,
+    updated_ms: e.updatedMs,
+  };
+}
+
+function toDelivery(row: DeliveryRow): Delivery {
+  return {
+    id: row.id,
+    eventId: row.event_id,
+    endpointId: row.endpoint_id,
+    tenantId: row.tenant_id,
+    eventType: row.event_type,
+    status: row.status as DeliveryStatus,
+    attempts: row.attempts,
+    nextAttemptMs: row.next_attempt_ms,
+    lastStatusCode: row.last_status_code,
+    lastError: row.last_error,
+    createdMs: row.created_ms,
+    updatedMs: row.updated_ms,
+  };
+}
+
+function toAttempt(row: AttemptRow): Attempt {
+  return {
+    id: row.id,
+    deliveryId: row.delivery_id,
+    number: row.number,
+    startedMs: row.started_ms,
+    durationMs: row.duration_ms,
+    statusCode: row.status_code,
+    error: row.error,
+    responseBody: row.response_body ?? new Uint8Array(),
+  };
+}
+
+const ENDPOINT_COLUMNS =
+  "id, tenant_id, url, event_types, disabled, disabled_reason, description, secret, previous_secret, previous_secret_expires_ms, retry_policy, rate_limit, max_in_flight, timeout_ms, headers, ordering, created_ms, updated_ms";
+const ENDPOINT_VALUES =
+  "@id, @tenant_id, @url, @event_types, @disabled, @disabled_reason, @description, @secret, @previous_secret, @previous_secret_expires_ms, @retry_policy, @rate_limit, @max_in_flight, @timeout_ms, @headers, @ordering, @created_ms, @updated_ms";
+const DELIVERY_COLUMNS =
+  "id, event_id, endpoint_id, tenant_id, event_type, status, attempts, next_attempt_ms, last_status_code, last_error, created_ms, updated_ms";
+
+/** The embedded store: one SQLite file in WAL mode; every write path is one transaction. */
+export class SqliteStore implements Store {
+  readonly db: Database.Database;
+  private readonly stmt;
+
+  constructor(options: SqliteStoreOptions) {
+    mkdirSync(options.dataDir, { recursive: true });
+    this.db = new Database(join(options.dataDir, "hookline.db"));
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma(`synchronous = ${options.sync === "normal" ? "NORMAL" : "FULL"}`);
+    this.db.pragma("foreign_keys = OFF");
+    this.db.pragma("busy_timeout = 5000");
+    this.db.pragma("cache_size = -65536");
+    migrate(this.db);
+    const db = this.db;
+    this.stmt = {
+      insertTenant: db.prepare(
+        "INSERT INTO tenants (id, name, rate_limit, metadata, created_ms, updated_ms) VALUES (@id, @name, @rate_limit, @metadata, @created_ms, @updated_ms)",
+      ),
+      getTenant: db.prepare("SELECT * FROM tenants WHERE id = ?"),
+      listTenants: db.prepare("SELECT * FROM tenants WHERE id > ? ORDER BY id LIMIT ?"),
+      updateTenant: db.prepare(
+        "UPDATE tenants SET name = @name, rate_limit = @rate_limit, metadata = @metadata, updated_ms = @updated_ms WHERE id = @id",
+      ),
+      deleteTenant: db.prepare("DELETE FROM tenants WHERE id = ?"),
+      tenantEndpointIds: db.prepare("SELECT id FROM endpoints WHERE tenant_id = ?"),
+      insertEndpoint: db.prepare(`INSERT INTO endpoints (${ENDPOINT_COLUMNS}) VALUES (${ENDPOINT_VALUES})`),
+      replaceEndpoint: db.prepare(`REPLACE INTO endpoints (${ENDPOINT_COLUMNS}) VALUES (${ENDPOINT_VALUES})`),
+      getEndpoint: db.prepare("SELECT * FROM endpoints WHERE id = ?"),
+      listEndpoints: db.prepare("SELECT * FROM endpoints WHERE id > ? ORDER BY id LIMIT ?"),
+      listTenantEndpoints: db.prepare("SELECT * FROM endpoints WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?"),
+      allEndpoints: db.prepare("SELECT * FROM endpoints"),
+      deleteEndpoint: db.prepare("DELETE FROM endpoints WHERE id = ?"),
+      cancelEndpointDeliveries: db.prepare(
+        `UPDATE deliveries SET status = ${DeliveryStatus.Cancelled}, leased = 0, updated_ms = ? WHERE endpoint_id = ? AND status IN (${OPEN})`,
+      ),
+      insertEvent: db.prepare(
+        "INSERT INTO events (id, tenant_id, type, payload, idempotency_key, ordering_key, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      ),
+      getEvent: db.prepare("SELECT * FROM events WHERE id = ?"),
+      findIdempotencyKey: db.prepare("SELECT event_id, created_ms FROM idempotency_keys WHERE tenant_id = ? AND key = ?"),
+      putIdempotencyKey: db.prepare("REPLACE INTO idempotency_keys (tenant_id, key, event_id, created_ms) VALUES (?, ?, ?, ?)"),
+      expireIdempotencyKeys: db.prepare("DELETE FROM idempotency_keys WHERE created_ms < ?"),
+      countDeliveriesOfEvent: db.prepare("SELECT count(*) AS n FROM deliveries WHERE event_id = ?"),
+      insertDelivery: db.prepare(
+        `INSERT INTO deliveries (id, event_id, endpoint_id, tenant_id, event_type, status, cycle_start_ms, next_attempt_ms, created_ms, updated_ms)
+         VALUES (?, ?, ?, ?, ?, ${DeliveryStatus.Pending}, ?, ?, ?, ?)`,
+      ),
+      getDelivery: db.prepare(`SELECT ${DELIVERY_COLUMNS}, leased FROM deliveries WHERE id = ?`),
+      listAttempts: db.prepare("SELECT * FROM attempts WHERE delivery_id = ? AND id > ? ORDER BY id LIMIT ?"),
+      retryDelivery: db.prepare(
+        `UPDATE deliveries SET status = CASE WHEN attempts = 0 THEN ${DeliveryStatus.Pending} ELSE ${DeliveryStatus.Retrying} END,
+           cycle_attempts = 0, cycle_start_ms = @now, next_attempt_ms = @now, updated_ms = @now
+         WHERE id = @id AND leased = 0 AND status != ${DeliveryStatus.Cancelled}`,
+      ),
+      dueByEndpoint: db.prepare(
+        `SELECT endpoint_id, min(next_attempt_ms) AS due FROM deliveries WHERE status IN (${OPEN}) AND leased = 0 GROUP BY endpoint_id`,
+      ),
+      nextDue: db.prepare(
+        `SELECT next_attempt_ms AS due FROM deliveries WHERE endpoint_id = ? AND status IN (${OPEN}) AND leased = 0 ORDER BY next_attempt_ms LIMIT 1`,
+      ),
+      claim: db.prepare(
+        `SELECT d.rowid AS rowid, d.id, d.event_id, d.event_type, d.attempts, d.cycle_attempts, d.cycle_start_ms,
+                e.payload, e.ordering_key, e.created_ms AS event_created_ms
+         FROM deliveries d JOIN events e ON e.id = d.event_id
+         WHERE d.endpoint_id = ? AND d.status IN (${OPEN}) AND d.leased = 0 AND d.next_attempt_ms <= ?
+         ORDER BY d.next_attempt_ms, d.rowid LIMIT ?`,
+      ),
+      lease: db.prepare("UPDATE deliveries SET leased = 1 WHERE rowid = ?"),
+      insertAttempt: db.prepare(
+        "INSERT INTO attempts (id, delivery_id, number, started_ms, duration_ms, status_code, error, response_body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      ),
+      completeDelivery: db.prepare(
+        `UPDATE deliveries SET status = @status, attempts = attempts + 1, cycle_attempts = cycle_attempts + 1,
+           next_attempt_ms = @next, leased = 0, last_status_code = @code, last_error = @error, updated_ms = @now
+         WHERE id = @id AND leased = 1`,
+      ),
+      disableEndpoint: db.prepare(
+        "UPDATE endpoints SET disabled = 1, disabled_reason = ?, updated_ms = ? WHERE id = ? AND disabled = 0",
+      ),
+      releaseLeases: db.prepare("UPDATE deliveries SET leased = 0 WHERE leased = 1"),
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  async createTenant(tenant: Tenant): Promise<void> {
+    this.stmt.insertTenant.run(fromTenant(tenant));
+  }
+
+  async getTenant(id: string): Promise<Tenant | undefined> {
+    const row = this.stmt.getTenant.get(id) as TenantRow | undefined;
+    return row && toTenant(row);
+  }
+
+  async listTenants(afterId: string | undefined, limit: number): Promise<Tenant[]> {
+    return (this.stmt.listTenants.all(afterId ?? "", limit) as TenantRow[]).map(toTenant);
+  }
+
+  async updateTenant(tenant: Tenant): Promise<void> {
+    this.stmt.updateTenant.run(fromTenant(tenant));
+  }
+
+  async deleteTenant(id: string, nowMs: number): Promise<boolean> {
+    return this.db.transaction(() => {
+      for (const { id: endpointId } of this.stmt.tenantEndpointIds.all(id) as { id: string }[]) {
+        this.stmt.cancelEndpointDeliveries.run(nowMs, endpointId);
+        this.stmt.deleteEndpoint.run(endpointId);
+      }
+      return this.stmt.deleteTenant.run(id).changes > 0;
+    })();
+  }
+
+  async createEndpoint(endpoint: Endpoint): Promise<void> {
+    this.stmt.insertEndpoint.run(fromEndpoint(endpoint));
+  }
+
+  async getEndpoint(id: string): Promise<Endpoint | undefined> {
+    const row = this.stmt.getEndpoint.get(id) as EndpointRow | undefined;
+    return row && toEndpoint(row);
+  }
+
+  async listEndpoints(tenantId: string, afterId: string | undefined, limit: number): Promise<Endpoint[]> {
+    const rows =
+      tenantId === ""
+        ? this.stmt.listEndpoints.all(afterId ?? "", limit)
+        : this.stmt.listTenantEndpoints.all(tenantId, afterId ?? "", limit);
+    return (rows as EndpointRow[]).map(toEndpoint);
+  }
+
+  async allEndpoints(): Promise<Endpoint[]> {
+    return (this.stmt.allEndpoints.all() as EndpointRow[]).map(toEndpoint);
+  }
+
+  async updateEndpoint(endpoint: Endpoint): Promise<void> {
+    this.stmt.replaceEndpoint.run(fromEndpoint(endpoint));
+  }
+
+  async deleteEndpoint(id: string, nowMs: number): Promise<boolean> {
+    return this.db.transaction(() => {
+      this.stmt.cancelEndpointDeliveries.run(nowMs, id);
+      return this.stmt.deleteEndpoint.run(id).changes > 0;
+    })();
+  }
+
+  async publish(
+    batches: readonly (readonly EventInput[])[],
+    fanOut: FanOut,
+    nowMs: number,
+    idempotencyWindowMs: number,
+  ): Promise<PublishResult[][]> {
+    const s = this.stmt;
+    return this.db.transaction(() =>
+      batches.map((events) =>
+        events.map((event): PublishResult => {
+          if (event.idempotencyKey !== "") {
+            const seen = s.findIdempotencyKey.get(event.tenantId, event.idempotencyKey) as
+              | { event_id: string; created_ms: number }
+              | undefined;
+            if (seen && nowMs - seen.created_ms < idempotencyWindowMs) {
+              return { eventId: seen.event_id, duplicate: true, deliveryCount: 0 };
+            }
+          }
+          const eventId = newId("evt", nowMs);
+          s.insertEvent.run(eventId, event.tenantId, event.type, event.payload, event.idempotencyKey, event.orderingKey, nowMs);
+          if (event.idempotencyKey !== "") s.putIdempotencyKey.run(event.tenantId, event.idempotencyKey, eventId, nowMs);
+          const targets = fanOut(event.tenantId, event.type);
+          for (const endpointId of targets) {
+            s.insertDelivery.run(newId("dlv", nowMs), eventId, endpointId, event.tenantId, event.type, nowMs, nowMs, nowMs, nowMs);
+          }
+          return { eventId, duplicate: false, deliveryCount: targets.length };
+        }),
+      ),
+    )();
+  }
+
+  async getEvent(id: string): Promise<StoredEvent | undefined> {
+    const row = this.stmt.getEvent.get(id) as
+      | { id: string; tenant_id: string; type: string; payload: Buffer; idempotency_key: string; ordering_key: string; created_ms: number }
+      | undefined;
+    return (
+      row && {
+        id: row.id,
+        tenantId: row.tenant_id,
+        type: row.type,
+        payload: row.payload,
+        idempotencyKey: row.idempotency_key,
+        orderingKey: row.ordering_key,
+        createdMs: row.created_ms,
+      }
+    );
+  }
+
+  async getDelivery(id: string): Promise<Delivery | undefined> {
+    const row = this.stmt.getDelivery.get(id) as DeliveryRow | undefined;
+    return row && toDelivery(row);
+  }
+
+  async listDeliveries(filter: DeliveryFilter, afterId: string | undefined, limit: number): Promise<Delivery[]> {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (filter.tenantId !== "") {
+      where.push("tenant_id = ?");
+      params.push(filter.tenantId);
+    }
+    if (filter.endpointId !== "") {
+      where.push("endpoint_id = ?");
+      params.push(filter.endpointId);
+    }
+    if (filter.eventId !== "") {
+      where.push("event_id = ?");
+      params.push(filter.eventId);
+    }
+    if (filter.statuses.length > 0) {
+      where.push(`status IN (${filter.statuses.map(() => "?").join(", ")})`);
+      params.push(...filter.statuses);
+    }
+    if (afterId !== undefined) {
+      where.push("id < ?");
+      params.push(afterId);
+    }
+    const sql = `SELECT ${DELIVERY_COLUMNS} FROM deliveries ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT ?`;
+    return (this.db.prepare(sql).all(...params, limit) as DeliveryRow[]).map(toDelivery);
+  }
+
+  async listAttempts(deliveryId: string, afterId: string | undefined, limit: number): Promise<Attempt[]> {
+    return (this.stmt.listAttempts.all(deliveryId, afterId ?? "", limit) as AttemptRow[]).map(toAttempt);
+  }
+
+  async retryDelivery(id: string, nowMs: number): Promise<Delivery | undefined> {
+    this.stmt.retryDelivery.run({ id, now: nowMs });
+    return this.getDelivery(id);
+  }
+
+  async replayDeliveries(
+    endpointId: string,
+    statuses: readonly DeliveryStatus[],
+    fromMs: number,
+    toMs: number,
+    nowMs: number,
+  ): Promise<number> {
+    const wanted = statuses.filter((s) => s !== DeliveryStatus.Cancelled);
+    if (wanted.length === 0) return 0;
+    const sql = `UPDATE deliveries SET status = CASE WHEN attempts = 0 THEN ${DeliveryStatus.Pending} ELSE ${DeliveryStatus.Retrying} END,
+        cycle_attempts = 0, cycle_start_ms = ?, next_attempt_ms = ?, updated_ms = ?
+      WHERE endpoint_id = ? AND status IN (${wanted.map(() => "?").join(", ")}) AND created_ms >= ? AND created_ms < ? AND leased = 0`;
+    return this.db.prepare(sql).run(nowMs, nowMs, nowMs, endpointId, ...wanted, fromMs, toMs).changes;
+  }
+
+  async dueByEndpoint(): Promise<Map<string, number>> {
+    const rows = this.stmt.dueByEndpoint.all() as { endpoint_id: string; due: number }[];
+    return new Map(rows.map((r) => [r.endpoint_id, r.due]));
+  }
+
+  async nextDue(endpointId: string): Promise<number | undefined> {
+    const row = this.stmt.nextDue.get(endpointId) as { due: number } | undefined;
+    return row?.due;
+  }
+
+  async claim(endpointId: string, nowMs: number, limit: number): Promise<ClaimedDelivery[]> {
+    const s = this.stmt;
+    return this.db.transaction(() => {
+      const rows = s.claim.all(endpointId, nowMs, limit) as ClaimRow[];
+      for (const row of rows) s.lease.run(row.rowid);
+      return rows.map(
+        (row): ClaimedDelivery => ({
+          deliveryId: row.id,
+          eventId: row.event_id,
+          endpointId,
+          eventType: row.event_type,
+          orderingKey: row.ordering_key,
+          payload: row.payload,
+          attempts: row.attempts,
+          cycleAttempts: row.cycle_attempts,
+          cycleStartMs: row.cycle_start_ms,
+          eventCreatedMs: row.event_created_ms,
+        }),
+      );
+    })();
+  }
+
+  async complete(records: readonly AttemptRecord[], goneEndpoints: ReadonlyMap<string, string>, nowMs: number): Promise<void> {
+    const s = this.stmt;
+    this.db.transaction(() => {
+      for (const { attempt, status, nextAttemptMs } of records) {
+        s.insertAttempt.run(
+          attempt.id,
+          attempt.deliveryId,
+          attempt.number,
+          attempt.startedMs,
+          attempt.durationMs,
+          attempt.statusCode,
+          attempt.error,
+          attempt.responseBody.length > 0 ? attempt.responseBody : null,
+        );
+        s.completeDelivery.run({
+          id: attempt.deliveryId,
+          status,
+          next: nextAttemptMs,
+          code: attempt.statusCode,
+          error: attempt.error,
+          now: nowMs,
+        });
+      }
+      for (const [endpointId, reason] of goneEndpoints) s.disableEndpoint.run(reason, nowMs, endpointId);
+    })();
+  }
+
+  async releaseLeases(): Promise<number> {
+    return this.stmt.releaseLeases.run().changes;
+  }
+
+  async expireIdempotencyKeys(olderThanMs: number): Promise<number> {
+    return this.stmt.expireIdempotencyKeys.run(olderThanMs).changes;
+  }
+}

@@ -1,0 +1,93 @@
+import type {
+  Attempt,
+  Delivery,
+  DeliveryStatus,
+  Endpoint,
+  EventInput,
+  PublishResult,
+  StoredEvent,
+  Tenant,
+} from "../core/types.ts";
+
+/** Filters of ListDeliveries; empty strings mean "any". */
+export interface DeliveryFilter {
+  tenantId: string;
+  endpointId: string;
+  eventId: string;
+  statuses: readonly DeliveryStatus[];
+}
+
+/** Endpoint ids that receive an event of this tenant and type (from the caller's endpoint cache). */
+export type FanOut = (tenantId: string, type: string) => readonly string[];
+
+/** A delivery taken from the queue for one attempt, with what the worker needs to send it. */
+export interface ClaimedDelivery {
+  deliveryId: string;
+  eventId: string;
+  endpointId: string;
+  eventType: string;
+  orderingKey: string;
+  payload: Uint8Array;
+  /** Attempts made before this one, in all and in the current retry cycle. */
+  attempts: number;
+  cycleAttempts: number;
+  /** Start of the current retry cycle (creation, or the last replay): max_age counts from here. */
+  cycleStartMs: number;
+  eventCreatedMs: number;
+}
+
+/** The recorded result of one attempt and the state it moves its delivery to. */
+export interface AttemptRecord {
+  attempt: Attempt;
+  status: DeliveryStatus;
+  /** Due time of the next attempt (RETRYING), else 0. */
+  nextAttemptMs: number;
+}
+
+/** Durable storage of tenants, endpoints, events and deliveries, plus the delivery queue. */
+export interface Store {
+  close(): Promise<void>;
+
+  createTenant(tenant: Tenant): Promise<void>;
+  getTenant(id: string): Promise<Tenant | undefined>;
+  listTenants(afterId: string | undefined, limit: number): Promise<Tenant[]>;
+  updateTenant(tenant: Tenant): Promise<void>;
+  /** Deletes the tenant and its endpoints; open deliveries become CANCELLED. */
+  deleteTenant(id: string, nowMs: number): Promise<boolean>;
+
+  createEndpoint(endpoint: Endpoint): Promise<void>;
+  getEndpoint(id: string): Promise<Endpoint | undefined>;
+  listEndpoints(tenantId: string, afterId: string | undefined, limit: number): Promise<Endpoint[]>;
+  allEndpoints(): Promise<Endpoint[]>;
+  updateEndpoint(endpoint: Endpoint): Promise<void>;
+  deleteEndpoint(id: string, nowMs: number): Promise<boolean>;
+
+  /**
+   * Stores batches of events with their fan-out deliveries in one durable commit.
+   * Each batch is all-or-nothing on validation done before; results follow input order.
+   */
+  publish(batches: readonly (readonly EventInput[])[], fanOut: FanOut, nowMs: number, idempotencyWindowMs: number): Promise<PublishResult[][]>;
+  getEvent(id: string): Promise<StoredEvent | undefined>;
+
+  getDelivery(id: string): Promise<Delivery | undefined>;
+  /** Newest first; afterId is the last id of the previous page. */
+  listDeliveries(filter: DeliveryFilter, afterId: string | undefined, limit: number): Promise<Delivery[]>;
+  listAttempts(deliveryId: string, afterId: string | undefined, limit: number): Promise<Attempt[]>;
+  /** Makes a delivery due now with a fresh retry cycle; leased (in-flight) ones are left as they are. */
+  retryDelivery(id: string, nowMs: number): Promise<Delivery | undefined>;
+  /** Bulk form of retryDelivery for one endpoint, by status and creation window [fromMs, toMs). */
+  replayDeliveries(endpointId: string, statuses: readonly DeliveryStatus[], fromMs: number, toMs: number, nowMs: number): Promise<number>;
+
+  /** Earliest due time of open, unleased deliveries per endpoint. */
+  dueByEndpoint(): Promise<Map<string, number>>;
+  /** Earliest due time of one endpoint's open, unleased deliveries, or undefined. */
+  nextDue(endpointId: string): Promise<number | undefined>;
+  /** Leases up to `limit` due deliveries of an endpoint, oldest due first. */
+  claim(endpointId: string, nowMs: number, limit: number): Promise<ClaimedDelivery[]>;
+  /** Records attempts and new states in one commit and releases their leases. */
+  complete(records: readonly AttemptRecord[], goneEndpoints: ReadonlyMap<string, string>, nowMs: number): Promise<void>;
+  /** Returns leased deliveries to the queue (start-up after a crash, shutdown). */
+  releaseLeases(): Promise<number>;
+  /** Forgets idempotency keys older than the window. */
+  expireIdempotencyKeys(olderThanMs: number): Promise<number>;
+}

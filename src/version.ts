@@ -1,0 +1,6 @@
+import { readFileSync } from "node:fs";
+
+/** hookline's version, from package.json (also sent as user-agent: hookline/<version>). */
+export const VERSION: string = (
+  JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
+).version;
