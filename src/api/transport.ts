@@ -38,9 +38,13 @@ export async function listen(handler: Handler, host: string, port: number): Prom
     socket.once("data", (first: Buffer) => {
       socket.pause();
       socket.unshift(first);
-      const target = first.subarray(0, 3).toString("latin1") === HTTP2_PREFACE ? h2 : h1;
-      target.emit("connection", socket);
-      socket.resume();
+      if (first.subarray(0, 3).toString("latin1") === HTTP2_PREFACE) {
+        // The HTTP/2 session reads the unshifted bytes itself; resuming would lose them.
+        h2.emit("connection", socket);
+      } else {
+        h1.emit("connection", socket);
+        socket.resume();
+      }
     });
   });
   tcp.on("error", () => undefined);

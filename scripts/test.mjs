@@ -1,0 +1,28 @@
+// Runs the whole suite with vitest and ends with the plain summary line CI reads:
+//   tests: N passed, N failed
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, existsSync, rmSync } from "node:fs";
+
+const report = ".tmp/vitest-report.json";
+mkdirSync(".tmp", { recursive: true });
+rmSync(report, { force: true });
+const args = ["run", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`, ...process.argv.slice(2)];
+const run = spawnSync(process.execPath, ["node_modules/vitest/vitest.mjs", ...args], { stdio: "inherit" });
+
+let passed = 0;
+let failed = 0;
+if (existsSync(report)) {
+  const result = JSON.parse(readFileSync(report, "utf8"));
+  passed = result.numPassedTests ?? 0;
+  failed = result.numFailedTests ?? 0;
+  // A file that fails to load has no tests but must still count as a failure.
+  for (const file of result.testResults ?? []) {
+    if (file.status === "failed" && (file.assertionResults ?? []).length === 0) failed++;
+  }
+} else {
+  failed = 1;
+}
+const code = run.status ?? 1;
+if (code !== 0 && failed === 0) failed = 1;
+console.log(`tests: ${passed} passed, ${failed} failed`);
+process.exit(code);

@@ -1,0 +1,114 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+export interface ServerProcess {
+  readonly port: number;
+  readonly baseUrl: string;
+  readonly dataDir: string;
+  readonly pid: number;
+  /** Every log line the server wrote (JSON objects where parsable). */
+  readonly logs: Record<string, unknown>[];
+  /** SIGTERM and wait for exit; returns the exit code. */
+  stop(): Promise<number | null>;
+  /** SIGKILL and wait for exit. */
+  kill(): Promise<void>;
+  /** Removes the data dir (after stop/kill). */
+  cleanup(): void;
+}
+
+export interface StartOptions {
+  dataDir?: string;
+  args?: string[];
+  env?: Record<string, string>;
+  /** Defaults to true: tests deliver to receivers on 127.0.0.1. */
+  allowPrivateTargets?: boolean;
+}
+
+export function tempDir(prefix = "hookline-test-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+function exited(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once("exit", (code) => resolve(code)));
+}
+
+/** Starts `hookline serve` as a real process on a random port and waits until it listens. */
+export async function startServer(options: StartOptions = {}): Promise<ServerProcess> {
+  const dataDir = options.dataDir ?? tempDir();
+  const args = [join(ROOT, "bin/hookline.js"), "serve", "--port", "0", "--data-dir", dataDir, "--shutdown-grace", "2s"];
+  if (options.allowPrivateTargets !== false) args.push("--allow-private-targets");
+  args.push(...(options.args ?? []));
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, HOOKLINE_LOG_LEVEL: "info", ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const logs: Record<string, unknown>[] = [];
+  let stderr = "";
+  child.stderr?.on("data", (c: Buffer) => (stderr += c.toString()));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`hookline did not start in 20s; stderr: ${stderr}`)), 20_000);
+    const lines = createInterface({ input: child.stdout! });
+    lines.on("line", (line) => {
+      let entry: Record<string, unknown>;
+      try {
+        entry = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        entry = { raw: line };
+      }
+      logs.push(entry);
+      if (entry.msg === "hookline listening") {
+        clearTimeout(timer);
+        resolve(entry.port as number);
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`hookline exited with ${code} before listening; stderr: ${stderr}; logs: ${JSON.stringify(logs)}`));
+    });
+  });
+  return {
+    port,
+    baseUrl: `http://127.0.0.1:${port}`,
+    dataDir,
+    pid: child.pid as number,
+    logs,
+    async stop() {
+      child.kill("SIGTERM");
+      return exited(child);
+    },
+    async kill() {
+      child.kill("SIGKILL");
+      await exited(child);
+    },
+    cleanup() {
+      if (options.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Runs `hookline <args>` to completion (for start-up failures, CLI commands). */
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(ROOT, "bin/hookline.js"), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
