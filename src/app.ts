@@ -13,6 +13,7 @@ import type { Config } from "./config/config.ts";
 import { createInlineSender } from "./dispatch/inline-sender.ts";
 import { createPoolSender } from "./dispatch/pool-sender.ts";
 import { Scheduler } from "./dispatch/scheduler.ts";
+import { file_google_rpc_error_details } from "./gen/google/rpc/error_details_pb.ts";
 import { Health } from "./gen/grpc/health/v1/health_pb.ts";
 import { ServerReflection as ReflectionV1 } from "./gen/grpc/reflection/v1/reflection_pb.ts";
 import { ServerReflection as ReflectionV1alpha } from "./gen/grpc/reflection/v1alpha/reflection_pb.ts";
@@ -76,7 +77,7 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
 
   const health = new HealthState();
   const deps: ServiceDeps = { config, logger, store, catalog, now };
-  const reflection = reflectionServices([...HOOKLINE_SERVICES, Health, ReflectionV1]);
+  const reflection = reflectionServices([...HOOKLINE_SERVICES, Health, ReflectionV1], [file_google_rpc_error_details]);
   const routes = (router: ConnectRouter): void => {
     router.service(TenantService, tenantService(deps));
     router.service(EndpointService, endpointService(deps));

@@ -10,9 +10,10 @@ class DescriptorIndex {
   private readonly byName = new Map<string, DescFile>();
   private readonly bySymbol = new Map<string, DescFile>();
 
-  constructor(services: readonly DescService[]) {
+  constructor(services: readonly DescService[], extraFiles: readonly DescFile[]) {
     this.serviceNames = services.map((s) => s.typeName);
     for (const service of services) this.addFile(service.file);
+    for (const file of extraFiles) this.addFile(file);
   }
 
   private addFile(file: DescFile): void {
@@ -86,12 +87,15 @@ function answer(index: DescriptorIndex, request: v1.ServerReflectionRequest["mes
   }
 }
 
-/** gRPC server reflection (v1 and v1alpha), so grpcurl and friends need no proto files. */
-export function reflectionServices(services: readonly DescService[]): {
+/**
+ * gRPC server reflection (v1 and v1alpha), so grpcurl and friends need no proto files.
+ * extraFiles adds types that appear only inside Any, such as error details.
+ */
+export function reflectionServices(services: readonly DescService[], extraFiles: readonly DescFile[] = []): {
   v1: ServiceImpl<typeof v1.ServerReflection>;
   v1alpha: ServiceImpl<typeof v1alpha.ServerReflection>;
 } {
-  const index = new DescriptorIndex(services);
+  const index = new DescriptorIndex(services, extraFiles);
   return {
     v1: {
       async *serverReflectionInfo(requests) {
