@@ -43,7 +43,7 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
     throw new Error("the JetStream backend (--nats) is not available in this version; remove --nats to use the embedded store");
   }
   const now = Date.now;
-  const store = new SqliteStore({ dataDir: config.dataDir });
+  const store = new SqliteStore({ dataDir: config.dataDir, sync: config.sqliteSync });
   const catalog = await Catalog.load(store);
   const metrics = createMetrics();
   const sender =

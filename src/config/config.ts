@@ -19,6 +19,7 @@ export interface Config {
   /** Events waiting for a commit before new publishes get RESOURCE_EXHAUSTED. */
   maxPendingEvents: number;
   shutdownGraceMs: number;
+  sqliteSync: "full" | "normal";
   natsUrl: string;
 }
 
@@ -99,9 +100,14 @@ function natsUrl(raw: string): string {
   return v;
 }
 
-function setting<K extends keyof Config>(key: K, flag: string, parse: Parser<Config[K]>, help: string): Setting<K> {
-  const env = `HOOKLINE_${flag.replace(/-/g, "_").toUpperCase()}`;
-  return { key, flag, env, parse, help };
+function setting<K extends keyof Config>(key: K, flag: string, parse: Parser<Config[K]>, help: string, env?: string): Setting<K> {
+  return { key, flag, env: env ?? `HOOKLINE_${flag.replace(/-/g, "_").toUpperCase()}`, parse, help };
+}
+
+function syncMode(raw: string): "full" | "normal" {
+  const v = raw.trim().toLowerCase();
+  if (v !== "full" && v !== "normal") throw new Error('must be "full" (fsync each commit) or "normal" (survives crashes, not power loss)');
+  return v;
 }
 
 /** Every setting with its flag and env name; the README's configuration table mirrors this list. */
@@ -120,7 +126,8 @@ export const SETTINGS = [
   setting("defaultMaxInFlight", "default-max-in-flight", integer(1, 1000), "concurrent requests per endpoint that sets none"),
   setting("maxPendingEvents", "max-pending-events", integer(1000, 10_000_000), "events queued for commit before publishers are refused"),
   setting("shutdownGraceMs", "shutdown-grace", duration(0, 600_000), "time given to in-flight work on SIGTERM"),
-  setting("natsUrl", "nats", natsUrl, "NATS server URL; when set, JetStream is the store"),
+  setting("sqliteSync", "sqlite-sync", syncMode, "full: fsync every commit; normal: survive process crashes but not power loss"),
+  setting("natsUrl", "nats", natsUrl, "NATS server URL; when set, JetStream is the store", "HOOKLINE_NATS_URL"),
 ] as const;
 
 export const DEFAULTS: Config = {
@@ -138,6 +145,7 @@ export const DEFAULTS: Config = {
   defaultMaxInFlight: 32,
   maxPendingEvents: 200_000,
   shutdownGraceMs: 10_000,
+  sqliteSync: "full",
   natsUrl: "",
 };
 
