@@ -10,6 +10,7 @@ import { reflectionServices } from "./api/reflection.ts";
 import { tenantService } from "./api/tenant-service.ts";
 import { listen, type Listener } from "./api/transport.ts";
 import type { Config } from "./config/config.ts";
+import { DeliveryFeed } from "./dispatch/delivery-feed.ts";
 import { createInlineSender } from "./dispatch/inline-sender.ts";
 import { createPoolSender } from "./dispatch/pool-sender.ts";
 import { Scheduler } from "./dispatch/scheduler.ts";
@@ -50,15 +51,23 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
     config.workers === 0
       ? createInlineSender({ allowPrivateTargets: config.allowPrivateTargets })
       : createPoolSender({ threads: config.workers, allowPrivateTargets: config.allowPrivateTargets });
+  const feed = new DeliveryFeed();
   const scheduler = new Scheduler({
     store,
     catalog,
     sender,
+    feed,
     logger,
     metrics,
     now,
     batchSize: config.workerBatch,
     maxInFlightTotal: 8192,
+    breaker: {
+      failureThreshold: config.breakerThreshold,
+      cooldownMs: config.breakerCooldownMs,
+      maxCooldownMs: Math.max(config.breakerCooldownMs, 600_000),
+    },
+    autoDisableAfterMs: config.autoDisableAfterMs,
   });
   const ingest = new GroupCommit({
     store,
@@ -80,9 +89,9 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
   const reflection = reflectionServices([...HOOKLINE_SERVICES, Health, ReflectionV1], [file_google_rpc_error_details]);
   const routes = (router: ConnectRouter): void => {
     router.service(TenantService, tenantService(deps));
-    router.service(EndpointService, endpointService(deps));
+    router.service(EndpointService, endpointService({ ...deps, dispatch: scheduler }));
     router.service(EventService, eventService({ ...deps, ingest }));
-    router.service(DeliveryService, deliveryService({ ...deps, dispatch: scheduler }));
+    router.service(DeliveryService, deliveryService({ ...deps, dispatch: scheduler, feed }));
     router.service(Health, healthService(health, HOOKLINE_SERVICES.map((s) => s.typeName)));
     router.service(ReflectionV1, reflection.v1);
     router.service(ReflectionV1alpha, reflection.v1alpha);

@@ -1,9 +1,10 @@
-import { ConnectError, Code, type ServiceImpl } from "@connectrpc/connect";
+import type { ServiceImpl } from "@connectrpc/connect";
 import { failedPrecondition, invalidArgument, notFound } from "../core/errors.ts";
 import { decodePageToken, encodePageToken } from "../core/page-token.ts";
 import { DeliveryStatus as Status } from "../core/types.ts";
 import { checkPageSize, requireNonEmpty } from "../core/validation.ts";
 import { DeliveryService, DeliveryStatus } from "../gen/hookline/v1/delivery_pb.ts";
+import type { DeliveryFeed } from "../dispatch/delivery-feed.ts";
 import { attemptToProto, deliveryToProto, timestampToMs } from "./convert.ts";
 import type { ServiceDeps } from "./deps.ts";
 
@@ -21,8 +22,8 @@ function checkStatuses(field: string, statuses: readonly DeliveryStatus[]): Stat
   });
 }
 
-export function deliveryService(deps: ServiceDeps & { dispatch: DispatchControl }): ServiceImpl<typeof DeliveryService> {
-  const { store, catalog, dispatch, now } = deps;
+export function deliveryService(deps: ServiceDeps & { dispatch: DispatchControl; feed: DeliveryFeed }): ServiceImpl<typeof DeliveryService> {
+  const { store, catalog, dispatch, feed, now } = deps;
 
   async function existing(field: string, id: string) {
     requireNonEmpty(field, id);
@@ -73,6 +74,7 @@ export function deliveryService(deps: ServiceDeps & { dispatch: DispatchControl 
       const updated = await store.retryDelivery(req.id, now());
       if (!updated) throw notFound("delivery", req.id);
       await dispatch.wake(updated.endpointId);
+      feed.publish(updated);
       return { delivery: deliveryToProto(updated) };
     },
 
@@ -89,9 +91,10 @@ export function deliveryService(deps: ServiceDeps & { dispatch: DispatchControl 
       return { replayedCount: BigInt(replayed) };
     },
 
-    // eslint-disable-next-line require-yield
-    async *watchDeliveries() {
-      throw new ConnectError("WatchDeliveries is not available in this version of hookline", Code.Unimplemented);
+    async *watchDeliveries(req, ctx) {
+      if (req.tenantId !== "" && !catalog.tenant(req.tenantId)) throw notFound("tenant", req.tenantId);
+      if (req.endpointId !== "" && !catalog.endpoint(req.endpointId)) throw notFound("endpoint", req.endpointId);
+      for await (const delivery of feed.watch(req, ctx.signal)) yield { delivery: deliveryToProto(delivery) };
     },
   };
 }

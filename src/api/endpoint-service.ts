@@ -18,8 +18,16 @@ import {
   requireNonEmpty,
 } from "../core/validation.ts";
 import { checkTargetAllowed } from "../dispatch/target-guard.ts";
-import { EndpointService, type RetryPolicy as RetryPolicyProto } from "../gen/hookline/v1/endpoint_pb.ts";
-import { durationToMs, endpointToProto, orderingFromProto } from "./convert.ts";
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import type { EndpointHealth } from "../dispatch/scheduler.ts";
+import {
+  BreakerState,
+  EndpointService,
+  EndpointStatsSchema,
+  type RetryPolicy as RetryPolicyProto,
+} from "../gen/hookline/v1/endpoint_pb.ts";
+import { durationToMs, endpointToProto, msToDuration, orderingFromProto } from "./convert.ts";
 import type { ServiceDeps } from "./deps.ts";
 import { maskPaths } from "./field-mask.ts";
 
@@ -52,7 +60,15 @@ export function retryPolicyFromProto(field: string, p: RetryPolicyProto | undefi
   return { maxAttempts, initialBackoffMs: initial, maxBackoffMs: max, maxAgeMs: maxAge, retryClientErrors: p.retryClientErrors };
 }
 
-export function endpointService({ catalog, store, config, now }: ServiceDeps): ServiceImpl<typeof EndpointService> {
+/** Live endpoint health, kept by the dispatcher. */
+export interface HealthSource {
+  health(endpointId: string): EndpointHealth | undefined;
+}
+
+const BREAKER_STATES = { closed: BreakerState.CLOSED, open: BreakerState.OPEN, half_open: BreakerState.HALF_OPEN } as const;
+
+export function endpointService(deps: ServiceDeps & { dispatch: HealthSource }): ServiceImpl<typeof EndpointService> {
+  const { catalog, store, config, now, dispatch } = deps;
   function existing(field: string, id: string): Endpoint {
     requireNonEmpty(field, id);
     const endpoint = catalog.endpoint(id);
@@ -152,6 +168,34 @@ export function endpointService({ catalog, store, config, now }: ServiceDeps): S
       existing("id", req.id);
       await catalog.deleteEndpoint(req.id, now());
       return {};
+    },
+
+    async getEndpointStats(req) {
+      const endpoint = existing("id", req.id);
+      const health = dispatch.health(endpoint.id);
+      const backlog = await store.backlog(endpoint.id);
+      const ts = (ms: number) => (ms > 0 ? timestampFromMs(ms) : undefined);
+      return {
+        stats: create(EndpointStatsSchema, {
+          endpointId: endpoint.id,
+          recentAttempts: health?.recent.attempts ?? 0,
+          successRate: health?.recent.successRate ?? 0,
+          latencyP50: msToDuration(Math.round(health?.recent.p50 ?? 0)),
+          latencyP95: msToDuration(Math.round(health?.recent.p95 ?? 0)),
+          latencyP99: msToDuration(Math.round(health?.recent.p99 ?? 0)),
+          pending: BigInt(backlog.pending),
+          retrying: BigInt(backlog.retrying),
+          inFlight: BigInt(backlog.inFlight),
+          breakerState: BREAKER_STATES[health?.breaker ?? "closed"],
+          consecutiveFailures: health?.consecutiveFailures ?? 0,
+          failingSince: ts(health?.failingSinceMs ?? 0),
+          effectiveRatePerSecond: Number.isFinite(health?.effectiveRate) ? (health?.effectiveRate ?? 0) : 0,
+          lastSuccessTime: ts(health?.lastSuccessMs ?? 0),
+          lastFailureTime: ts(health?.lastFailureMs ?? 0),
+          disabled: endpoint.disabled,
+          disabledReason: endpoint.disabledReason,
+        }),
+      };
     },
 
     async rotateEndpointSecret(req) {

@@ -19,6 +19,9 @@ export interface Config {
   /** Events waiting for a commit before new publishes get RESOURCE_EXHAUSTED. */
   maxPendingEvents: number;
   shutdownGraceMs: number;
+  breakerThreshold: number;
+  breakerCooldownMs: number;
+  autoDisableAfterMs: number;
   sqliteSync: "full" | "normal";
   natsUrl: string;
 }
@@ -126,6 +129,9 @@ export const SETTINGS = [
   setting("defaultMaxInFlight", "default-max-in-flight", integer(1, 1000), "concurrent requests per endpoint that sets none"),
   setting("maxPendingEvents", "max-pending-events", integer(1000, 10_000_000), "events queued for commit before publishers are refused"),
   setting("shutdownGraceMs", "shutdown-grace", duration(0, 600_000), "time given to in-flight work on SIGTERM"),
+  setting("breakerThreshold", "breaker-threshold", integer(1, 100_000), "consecutive failed attempts that pause an endpoint"),
+  setting("breakerCooldownMs", "breaker-cooldown", duration(100, 3_600_000), "pause before the first probe of a paused endpoint (doubles per failed probe, up to 10 min)"),
+  setting("autoDisableAfterMs", "auto-disable-after", duration(1000, 365 * 86_400_000), "disable an endpoint that has failed without a success for this long"),
   setting("sqliteSync", "sqlite-sync", syncMode, "full: fsync every commit; normal: survive process crashes but not power loss"),
   setting("natsUrl", "nats", natsUrl, "NATS server URL; when set, JetStream is the store", "HOOKLINE_NATS_URL"),
 ] as const;
@@ -145,6 +151,9 @@ export const DEFAULTS: Config = {
   defaultMaxInFlight: 32,
   maxPendingEvents: 200_000,
   shutdownGraceMs: 10_000,
+  breakerThreshold: 20,
+  breakerCooldownMs: 30_000,
+  autoDisableAfterMs: 5 * 86_400_000,
   sqliteSync: "full",
   natsUrl: "",
 };

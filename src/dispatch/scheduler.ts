@@ -1,40 +1,57 @@
 import { secretKey } from "../core/secrets.ts";
-import type { Endpoint } from "../core/types.ts";
+import { DeliveryStatus, type Delivery, type Endpoint } from "../core/types.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import type { Catalog } from "../store/catalog.ts";
 import type { ClaimedDelivery, Store } from "../store/store.ts";
-import { decideOutcome } from "./outcome.ts";
+import type { BreakerOptions } from "./breaker.ts";
+import type { DeliveryFeed } from "./delivery-feed.ts";
+import { EndpointState } from "./endpoint-state.ts";
+import { decideOutcome, type Outcome } from "./outcome.ts";
 import type { SendResult, SendTask, Sender } from "./send-task.ts";
+import { TokenBucket } from "./token-bucket.ts";
 
 export interface SchedulerOptions {
   store: Store;
   catalog: Catalog;
   sender: Sender;
+  feed: DeliveryFeed;
   logger: Logger;
   metrics: Metrics;
   now: () => number;
-  /** Deliveries claimed per endpoint per pass (and per worker task). */
+  /** Deliveries claimed per endpoint per turn (and per worker task). */
   batchSize: number;
   /** Deliveries in flight across all endpoints. */
   maxInFlightTotal: number;
+  breaker: BreakerOptions;
+  /** An endpoint failing without a single success for this long is disabled. */
+  autoDisableAfterMs: number;
 }
 
-interface EndpointState {
+export interface EndpointHealth {
   inFlight: number;
-  /** Earliest due time of the endpoint's unclaimed open deliveries; Infinity when none. */
-  dueAt: number;
+  breaker: EndpointState["breaker"]["state"];
+  consecutiveFailures: number;
+  failingSinceMs: number;
+  effectiveRate: number;
+  recent: ReturnType<EndpointState["window"]["summary"]>;
+  lastSuccessMs: number;
+  lastFailureMs: number;
 }
 
 /**
- * Moves due deliveries from the store to the sender, endpoint by endpoint in round-robin,
- * within each endpoint's max in-flight, and records the outcomes in batches.
+ * Moves due deliveries from the store to the sender. Turns go round-robin across tenants,
+ * and within a tenant across its endpoints, so neither a busy tenant nor a busy endpoint
+ * starves the others. Each endpoint is bounded by its max in-flight, rate limit, 429
+ * throttle and circuit breaker; each tenant by its rate limit.
  */
 export class Scheduler {
   private readonly states = new Map<string, EndpointState>();
+  private readonly tenantBuckets = new Map<string, TokenBucket>();
   private readonly running = new Set<Promise<void>>();
   private totalInFlight = 0;
-  private cursor = 0;
+  private tenantCursor = 0;
+  private readonly endpointCursor = new Map<string, number>();
   private pumping = false;
   private pumpAgain = false;
   private pumpQueued = false;
@@ -48,10 +65,23 @@ export class Scheduler {
   async start(): Promise<void> {
     const released = await this.o.store.releaseLeases();
     if (released > 0) this.o.logger.warn({ released }, "deliveries in flight at the last stop are queued again");
+    const failing = await this.o.store.failingSince();
+    for (const [endpointId, since] of failing) {
+      const state = this.state(endpointId);
+      if (state) state.failingSinceMs = since;
+    }
     for (const [endpointId, dueAt] of await this.o.store.dueByEndpoint()) this.markDue(endpointId, dueAt);
     this.unsubscribe = this.o.catalog.onEndpointChange((change) => {
-      if (change.kind === "upsert" && !change.endpoint.disabled) void this.wake(change.endpoint.id);
-      if (change.kind === "delete") this.states.delete(change.endpointId);
+      if (change.kind === "delete") {
+        this.states.delete(change.endpointId);
+        return;
+      }
+      const state = this.states.get(change.endpoint.id);
+      if (!change.endpoint.disabled) {
+        // Re-enabled (or edited): a fresh start for the breaker's streak, then look for work.
+        if (state && state.failingSinceMs > 0 && change.endpoint.disabledReason === "") state.failingSinceMs = this.o.now();
+        void this.wake(change.endpoint.id);
+      }
     });
     this.schedulePump();
   }
@@ -59,11 +89,8 @@ export class Scheduler {
   /** New or rescheduled work for an endpoint, due at atMs. */
   markDue(endpointId: string, atMs: number): void {
     if (this.stopped) return;
-    let state = this.states.get(endpointId);
-    if (!state) {
-      state = { inFlight: 0, dueAt: Infinity };
-      this.states.set(endpointId, state);
-    }
+    const state = this.state(endpointId);
+    if (!state) return;
     if (atMs < state.dueAt) state.dueAt = atMs;
     if (atMs <= this.o.now()) this.schedulePump();
     else this.armTimer(atMs);
@@ -79,7 +106,24 @@ export class Scheduler {
     return this.totalInFlight;
   }
 
-  /** Stops claiming, waits up to graceMs for attempts in flight, and returns unfinished ones to the queue. */
+  health(endpointId: string): EndpointHealth | undefined {
+    const state = this.states.get(endpointId);
+    const endpoint = this.o.catalog.endpoint(endpointId);
+    if (!endpoint) return undefined;
+    const now = this.o.now();
+    return {
+      inFlight: state?.inFlight ?? 0,
+      breaker: state?.breaker.state ?? "closed",
+      consecutiveFailures: state?.breaker.consecutiveFailures ?? 0,
+      failingSinceMs: state?.failingSinceMs ?? 0,
+      effectiveRate: state ? state.effectiveRate(endpoint.rateLimitPerSecond, now) : endpoint.rateLimitPerSecond,
+      recent: state?.window.summary() ?? { attempts: 0, successRate: 0, p50: 0, p95: 0, p99: 0 },
+      lastSuccessMs: state?.window.lastSuccessMs ?? 0,
+      lastFailureMs: state?.window.lastFailureMs ?? 0,
+    };
+  }
+
+  /** Stops claiming, waits up to graceMs for attempts in flight, then closes the sender. */
   async stop(graceMs: number): Promise<void> {
     this.stopped = true;
     this.unsubscribe?.();
@@ -87,6 +131,27 @@ export class Scheduler {
     const idle = Promise.allSettled([...this.running]);
     await Promise.race([idle, new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
     await this.o.sender.close();
+  }
+
+  private state(endpointId: string): EndpointState | undefined {
+    let state = this.states.get(endpointId);
+    if (!state) {
+      const endpoint = this.o.catalog.endpoint(endpointId);
+      if (!endpoint) return undefined;
+      state = new EndpointState(endpointId, endpoint.tenantId, this.o.breaker, this.o.now());
+      this.states.set(endpointId, state);
+    }
+    return state;
+  }
+
+  private tenantBucket(tenantId: string, now: number): TokenBucket {
+    const rate = this.o.catalog.tenant(tenantId)?.rateLimitPerSecond ?? 0;
+    let bucket = this.tenantBuckets.get(tenantId);
+    if (!bucket) {
+      bucket = new TokenBucket(rate, now);
+      this.tenantBuckets.set(tenantId, bucket);
+    } else bucket.setRate(rate, now);
+    return bucket;
   }
 
   private schedulePump(): void {
@@ -130,39 +195,96 @@ export class Scheduler {
     }
   }
 
-  /** One round over the endpoints with due work, each getting at most one batch. */
+  /** Endpoints with state, grouped by tenant, each list starting at that tenant's cursor. */
+  private rotation(): string[][] {
+    const byTenant = new Map<string, string[]>();
+    for (const state of this.states.values()) {
+      let list = byTenant.get(state.tenantId);
+      if (!list) byTenant.set(state.tenantId, (list = []));
+      list.push(state.endpointId);
+    }
+    const tenants = [...byTenant.keys()];
+    if (tenants.length === 0) return [];
+    const start = this.tenantCursor++ % tenants.length;
+    return tenants.map((_, i) => {
+      const tenantId = tenants[(start + i) % tenants.length] as string;
+      const list = byTenant.get(tenantId) as string[];
+      const cursor = this.endpointCursor.get(tenantId) ?? 0;
+      this.endpointCursor.set(tenantId, cursor + 1);
+      const from = cursor % list.length;
+      return [...list.slice(from), ...list.slice(0, from)];
+    });
+  }
+
+  /**
+   * One pass: tenants take turns, each turn serving the tenant's next endpoint with due
+   * work (one batch), until every queue is empty, blocked, or the global cap is reached.
+   */
   private async pass(): Promise<void> {
     const now = this.o.now();
-    const ids = [...this.states.keys()];
-    if (ids.length === 0) return;
-    const start = this.cursor % ids.length;
-    this.cursor = start + 1;
     let nextTimer = Infinity;
-    for (let k = 0; k < ids.length && !this.stopped; k++) {
-      const id = ids[(start + k) % ids.length] as string;
-      const state = this.states.get(id);
-      if (!state) continue;
-      const endpoint = this.o.catalog.endpoint(id);
-      if (!endpoint) {
-        this.states.delete(id);
-        continue;
+    const queues = this.rotation();
+    while (queues.length > 0 && !this.stopped && this.totalInFlight < this.o.maxInFlightTotal) {
+      for (let t = 0; t < queues.length; ) {
+        const queue = queues[t] as string[];
+        const id = queue.shift();
+        if (id === undefined) {
+          queues.splice(t, 1);
+          continue;
+        }
+        const wait = await this.serve(id, now);
+        if (wait > 0) nextTimer = Math.min(nextTimer, wait);
+        t++;
+        if (this.totalInFlight >= this.o.maxInFlightTotal) break;
       }
-      if (endpoint.disabled) continue;
-      if (state.dueAt > now) {
-        if (state.dueAt !== Infinity) nextTimer = Math.min(nextTimer, state.dueAt);
-        else if (state.inFlight === 0) this.states.delete(id);
-        continue;
-      }
-      const room = Math.min(endpoint.maxInFlight - state.inFlight, this.o.batchSize, this.o.maxInFlightTotal - this.totalInFlight);
-      if (room <= 0) continue;
-      const claimed = await this.o.store.claim(id, now, room);
-      if (claimed.length < room) {
-        state.dueAt = (await this.o.store.nextDue(id)) ?? Infinity;
-        if (state.dueAt !== Infinity && state.dueAt > now) nextTimer = Math.min(nextTimer, state.dueAt);
-      }
-      if (claimed.length > 0) this.dispatch(endpoint, state, claimed);
     }
     if (nextTimer !== Infinity) this.armTimer(nextTimer);
+  }
+
+  /** Claims and dispatches one batch for an endpoint; returns when to look again (0 = no timer needed). */
+  private async serve(id: string, now: number): Promise<number> {
+    const state = this.states.get(id);
+    if (!state) return 0;
+    const endpoint = this.o.catalog.endpoint(id);
+    if (!endpoint) {
+      this.states.delete(id);
+      return 0;
+    }
+    if (endpoint.disabled) return 0;
+    if (state.dueAt > now) {
+      if (state.dueAt === Infinity && state.inFlight === 0 && state.breaker.state === "closed" && state.failingSinceMs === 0)
+        this.states.delete(id);
+      return state.dueAt === Infinity ? 0 : state.dueAt;
+    }
+    const permits = state.breaker.permits(now);
+    if (permits === 0) return state.breaker.reopensAt();
+    state.bucket.setRate(state.effectiveRate(endpoint.rateLimitPerSecond, now), now);
+    const tenantBucket = this.tenantBucket(endpoint.tenantId, now);
+    const tokens = Math.min(state.bucket.available(now), tenantBucket.available(now));
+    if (tokens <= 0) return now + Math.max(state.bucket.msUntilToken(now), tenantBucket.msUntilToken(now), 1);
+    const room = Math.min(
+      endpoint.maxInFlight - state.inFlight,
+      this.o.batchSize,
+      this.o.maxInFlightTotal - this.totalInFlight,
+      permits,
+      tokens,
+    );
+    if (room <= 0) return 0; // a completion will pump again
+    const claimed = await this.o.store.claim(id, now, room, endpoint.ordering === "ordered_by_key");
+    let wait = 0;
+    if (claimed.length < room) {
+      state.dueAt = (await this.o.store.nextDue(id)) ?? Infinity;
+      // Ordered endpoints may have due work that is blocked behind a key in flight: a completion wakes them.
+      if (state.dueAt !== Infinity && state.dueAt > now) wait = state.dueAt;
+    }
+    if (claimed.length > 0) {
+      state.bucket.take(claimed.length, now);
+      tenantBucket.take(claimed.length, now);
+      state.breaker.started(claimed.length);
+      state.throttle.started(claimed.length, now);
+      this.dispatch(endpoint, state, claimed);
+    }
+    return wait;
   }
 
   private dispatch(endpoint: Endpoint, state: EndpointState, claimed: ClaimedDelivery[]): void {
@@ -203,29 +325,60 @@ export class Scheduler {
     if (!endpoint) return; // deleted meanwhile: its deliveries were cancelled
     const now = this.o.now();
     const outcomes = claimed.map((c, i) => decideOutcome(c, results[i] as SendResult, endpoint, now));
-    const gone = new Map<string, string>();
+    const disable = new Map<string, string>();
+    const failingBefore = state.failingSinceMs;
     const { metrics } = this.o;
     for (const { verdict, record } of outcomes) {
+      const success = verdict === "success";
       metrics.attempts.inc({ outcome: verdict });
       metrics.attemptSeconds.observe(record.attempt.durationMs / 1000);
-      if (verdict === "gone") gone.set(endpointId, `endpoint answered 410 Gone at ${new Date(now).toISOString()}`);
+      state.window.record(success, record.attempt.durationMs, now);
+      // 4xx that fail for good say nothing about the endpoint's health.
+      if (verdict !== "fail") state.breaker.record(success, now);
+      if (success) state.failingSinceMs = 0;
+      else if (verdict !== "fail" && state.failingSinceMs === 0) state.failingSinceMs = record.attempt.startedMs;
+      if (record.attempt.statusCode === 429) state.throttle.tooManyRequests(now);
+      if (verdict === "gone") disable.set(endpointId, `endpoint answered 410 Gone at ${new Date(now).toISOString()}`);
     }
+    if (!disable.has(endpointId) && state.failingSinceMs > 0 && now - state.failingSinceMs >= this.o.autoDisableAfterMs) {
+      disable.set(
+        endpointId,
+        `failing since ${new Date(state.failingSinceMs).toISOString()} without a successful attempt; re-enable to resume its backlog`,
+      );
+    }
+    const failingSince = new Map<string, number>();
+    if (state.failingSinceMs !== failingBefore) failingSince.set(endpointId, state.failingSinceMs);
     await this.o.store.complete(
       outcomes.map((o) => o.record),
-      gone,
+      { disable, failingSince },
       now,
     );
     for (const { record } of outcomes) {
-      if (record.nextAttemptMs > 0) {
-        if (record.nextAttemptMs < state.dueAt) state.dueAt = record.nextAttemptMs;
-        this.markDue(endpointId, record.nextAttemptMs);
-      } else {
-        metrics.deliveriesFinished.inc({ status: record.status === 2 ? "succeeded" : "dead" });
-      }
+      if (record.nextAttemptMs > 0) this.markDue(endpointId, record.nextAttemptMs);
+      else metrics.deliveriesFinished.inc({ status: record.status === DeliveryStatus.Succeeded ? "succeeded" : "dead" });
     }
-    if (gone.size > 0) {
-      this.o.logger.warn({ endpointId, reason: gone.get(endpointId) }, "endpoint disabled");
+    if (endpoint.ordering === "ordered_by_key") this.markDue(endpointId, now);
+    if (this.o.feed.watching) for (let i = 0; i < outcomes.length; i++) this.o.feed.publish(toDelivery(claimed[i] as ClaimedDelivery, outcomes[i] as Outcome, now));
+    if (disable.size > 0) {
+      this.o.logger.warn({ endpointId, reason: disable.get(endpointId) }, "endpoint disabled");
       await this.o.catalog.refreshEndpoint(endpointId);
     }
   }
+}
+
+function toDelivery(claimed: ClaimedDelivery, { record }: Outcome, now: number): Delivery {
+  return {
+    id: claimed.deliveryId,
+    eventId: claimed.eventId,
+    endpointId: claimed.endpointId,
+    tenantId: claimed.tenantId,
+    eventType: claimed.eventType,
+    status: record.status,
+    attempts: record.attempt.number,
+    nextAttemptMs: record.nextAttemptMs,
+    lastStatusCode: record.attempt.statusCode,
+    lastError: record.attempt.error,
+    createdMs: claimed.createdMs,
+    updatedMs: now,
+  };
 }

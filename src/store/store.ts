@@ -25,6 +25,8 @@ export interface ClaimedDelivery {
   deliveryId: string;
   eventId: string;
   endpointId: string;
+  tenantId: string;
+  createdMs: number;
   eventType: string;
   orderingKey: string;
   payload: Uint8Array;
@@ -34,6 +36,21 @@ export interface ClaimedDelivery {
   /** Start of the current retry cycle (creation, or the last replay): max_age counts from here. */
   cycleStartMs: number;
   eventCreatedMs: number;
+}
+
+/** Endpoint changes decided by the dispatcher, written with the attempts that caused them. */
+export interface EndpointUpdates {
+  /** Endpoints to disable, with the reason shown to users. */
+  disable: ReadonlyMap<string, string>;
+  /** Start of each endpoint's current failing streak (0 = healthy). */
+  failingSince: ReadonlyMap<string, number>;
+}
+
+/** Open deliveries of one endpoint by state. */
+export interface Backlog {
+  pending: number;
+  retrying: number;
+  inFlight: number;
 }
 
 /** The recorded result of one attempt and the state it moves its delivery to. */
@@ -82,10 +99,18 @@ export interface Store {
   dueByEndpoint(): Promise<Map<string, number>>;
   /** Earliest due time of one endpoint's open, unleased deliveries, or undefined. */
   nextDue(endpointId: string): Promise<number | undefined>;
-  /** Leases up to `limit` due deliveries of an endpoint, oldest due first. */
-  claim(endpointId: string, nowMs: number, limit: number): Promise<ClaimedDelivery[]>;
-  /** Records attempts and new states in one commit and releases their leases. */
-  complete(records: readonly AttemptRecord[], goneEndpoints: ReadonlyMap<string, string>, nowMs: number): Promise<void>;
+  /**
+   * Leases up to `limit` due deliveries of an endpoint, oldest due first. With `ordered`,
+   * only the head of each ordering key is eligible, and only when no delivery of that key
+   * is in flight; deliveries without a key are not ordered.
+   */
+  claim(endpointId: string, nowMs: number, limit: number, ordered: boolean): Promise<ClaimedDelivery[]>;
+  /** Records attempts, new states and endpoint changes in one commit and releases the leases. */
+  complete(records: readonly AttemptRecord[], endpoints: EndpointUpdates, nowMs: number): Promise<void>;
+  /** Open deliveries of an endpoint. */
+  backlog(endpointId: string): Promise<Backlog>;
+  /** Start of the current failing streak per endpoint, as last recorded. */
+  failingSince(): Promise<Map<string, number>>;
   /** Returns leased deliveries to the queue (start-up after a crash, shutdown). */
   releaseLeases(): Promise<number>;
   /** Forgets idempotency keys older than the window. */

@@ -29,6 +29,7 @@ const MIGRATIONS: readonly string[] = [
     timeout_ms INTEGER NOT NULL,
     headers TEXT NOT NULL DEFAULT '{}',
     ordering TEXT NOT NULL DEFAULT 'unordered',
+    failing_since_ms INTEGER NOT NULL DEFAULT 0,
     created_ms INTEGER NOT NULL,
     updated_ms INTEGER NOT NULL
   ) WITHOUT ROWID;
@@ -59,6 +60,7 @@ const MIGRATIONS: readonly string[] = [
     endpoint_id TEXT NOT NULL,
     tenant_id TEXT NOT NULL,
     event_type TEXT NOT NULL,
+    ordering_key TEXT NOT NULL DEFAULT '',
     status INTEGER NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     cycle_attempts INTEGER NOT NULL DEFAULT 0,
@@ -72,6 +74,8 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX deliveries_due ON deliveries(endpoint_id, next_attempt_ms) WHERE status IN (1, 3) AND leased = 0;
   CREATE INDEX deliveries_leased ON deliveries(leased) WHERE leased = 1;
+  -- Ordered endpoints: the head of each ordering key is its open delivery with the lowest rowid.
+  CREATE INDEX deliveries_open_by_key ON deliveries(endpoint_id, ordering_key) WHERE status IN (1, 3);
   CREATE INDEX deliveries_by_endpoint ON deliveries(endpoint_id, status, created_ms);
   CREATE INDEX deliveries_by_event ON deliveries(event_id);
   CREATE INDEX deliveries_by_tenant ON deliveries(tenant_id, id);

@@ -12,7 +12,7 @@ import {
   type StoredEvent,
   type Tenant,
 } from "../../core/types.ts";
-import type { AttemptRecord, ClaimedDelivery, DeliveryFilter, FanOut, Store } from "../store.ts";
+import type { AttemptRecord, Backlog, ClaimedDelivery, DeliveryFilter, EndpointUpdates, FanOut, Store } from "../store.ts";
 import { migrate } from "./migrations.ts";
 
 export type SyncMode = "full" | "normal";
@@ -84,6 +84,8 @@ interface AttemptRow {
 interface ClaimRow {
   rowid: number;
   id: string;
+  tenant_id: string;
+  created_ms: number;
   event_id: string;
   event_type: string;
   attempts: number;
@@ -196,6 +198,8 @@ const ENDPOINT_COLUMNS =
   "id, tenant_id, url, event_types, disabled, disabled_reason, description, secret, previous_secret, previous_secret_expires_ms, retry_policy, rate_limit, max_in_flight, timeout_ms, headers, ordering, created_ms, updated_ms";
 const ENDPOINT_VALUES =
   "@id, @tenant_id, @url, @event_types, @disabled, @disabled_reason, @description, @secret, @previous_secret, @previous_secret_expires_ms, @retry_policy, @rate_limit, @max_in_flight, @timeout_ms, @headers, @ordering, @created_ms, @updated_ms";
+const CLAIM_COLUMNS = `d.rowid AS rowid, d.id, d.tenant_id, d.created_ms, d.event_id, d.event_type, d.attempts, d.cycle_attempts,
+  d.cycle_start_ms, e.payload, e.ordering_key, e.created_ms AS event_created_ms`;
 const DELIVERY_COLUMNS =
   "id, event_id, endpoint_id, tenant_id, event_type, status, attempts, next_attempt_ms, last_status_code, last_error, created_ms, updated_ms";
 
@@ -226,7 +230,12 @@ export class SqliteStore implements Store {
       deleteTenant: db.prepare("DELETE FROM tenants WHERE id = ?"),
       tenantEndpointIds: db.prepare("SELECT id FROM endpoints WHERE tenant_id = ?"),
       insertEndpoint: db.prepare(`INSERT INTO endpoints (${ENDPOINT_COLUMNS}) VALUES (${ENDPOINT_VALUES})`),
-      replaceEndpoint: db.prepare(`REPLACE INTO endpoints (${ENDPOINT_COLUMNS}) VALUES (${ENDPOINT_VALUES})`),
+      updateEndpoint: db.prepare(
+        `UPDATE endpoints SET ${ENDPOINT_COLUMNS.split(", ")
+          .filter((c) => c !== "id")
+          .map((c) => `${c} = @${c}`)
+          .join(", ")} WHERE id = @id`,
+      ),
       getEndpoint: db.prepare("SELECT * FROM endpoints WHERE id = ?"),
       listEndpoints: db.prepare("SELECT * FROM endpoints WHERE id > ? ORDER BY id LIMIT ?"),
       listTenantEndpoints: db.prepare("SELECT * FROM endpoints WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?"),
@@ -244,8 +253,8 @@ export class SqliteStore implements Store {
       expireIdempotencyKeys: db.prepare("DELETE FROM idempotency_keys WHERE created_ms < ?"),
       countDeliveriesOfEvent: db.prepare("SELECT count(*) AS n FROM deliveries WHERE event_id = ?"),
       insertDelivery: db.prepare(
-        `INSERT INTO deliveries (id, event_id, endpoint_id, tenant_id, event_type, status, cycle_start_ms, next_attempt_ms, created_ms, updated_ms)
-         VALUES (?, ?, ?, ?, ?, ${DeliveryStatus.Pending}, ?, ?, ?, ?)`,
+        `INSERT INTO deliveries (id, event_id, endpoint_id, tenant_id, event_type, ordering_key, status, cycle_start_ms, next_attempt_ms, created_ms, updated_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ${DeliveryStatus.Pending}, ?, ?, ?, ?)`,
       ),
       getDelivery: db.prepare(`SELECT ${DELIVERY_COLUMNS}, leased FROM deliveries WHERE id = ?`),
       listAttempts: db.prepare("SELECT * FROM attempts WHERE delivery_id = ? AND id > ? ORDER BY id LIMIT ?"),
@@ -261,12 +270,28 @@ export class SqliteStore implements Store {
         `SELECT next_attempt_ms AS due FROM deliveries WHERE endpoint_id = ? AND status IN (${OPEN}) AND leased = 0 ORDER BY next_attempt_ms LIMIT 1`,
       ),
       claim: db.prepare(
-        `SELECT d.rowid AS rowid, d.id, d.event_id, d.event_type, d.attempts, d.cycle_attempts, d.cycle_start_ms,
-                e.payload, e.ordering_key, e.created_ms AS event_created_ms
+        `SELECT ${CLAIM_COLUMNS}
          FROM deliveries d JOIN events e ON e.id = d.event_id
          WHERE d.endpoint_id = ? AND d.status IN (${OPEN}) AND d.leased = 0 AND d.next_attempt_ms <= ?
          ORDER BY d.next_attempt_ms, d.rowid LIMIT ?`,
       ),
+      claimOrdered: db.prepare(
+        `SELECT ${CLAIM_COLUMNS}
+         FROM deliveries d JOIN events e ON e.id = d.event_id
+         WHERE d.rowid IN (
+             SELECT min(rowid) FROM deliveries WHERE endpoint_id = @endpoint AND status IN (${OPEN}) AND ordering_key != ''
+             GROUP BY ordering_key
+             UNION ALL
+             SELECT rowid FROM deliveries WHERE endpoint_id = @endpoint AND status IN (${OPEN}) AND ordering_key = ''
+           )
+           AND d.leased = 0 AND d.next_attempt_ms <= @now
+         ORDER BY d.rowid LIMIT @limit`,
+      ),
+      backlog: db.prepare(
+        `SELECT status, leased, count(*) AS n FROM deliveries WHERE endpoint_id = ? AND status IN (${OPEN}) GROUP BY status, leased`,
+      ),
+      failingSince: db.prepare("SELECT id, failing_since_ms FROM endpoints WHERE failing_since_ms > 0"),
+      setFailingSince: db.prepare("UPDATE endpoints SET failing_since_ms = ? WHERE id = ?"),
       lease: db.prepare("UPDATE deliveries SET leased = 1 WHERE rowid = ?"),
       insertAttempt: db.prepare(
         "INSERT INTO attempts (id, delivery_id, number, started_ms, duration_ms, status_code, error, response_body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -336,7 +361,7 @@ export class SqliteStore implements Store {
   }
 
   async updateEndpoint(endpoint: Endpoint): Promise<void> {
-    this.stmt.replaceEndpoint.run(fromEndpoint(endpoint));
+    this.stmt.updateEndpoint.run(fromEndpoint(endpoint));
   }
 
   async deleteEndpoint(id: string, nowMs: number): Promise<boolean> {
@@ -369,7 +394,7 @@ export class SqliteStore implements Store {
           if (event.idempotencyKey !== "") s.putIdempotencyKey.run(event.tenantId, event.idempotencyKey, eventId, nowMs);
           const targets = fanOut(event.tenantId, event.type);
           for (const endpointId of targets) {
-            s.insertDelivery.run(newId("dlv", nowMs), eventId, endpointId, event.tenantId, event.type, nowMs, nowMs, nowMs, nowMs);
+            s.insertDelivery.run(newId("dlv", nowMs), eventId, endpointId, event.tenantId, event.type, event.orderingKey, nowMs, nowMs, nowMs, nowMs);
           }
           return { eventId, duplicate: false, deliveryCount: targets.length };
         }),
@@ -460,16 +485,20 @@ export class SqliteStore implements Store {
     return row?.due;
   }
 
-  async claim(endpointId: string, nowMs: number, limit: number): Promise<ClaimedDelivery[]> {
+  async claim(endpointId: string, nowMs: number, limit: number, ordered: boolean): Promise<ClaimedDelivery[]> {
     const s = this.stmt;
     return this.db.transaction(() => {
-      const rows = s.claim.all(endpointId, nowMs, limit) as ClaimRow[];
+      const rows = (
+        ordered ? s.claimOrdered.all({ endpoint: endpointId, now: nowMs, limit }) : s.claim.all(endpointId, nowMs, limit)
+      ) as ClaimRow[];
       for (const row of rows) s.lease.run(row.rowid);
       return rows.map(
         (row): ClaimedDelivery => ({
           deliveryId: row.id,
           eventId: row.event_id,
           endpointId,
+          tenantId: row.tenant_id,
+          createdMs: row.created_ms,
           eventType: row.event_type,
           orderingKey: row.ordering_key,
           payload: row.payload,
@@ -482,7 +511,7 @@ export class SqliteStore implements Store {
     })();
   }
 
-  async complete(records: readonly AttemptRecord[], goneEndpoints: ReadonlyMap<string, string>, nowMs: number): Promise<void> {
+  async complete(records: readonly AttemptRecord[], endpoints: EndpointUpdates, nowMs: number): Promise<void> {
     const s = this.stmt;
     this.db.transaction(() => {
       for (const { attempt, status, nextAttemptMs } of records) {
@@ -505,8 +534,24 @@ export class SqliteStore implements Store {
           now: nowMs,
         });
       }
-      for (const [endpointId, reason] of goneEndpoints) s.disableEndpoint.run(reason, nowMs, endpointId);
+      for (const [endpointId, since] of endpoints.failingSince) s.setFailingSince.run(since, endpointId);
+      for (const [endpointId, reason] of endpoints.disable) s.disableEndpoint.run(reason, nowMs, endpointId);
     })();
+  }
+
+  async backlog(endpointId: string): Promise<Backlog> {
+    const backlog: Backlog = { pending: 0, retrying: 0, inFlight: 0 };
+    for (const row of this.stmt.backlog.all(endpointId) as { status: number; leased: number; n: number }[]) {
+      if (row.leased === 1) backlog.inFlight += row.n;
+      else if (row.status === DeliveryStatus.Pending) backlog.pending += row.n;
+      else backlog.retrying += row.n;
+    }
+    return backlog;
+  }
+
+  async failingSince(): Promise<Map<string, number>> {
+    const rows = this.stmt.failingSince.all() as { id: string; failing_since_ms: number }[];
+    return new Map(rows.map((r) => [r.id, r.failing_since_ms]));
   }
 
   async releaseLeases(): Promise<number> {

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file hookline/v1/endpoint.proto.
  */
 export const file_hookline_v1_endpoint: GenFile = /*@__PURE__*/
-  fileDesc("Chpob29rbGluZS92MS9lbmRwb2ludC5wcm90bxILaG9va2xpbmUudjEi0AEKC1JldHJ5UG9saWN5EhQKDG1heF9hdHRlbXB0cxgBIAEoDRIyCg9pbml0aWFsX2JhY2tvZmYYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLgoLbWF4X2JhY2tvZmYYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKgoHbWF4X2FnZRgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIbChNyZXRyeV9jbGllbnRfZXJyb3JzGAUgASgIIqEECghFbmRwb2ludBIKCgJpZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSCwoDdXJsGAMgASgJEhMKC2V2ZW50X3R5cGVzGAQgAygJEhAKCGRpc2FibGVkGAUgASgIEhcKD2Rpc2FibGVkX3JlYXNvbhgGIAEoCRIOCgZzZWNyZXQYByABKAkSEwoLZGVzY3JpcHRpb24YCCABKAkSLgoMcmV0cnlfcG9saWN5GAkgASgLMhguaG9va2xpbmUudjEuUmV0cnlQb2xpY3kSHQoVcmF0ZV9saW1pdF9wZXJfc2Vjb25kGAogASgBEhUKDW1heF9pbl9mbGlnaHQYCyABKA0SKgoHdGltZW91dBgMIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIzCgdoZWFkZXJzGA0gAygLMiIuaG9va2xpbmUudjEuRW5kcG9pbnQuSGVhZGVyc0VudHJ5EisKCG9yZGVyaW5nGA4gASgOMhkuaG9va2xpbmUudjEuT3JkZXJpbmdNb2RlEi8KC2NyZWF0ZV90aW1lGA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEitAMKFUNyZWF0ZUVuZHBvaW50UmVxdWVzdBIRCgl0ZW5hbnRfaWQYASABKAkSCwoDdXJsGAIgASgJEhMKC2V2ZW50X3R5cGVzGAMgAygJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEg4KBnNlY3JldBgFIAEoCRIuCgxyZXRyeV9wb2xpY3kYBiABKAsyGC5ob29rbGluZS52MS5SZXRyeVBvbGljeRIdChVyYXRlX2xpbWl0X3Blcl9zZWNvbmQYByABKAESFQoNbWF4X2luX2ZsaWdodBgIIAEoDRIqCgd0aW1lb3V0GAkgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEkAKB2hlYWRlcnMYCiADKAsyLy5ob29rbGluZS52MS5DcmVhdGVFbmRwb2ludFJlcXVlc3QuSGVhZGVyc0VudHJ5EisKCG9yZGVyaW5nGAsgASgOMhkuaG9va2xpbmUudjEuT3JkZXJpbmdNb2RlEhAKCGRpc2FibGVkGAwgASgIGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkEKFkNyZWF0ZUVuZHBvaW50UmVzcG9uc2USJwoIZW5kcG9pbnQYASABKAsyFS5ob29rbGluZS52MS5FbmRwb2ludCIgChJHZXRFbmRwb2ludFJlcXVlc3QSCgoCaWQYASABKAkiPgoTR2V0RW5kcG9pbnRSZXNwb25zZRInCghlbmRwb2ludBgBIAEoCzIVLmhvb2tsaW5lLnYxLkVuZHBvaW50IlAKFExpc3RFbmRwb2ludHNSZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJaChVMaXN0RW5kcG9pbnRzUmVzcG9uc2USKAoJZW5kcG9pbnRzGAEgAygLMhUuaG9va2xpbmUudjEuRW5kcG9pbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJInEKFVVwZGF0ZUVuZHBvaW50UmVxdWVzdBInCghlbmRwb2ludBgBIAEoCzIVLmhvb2tsaW5lLnYxLkVuZHBvaW50Ei8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJBChZVcGRhdGVFbmRwb2ludFJlc3BvbnNlEicKCGVuZHBvaW50GAEgASgLMhUuaG9va2xpbmUudjEuRW5kcG9pbnQiIwoVRGVsZXRlRW5kcG9pbnRSZXF1ZXN0EgoKAmlkGAEgASgJIhgKFkRlbGV0ZUVuZHBvaW50UmVzcG9uc2UiagobUm90YXRlRW5kcG9pbnRTZWNyZXRSZXF1ZXN0EgoKAmlkGAEgASgJEg4KBnNlY3JldBgCIAEoCRIvCgxncmFjZV9wZXJpb2QYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iRwocUm90YXRlRW5kcG9pbnRTZWNyZXRSZXNwb25zZRInCghlbmRwb2ludBgBIAEoCzIVLmhvb2tsaW5lLnYxLkVuZHBvaW50KmwKDE9yZGVyaW5nTW9kZRIdChlPUkRFUklOR19NT0RFX1VOU1BFQ0lGSUVEEAASGwoXT1JERVJJTkdfTU9ERV9VTk9SREVSRUQQARIgChxPUkRFUklOR19NT0RFX09SREVSRURfQllfS0VZEAIyuQQKD0VuZHBvaW50U2VydmljZRJZCg5DcmVhdGVFbmRwb2ludBIiLmhvb2tsaW5lLnYxLkNyZWF0ZUVuZHBvaW50UmVxdWVzdBojLmhvb2tsaW5lLnYxLkNyZWF0ZUVuZHBvaW50UmVzcG9uc2USUAoLR2V0RW5kcG9pbnQSHy5ob29rbGluZS52MS5HZXRFbmRwb2ludFJlcXVlc3QaIC5ob29rbGluZS52MS5HZXRFbmRwb2ludFJlc3BvbnNlElYKDUxpc3RFbmRwb2ludHMSIS5ob29rbGluZS52MS5MaXN0RW5kcG9pbnRzUmVxdWVzdBoiLmhvb2tsaW5lLnYxLkxpc3RFbmRwb2ludHNSZXNwb25zZRJZCg5VcGRhdGVFbmRwb2ludBIiLmhvb2tsaW5lLnYxLlVwZGF0ZUVuZHBvaW50UmVxdWVzdBojLmhvb2tsaW5lLnYxLlVwZGF0ZUVuZHBvaW50UmVzcG9uc2USWQoORGVsZXRlRW5kcG9pbnQSIi5ob29rbGluZS52MS5EZWxldGVFbmRwb2ludFJlcXVlc3QaIy5ob29rbGluZS52MS5EZWxldGVFbmRwb2ludFJlc3BvbnNlEmsKFFJvdGF0ZUVuZHBvaW50U2VjcmV0EiguaG9va2xpbmUudjEuUm90YXRlRW5kcG9pbnRTZWNyZXRSZXF1ZXN0GikuaG9va2xpbmUudjEuUm90YXRlRW5kcG9pbnRTZWNyZXRSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
+  fileDesc("Chpob29rbGluZS92MS9lbmRwb2ludC5wcm90bxILaG9va2xpbmUudjEi0AEKC1JldHJ5UG9saWN5EhQKDG1heF9hdHRlbXB0cxgBIAEoDRIyCg9pbml0aWFsX2JhY2tvZmYYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLgoLbWF4X2JhY2tvZmYYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKgoHbWF4X2FnZRgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIbChNyZXRyeV9jbGllbnRfZXJyb3JzGAUgASgIIqEECghFbmRwb2ludBIKCgJpZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSCwoDdXJsGAMgASgJEhMKC2V2ZW50X3R5cGVzGAQgAygJEhAKCGRpc2FibGVkGAUgASgIEhcKD2Rpc2FibGVkX3JlYXNvbhgGIAEoCRIOCgZzZWNyZXQYByABKAkSEwoLZGVzY3JpcHRpb24YCCABKAkSLgoMcmV0cnlfcG9saWN5GAkgASgLMhguaG9va2xpbmUudjEuUmV0cnlQb2xpY3kSHQoVcmF0ZV9saW1pdF9wZXJfc2Vjb25kGAogASgBEhUKDW1heF9pbl9mbGlnaHQYCyABKA0SKgoHdGltZW91dBgMIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIzCgdoZWFkZXJzGA0gAygLMiIuaG9va2xpbmUudjEuRW5kcG9pbnQuSGVhZGVyc0VudHJ5EisKCG9yZGVyaW5nGA4gASgOMhkuaG9va2xpbmUudjEuT3JkZXJpbmdNb2RlEi8KC2NyZWF0ZV90aW1lGA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEitAMKFUNyZWF0ZUVuZHBvaW50UmVxdWVzdBIRCgl0ZW5hbnRfaWQYASABKAkSCwoDdXJsGAIgASgJEhMKC2V2ZW50X3R5cGVzGAMgAygJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEg4KBnNlY3JldBgFIAEoCRIuCgxyZXRyeV9wb2xpY3kYBiABKAsyGC5ob29rbGluZS52MS5SZXRyeVBvbGljeRIdChVyYXRlX2xpbWl0X3Blcl9zZWNvbmQYByABKAESFQoNbWF4X2luX2ZsaWdodBgIIAEoDRIqCgd0aW1lb3V0GAkgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEkAKB2hlYWRlcnMYCiADKAsyLy5ob29rbGluZS52MS5DcmVhdGVFbmRwb2ludFJlcXVlc3QuSGVhZGVyc0VudHJ5EisKCG9yZGVyaW5nGAsgASgOMhkuaG9va2xpbmUudjEuT3JkZXJpbmdNb2RlEhAKCGRpc2FibGVkGAwgASgIGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkEKFkNyZWF0ZUVuZHBvaW50UmVzcG9uc2USJwoIZW5kcG9pbnQYASABKAsyFS5ob29rbGluZS52MS5FbmRwb2ludCIgChJHZXRFbmRwb2ludFJlcXVlc3QSCgoCaWQYASABKAkiPgoTR2V0RW5kcG9pbnRSZXNwb25zZRInCghlbmRwb2ludBgBIAEoCzIVLmhvb2tsaW5lLnYxLkVuZHBvaW50IlAKFExpc3RFbmRwb2ludHNSZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJaChVMaXN0RW5kcG9pbnRzUmVzcG9uc2USKAoJZW5kcG9pbnRzGAEgAygLMhUuaG9va2xpbmUudjEuRW5kcG9pbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJInEKFVVwZGF0ZUVuZHBvaW50UmVxdWVzdBInCghlbmRwb2ludBgBIAEoCzIVLmhvb2tsaW5lLnYxLkVuZHBvaW50Ei8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJBChZVcGRhdGVFbmRwb2ludFJlc3BvbnNlEicKCGVuZHBvaW50GAEgASgLMhUuaG9va2xpbmUudjEuRW5kcG9pbnQiIwoVRGVsZXRlRW5kcG9pbnRSZXF1ZXN0EgoKAmlkGAEgASgJIhgKFkRlbGV0ZUVuZHBvaW50UmVzcG9uc2UiagobUm90YXRlRW5kcG9pbnRTZWNyZXRSZXF1ZXN0EgoKAmlkGAEgASgJEg4KBnNlY3JldBgCIAEoCRIvCgxncmFjZV9wZXJpb2QYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iRwocUm90YXRlRW5kcG9pbnRTZWNyZXRSZXNwb25zZRInCghlbmRwb2ludBgBIAEoCzIVLmhvb2tsaW5lLnYxLkVuZHBvaW50ItgECg1FbmRwb2ludFN0YXRzEhMKC2VuZHBvaW50X2lkGAEgASgJEhcKD3JlY2VudF9hdHRlbXB0cxgCIAEoDRIUCgxzdWNjZXNzX3JhdGUYAyABKAESLgoLbGF0ZW5jeV9wNTAYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLgoLbGF0ZW5jeV9wOTUYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLgoLbGF0ZW5jeV9wOTkYBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SDwoHcGVuZGluZxgHIAEoBBIQCghyZXRyeWluZxgIIAEoBBIRCglpbl9mbGlnaHQYCSABKAQSMAoNYnJlYWtlcl9zdGF0ZRgKIAEoDjIZLmhvb2tsaW5lLnYxLkJyZWFrZXJTdGF0ZRIcChRjb25zZWN1dGl2ZV9mYWlsdXJlcxgLIAEoDRIxCg1mYWlsaW5nX3NpbmNlGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIhChllZmZlY3RpdmVfcmF0ZV9wZXJfc2Vjb25kGA0gASgBEjUKEWxhc3Rfc3VjY2Vzc190aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI1ChFsYXN0X2ZhaWx1cmVfdGltZRgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIZGlzYWJsZWQYECABKAgSFwoPZGlzYWJsZWRfcmVhc29uGBEgASgJIiUKF0dldEVuZHBvaW50U3RhdHNSZXF1ZXN0EgoKAmlkGAEgASgJIkUKGEdldEVuZHBvaW50U3RhdHNSZXNwb25zZRIpCgVzdGF0cxgBIAEoCzIaLmhvb2tsaW5lLnYxLkVuZHBvaW50U3RhdHMqbAoMT3JkZXJpbmdNb2RlEh0KGU9SREVSSU5HX01PREVfVU5TUEVDSUZJRUQQABIbChdPUkRFUklOR19NT0RFX1VOT1JERVJFRBABEiAKHE9SREVSSU5HX01PREVfT1JERVJFRF9CWV9LRVkQAip8CgxCcmVha2VyU3RhdGUSHQoZQlJFQUtFUl9TVEFURV9VTlNQRUNJRklFRBAAEhgKFEJSRUFLRVJfU1RBVEVfQ0xPU0VEEAESFgoSQlJFQUtFUl9TVEFURV9PUEVOEAISGwoXQlJFQUtFUl9TVEFURV9IQUxGX09QRU4QAzKaBQoPRW5kcG9pbnRTZXJ2aWNlElkKDkNyZWF0ZUVuZHBvaW50EiIuaG9va2xpbmUudjEuQ3JlYXRlRW5kcG9pbnRSZXF1ZXN0GiMuaG9va2xpbmUudjEuQ3JlYXRlRW5kcG9pbnRSZXNwb25zZRJQCgtHZXRFbmRwb2ludBIfLmhvb2tsaW5lLnYxLkdldEVuZHBvaW50UmVxdWVzdBogLmhvb2tsaW5lLnYxLkdldEVuZHBvaW50UmVzcG9uc2USVgoNTGlzdEVuZHBvaW50cxIhLmhvb2tsaW5lLnYxLkxpc3RFbmRwb2ludHNSZXF1ZXN0GiIuaG9va2xpbmUudjEuTGlzdEVuZHBvaW50c1Jlc3BvbnNlElkKDlVwZGF0ZUVuZHBvaW50EiIuaG9va2xpbmUudjEuVXBkYXRlRW5kcG9pbnRSZXF1ZXN0GiMuaG9va2xpbmUudjEuVXBkYXRlRW5kcG9pbnRSZXNwb25zZRJZCg5EZWxldGVFbmRwb2ludBIiLmhvb2tsaW5lLnYxLkRlbGV0ZUVuZHBvaW50UmVxdWVzdBojLmhvb2tsaW5lLnYxLkRlbGV0ZUVuZHBvaW50UmVzcG9uc2USawoUUm90YXRlRW5kcG9pbnRTZWNyZXQSKC5ob29rbGluZS52MS5Sb3RhdGVFbmRwb2ludFNlY3JldFJlcXVlc3QaKS5ob29rbGluZS52MS5Sb3RhdGVFbmRwb2ludFNlY3JldFJlc3BvbnNlEl8KEEdldEVuZHBvaW50U3RhdHMSJC5ob29rbGluZS52MS5HZXRFbmRwb2ludFN0YXRzUmVxdWVzdBolLmhvb2tsaW5lLnYxLkdldEVuZHBvaW50U3RhdHNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * RetryPolicy says how failed attempts are retried. Zero fields take the server defaults.
@@ -480,6 +480,154 @@ export const RotateEndpointSecretResponseSchema: GenMessage<RotateEndpointSecret
   messageDesc(file_hookline_v1_endpoint, 13);
 
 /**
+ * EndpointStats describes an endpoint's delivery health.
+ *
+ * @generated from message hookline.v1.EndpointStats
+ */
+export type EndpointStats = Message<"hookline.v1.EndpointStats"> & {
+  /**
+   * @generated from field: string endpoint_id = 1;
+   */
+  endpointId: string;
+
+  /**
+   * Attempts the figures below are computed over: the most recent ones (at most 1000)
+   * since this server process started.
+   *
+   * @generated from field: uint32 recent_attempts = 2;
+   */
+  recentAttempts: number;
+
+  /**
+   * Share of recent_attempts that got a 2xx, from 0 to 1.
+   *
+   * @generated from field: double success_rate = 3;
+   */
+  successRate: number;
+
+  /**
+   * @generated from field: google.protobuf.Duration latency_p50 = 4;
+   */
+  latencyP50?: Duration | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Duration latency_p95 = 5;
+   */
+  latencyP95?: Duration | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Duration latency_p99 = 6;
+   */
+  latencyP99?: Duration | undefined;
+
+  /**
+   * Open deliveries waiting for their first attempt.
+   *
+   * @generated from field: uint64 pending = 7;
+   */
+  pending: bigint;
+
+  /**
+   * Open deliveries waiting for a retry.
+   *
+   * @generated from field: uint64 retrying = 8;
+   */
+  retrying: bigint;
+
+  /**
+   * Deliveries being attempted now.
+   *
+   * @generated from field: uint64 in_flight = 9;
+   */
+  inFlight: bigint;
+
+  /**
+   * @generated from field: hookline.v1.BreakerState breaker_state = 10;
+   */
+  breakerState: BreakerState;
+
+  /**
+   * @generated from field: uint32 consecutive_failures = 11;
+   */
+  consecutiveFailures: number;
+
+  /**
+   * Start of the current failing streak; unset when the last attempt succeeded.
+   *
+   * @generated from field: google.protobuf.Timestamp failing_since = 12;
+   */
+  failingSince?: Timestamp | undefined;
+
+  /**
+   * Rate the endpoint is served at now, after 429 slow-down; 0 means unlimited.
+   *
+   * @generated from field: double effective_rate_per_second = 13;
+   */
+  effectiveRatePerSecond: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp last_success_time = 14;
+   */
+  lastSuccessTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp last_failure_time = 15;
+   */
+  lastFailureTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: bool disabled = 16;
+   */
+  disabled: boolean;
+
+  /**
+   * @generated from field: string disabled_reason = 17;
+   */
+  disabledReason: string;
+};
+
+/**
+ * Describes the message hookline.v1.EndpointStats.
+ * Use `create(EndpointStatsSchema)` to create a new message.
+ */
+export const EndpointStatsSchema: GenMessage<EndpointStats> = /*@__PURE__*/
+  messageDesc(file_hookline_v1_endpoint, 14);
+
+/**
+ * @generated from message hookline.v1.GetEndpointStatsRequest
+ */
+export type GetEndpointStatsRequest = Message<"hookline.v1.GetEndpointStatsRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message hookline.v1.GetEndpointStatsRequest.
+ * Use `create(GetEndpointStatsRequestSchema)` to create a new message.
+ */
+export const GetEndpointStatsRequestSchema: GenMessage<GetEndpointStatsRequest> = /*@__PURE__*/
+  messageDesc(file_hookline_v1_endpoint, 15);
+
+/**
+ * @generated from message hookline.v1.GetEndpointStatsResponse
+ */
+export type GetEndpointStatsResponse = Message<"hookline.v1.GetEndpointStatsResponse"> & {
+  /**
+   * @generated from field: hookline.v1.EndpointStats stats = 1;
+   */
+  stats?: EndpointStats | undefined;
+};
+
+/**
+ * Describes the message hookline.v1.GetEndpointStatsResponse.
+ * Use `create(GetEndpointStatsResponseSchema)` to create a new message.
+ */
+export const GetEndpointStatsResponseSchema: GenMessage<GetEndpointStatsResponse> = /*@__PURE__*/
+  messageDesc(file_hookline_v1_endpoint, 16);
+
+/**
  * OrderingMode says whether deliveries to an endpoint keep publish order.
  *
  * @generated from enum hookline.v1.OrderingMode
@@ -512,6 +660,45 @@ export enum OrderingMode {
  */
 export const OrderingModeSchema: GenEnum<OrderingMode> = /*@__PURE__*/
   enumDesc(file_hookline_v1_endpoint, 0);
+
+/**
+ * BreakerState is the state of an endpoint's circuit breaker.
+ *
+ * @generated from enum hookline.v1.BreakerState
+ */
+export enum BreakerState {
+  /**
+   * @generated from enum value: BREAKER_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Deliveries flow.
+   *
+   * @generated from enum value: BREAKER_STATE_CLOSED = 1;
+   */
+  CLOSED = 1,
+
+  /**
+   * Too many consecutive failures: the endpoint is paused until the cool-down ends.
+   *
+   * @generated from enum value: BREAKER_STATE_OPEN = 2;
+   */
+  OPEN = 2,
+
+  /**
+   * Cool-down over: one probe delivery decides whether to close or re-open.
+   *
+   * @generated from enum value: BREAKER_STATE_HALF_OPEN = 3;
+   */
+  HALF_OPEN = 3,
+}
+
+/**
+ * Describes the enum hookline.v1.BreakerState.
+ */
+export const BreakerStateSchema: GenEnum<BreakerState> = /*@__PURE__*/
+  enumDesc(file_hookline_v1_endpoint, 1);
 
 /**
  * EndpointService manages the HTTP URLs that receive a tenant's webhooks.
@@ -578,6 +765,17 @@ export const EndpointService: GenService<{
     methodKind: "unary";
     input: typeof RotateEndpointSecretRequestSchema;
     output: typeof RotateEndpointSecretResponseSchema;
+  },
+  /**
+   * GetEndpointStats reports an endpoint's health: recent success rate and latency, backlog,
+   * circuit breaker and effective rate.
+   *
+   * @generated from rpc hookline.v1.EndpointService.GetEndpointStats
+   */
+  getEndpointStats: {
+    methodKind: "unary";
+    input: typeof GetEndpointStatsRequestSchema;
+    output: typeof GetEndpointStatsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_hookline_v1_endpoint, 0);
