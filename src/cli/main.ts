@@ -3,6 +3,8 @@ import { ConfigError, SETTINGS, loadConfig } from "../config/config.ts";
 import { HooklineError } from "../core/errors.ts";
 import { createLogger } from "../observability/logger.ts";
 import { VERSION } from "../version.ts";
+import { ConnectError } from "@connectrpc/connect";
+import { ADMIN_COMMANDS, ADMIN_USAGE, runAdmin } from "./admin.ts";
 import { receive } from "./receive.ts";
 
 const USAGE = `hookline ${VERSION}: gRPC-first webhook delivery engine
@@ -14,6 +16,7 @@ usage:
   hookline version
   hookline help
 
+${ADMIN_USAGE}
 serve flags (each also HOOKLINE_<NAME> in the environment, or a key of the --config JSON file):
   --config FILE                   JSON file of settings (camelCase keys)
 ${SETTINGS.map((s) => `  --${s.flag.padEnd(30)}${s.help}`).join("\n")}
@@ -103,6 +106,15 @@ export async function main(argv: string[]): Promise<void> {
       process.stdout.write(USAGE);
       return;
     default:
-      usageError(`unknown command "${command}"; run "hookline help"`);
+      if (ADMIN_COMMANDS[command] === undefined) usageError(`unknown command "${command}"; run "hookline help"`);
+      try {
+        await runAdmin(command, rest);
+      } catch (err) {
+        if (err instanceof ConnectError) {
+          process.stderr.write(`hookline ${command}: ${err.message}\n`);
+          process.exit(1);
+        }
+        usageError(`${command}: ${(err as Error).message}`);
+      }
   }
 }
