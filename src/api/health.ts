@@ -1,4 +1,4 @@
-import type { ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "../gen/grpc/health/v1/health_pb.ts";
 
 /** Tracks whether the server takes work; Watch streams every change. */
@@ -33,6 +33,9 @@ export function healthService(state: HealthState, serviceNames: readonly string[
   const statusOf = (service: string): Status => (known.has(service) ? state.status : Status.SERVICE_UNKNOWN);
   return {
     check(req) {
+      // The health checking protocol: Check on an unknown service fails with NOT_FOUND
+      // (Watch, below, answers SERVICE_UNKNOWN instead).
+      if (!known.has(req.service)) throw new ConnectError(`unknown service "${req.service}"`, Code.NotFound);
       return { status: statusOf(req.service) };
     },
     async *watch(req, ctx) {

@@ -33,6 +33,9 @@ export function parseRetryAfter(value: string | undefined, nowMs: number): numbe
   if (value === undefined || value === "") return undefined;
   const trimmed = value.trim();
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  // Every HTTP-date form carries hh:mm:ss; without this, Date.parse reads junk such as "1.5"
+  // or "abc 1" as a date in 2001, and the retry would fire at once instead of backing off.
+  if (!/\d\d:\d\d:\d\d/.test(trimmed)) return undefined;
   const date = Date.parse(trimmed);
   if (Number.isNaN(date)) return undefined;
   return Math.max(0, date - nowMs);

@@ -1,0 +1,204 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { SETTINGS } from "../../src/config/config.ts";
+import { clients, json } from "../helpers/clients.ts";
+import { runCli, startServer, type ServerProcess } from "../helpers/server.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "hookline-config-"));
+/** A data dir for `serve` runs that should never get far enough to use it. */
+const dataDir = join(dir, "data");
+const serve = (...args: string[]): string[] => ["serve", "--data-dir", dataDir, ...args];
+
+function writeConfig(name: string, content: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, content);
+  return path;
+}
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("start-up refuses bad configuration with exit code 2", () => {
+  it("--port abc names --port", async () => {
+    const r = await runCli(serve("--port", "abc"));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--port");
+    expect(r.stderr).toContain('"abc"');
+  });
+
+  it("--port 70000 (out of range) names --port", async () => {
+    const r = await runCli(serve("--port", "70000"));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--port");
+  });
+
+  it("HOOKLINE_PORT=abc names HOOKLINE_PORT", async () => {
+    const r = await runCli(serve(), { HOOKLINE_PORT: "abc" });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("HOOKLINE_PORT");
+  });
+
+  it("HOOKLINE_ALLOW_PRIVATE_TARGETS=maybe names the variable", async () => {
+    const r = await runCli(serve(), { HOOKLINE_ALLOW_PRIVATE_TARGETS: "maybe" });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("HOOKLINE_ALLOW_PRIVATE_TARGETS");
+  });
+
+  it('a config file with {"port": "x"} names the file and the setting', async () => {
+    const file = writeConfig("bad-port.json", JSON.stringify({ port: "x" }));
+    const r = await runCli(serve("--config", file));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(file);
+    expect(r.stderr).toContain('"port"');
+  });
+
+  it("HOOKLINE_CONFIG points at the file too", async () => {
+    const file = writeConfig("bad-level.json", JSON.stringify({ logLevel: "shouty" }));
+    const r = await runCli(serve(), { HOOKLINE_CONFIG: file });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(file);
+    expect(r.stderr).toContain("logLevel");
+  });
+
+  it("a config file with an unknown key names the key", async () => {
+    const file = writeConfig("unknown-key.json", JSON.stringify({ prot: 8080 }));
+    const r = await runCli(serve("--config", file));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('"prot"');
+    expect(r.stderr).toContain(file);
+  });
+
+  it("a config file that is not JSON, or missing, is refused", async () => {
+    const broken = writeConfig("broken.json", "{ port: 1 ");
+    const r1 = await runCli(serve("--config", broken));
+    expect(r1.code).toBe(2);
+    expect(r1.stderr).toContain(broken);
+    const missing = join(dir, "does-not-exist.json");
+    const r2 = await runCli(serve("--config", missing));
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toContain(missing);
+  });
+
+  it("an unknown flag is refused", async () => {
+    const r = await runCli(serve("--bogus-flag", "1"));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--bogus-flag");
+  });
+
+  it("a flag without its value is refused", async () => {
+    const r = await runCli(serve("--port"));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--port");
+  });
+
+  it("--log-level loud is refused", async () => {
+    const r = await runCli(serve("--log-level", "loud"));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--log-level");
+    expect(r.stderr).toContain("loud");
+  });
+
+  it("a bad duration names the flag", async () => {
+    const r = await runCli(serve("--shutdown-grace", "soon"));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--shutdown-grace");
+  });
+
+  it("an unknown command exits 2", async () => {
+    const r = await runCli(["serv"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("serv");
+  });
+
+  it("a port already in use fails with exit code 1 and says so", async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
+    const { port } = blocker.address() as AddressInfo;
+    try {
+      const r = await runCli(serve("--host", "127.0.0.1", "--port", String(port)));
+      expect(r.code).toBe(1);
+      expect(r.stdout + r.stderr).toContain(`port ${port}`);
+      expect(r.stdout + r.stderr).toContain("in use");
+    } finally {
+      await new Promise<void>((resolve) => blocker.close(() => resolve()));
+    }
+  });
+});
+
+describe("help and version", () => {
+  it("`hookline help` exits 0 and lists every flag with its help", async () => {
+    const r = await runCli(["help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("--config");
+    for (const s of SETTINGS) {
+      expect(r.stdout).toContain(`--${s.flag}`);
+      expect(r.stdout).toContain(s.help);
+    }
+  });
+
+  it("`hookline version` prints the package version", async () => {
+    const r = await runCli(["version"]);
+    expect(r.code).toBe(0);
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+    expect(r.stdout.trim()).toBe(pkg.version);
+  });
+});
+
+describe("precedence: defaults < config file < environment < flags", () => {
+  let server: ServerProcess;
+
+  beforeAll(async () => {
+    const file = writeConfig(
+      "layers.json",
+      JSON.stringify({ workers: 1, host: "127.0.0.2", maxPayloadBytes: 1000, maxBatchEvents: 5 }),
+    );
+    server = await startServer({
+      args: ["--config", file, "--workers", "0"],
+      env: { HOOKLINE_WORKERS: "3", HOOKLINE_HOST: "127.0.0.1", HOOKLINE_MAX_BATCH_EVENTS: "4" },
+    });
+  });
+  afterAll(async () => {
+    await server?.stop();
+    server?.cleanup();
+  });
+
+  it("the flag beats the environment and the file (workers in the listening log)", () => {
+    const listening = server.logs.find((l) => l.msg === "hookline listening");
+    expect(listening?.workers).toBe(0);
+  });
+
+  it("the environment beats the file (host in the listening log)", () => {
+    const listening = server.logs.find((l) => l.msg === "hookline listening");
+    expect(listening?.host).toBe("127.0.0.1");
+  });
+
+  it("the file beats the defaults, and env beats file, as limits the API enforces", async () => {
+    const api = clients(server.baseUrl, "grpc");
+    const { tenant } = await api.tenants.createTenant({ name: "limits" });
+    const event = (payload: Uint8Array) => ({ tenantId: tenant!.id, type: "a.b", payload });
+
+    // maxPayloadBytes = 1000 from the file (default 256 KiB).
+    const big = json({ blob: "x".repeat(1200) });
+    const payloadErr = await api.events.publish({ events: [event(big)] }).then(
+      () => undefined,
+      (e: unknown) => ConnectError.from(e),
+    );
+    expect(payloadErr?.code).toBe(Code.InvalidArgument);
+    expect(payloadErr?.rawMessage).toContain("the limit is 1000");
+
+    // maxBatchEvents = 4 from the environment (file says 5, default 1000).
+    const five = Array.from({ length: 5 }, () => event(json({})));
+    const batchErr = await api.events.publish({ events: five }).then(
+      () => undefined,
+      (e: unknown) => ConnectError.from(e),
+    );
+    expect(batchErr?.code).toBe(Code.InvalidArgument);
+    expect(batchErr?.rawMessage).toContain("the limit is 4");
+    const four = await api.events.publish({ events: five.slice(0, 4) });
+    expect(four.results).toHaveLength(4);
+  });
+});
