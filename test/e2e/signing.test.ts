@@ -1,0 +1,170 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { create } from "@bufbuild/protobuf";
+import { DurationSchema, type Duration } from "@bufbuild/protobuf/wkt";
+import { Webhook } from "standardwebhooks";
+import { DeliveryStatus } from "../../src/gen/hookline/v1/delivery_pb.ts";
+import { clients, json, type Clients } from "../helpers/clients.ts";
+import { Receiver, eventually, type ReceivedRequest } from "../helpers/receiver.ts";
+import { startServer, type ServerProcess } from "../helpers/server.ts";
+
+const ms = (n: number): Duration => create(DurationSchema, { seconds: BigInt(Math.floor(n / 1000)), nanos: (n % 1000) * 1_000_000 });
+
+/** Verifies a received request the way a receiver would: with the official npm verifier. */
+function verify(secret: string, req: ReceivedRequest): unknown {
+  return new Webhook(secret).verify(req.body.toString("utf8"), req.headers as Record<string, string>);
+}
+
+const header = (req: ReceivedRequest, name: string): string => String(req.headers[name]);
+
+describe("webhook requests: Standard Webhooks signing, headers and body", () => {
+  let server: ServerProcess;
+  let api: Clients;
+  const receivers: Receiver[] = [];
+
+  const receiver = async (...args: Parameters<typeof Receiver.start>): Promise<Receiver> => {
+    const r = await Receiver.start(...args);
+    receivers.push(r);
+    return r;
+  };
+  // A tenant per test, so an endpoint of one test never receives another test's events.
+  const newTenant = async (): Promise<string> => (await api.tenants.createTenant({ name: "signing" })).tenant!.id;
+
+  beforeAll(async () => {
+    server = await startServer();
+    api = clients(server.baseUrl, "grpc");
+  });
+  afterEach(async () => {
+    await Promise.all(receivers.splice(0).map((r) => r.close()));
+  });
+  afterAll(async () => {
+    await server?.stop();
+    server?.cleanup();
+  });
+
+  it("signs every attempt verifiably, keeps webhook-id = delivery id across retries, sends custom headers and the exact body", async () => {
+    // First request of each webhook-id fails with 500, the retry succeeds.
+    const seen = new Set<string>();
+    const tenantId = await newTenant();
+    const rx = await receiver((req) => {
+      const id = header(req, "webhook-id");
+      if (seen.has(id)) return { status: 200 };
+      seen.add(id);
+      return { status: 500 };
+    });
+    const { endpoint } = await api.endpoints.createEndpoint({
+      tenantId,
+      url: rx.url,
+      headers: { "X-Customer-Tag": "blue team", Authorization: "Bearer s3cr3t-token" },
+      retryPolicy: { maxAttempts: 5, initialBackoff: ms(20), maxBackoff: ms(200) },
+    });
+    const endpointId = endpoint!.id;
+    const secret = endpoint!.secret;
+    expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]+={0,2}$/);
+
+    // Payloads as raw text: odd whitespace, unicode (BMP and astral), escapes, a number with a trailing zero.
+    const texts = [
+      '{ "name" : "Zoë Ünïcødé — 日本語 😀",\n\t"amount":  42.50 ,  "nested": {"tab":"\\t", "quote": "\\"q\\""} }\n',
+      '[1,  2,\r\n 3, "\\u00e9 é", {"k": null}]',
+      '  "just a string with spaces and émoji 🎉"  ',
+    ];
+    const payloads = texts.map((t) => new TextEncoder().encode(t));
+    const { results } = await api.events.publish({
+      events: payloads.map((payload, i) => ({ tenantId, type: `signing.t${i}`, payload })),
+    });
+    expect(results.map((r) => r.deliveryCount)).toEqual([1, 1, 1]);
+
+    // Each delivery: one failed attempt, one successful one.
+    await rx.waitFor((reqs) => reqs.length >= 6);
+    const deliveries = await eventually(async () => {
+      const { deliveries } = await api.deliveries.listDeliveries({ endpointId });
+      return deliveries.length === 3 && deliveries.every((d) => d.status === DeliveryStatus.SUCCEEDED) && deliveries;
+    });
+    expect(deliveries.every((d) => d.attempts === 2)).toBe(true);
+    expect(rx.requests).toHaveLength(6);
+
+    const byEvent = new Map(deliveries.map((d) => [d.eventId, d.id]));
+    results.forEach((result, i) => {
+      const deliveryId = byEvent.get(result.eventId);
+      expect(deliveryId).toMatch(/^dlv_/);
+      const requests = rx.requests.filter((r) => header(r, "webhook-id") === deliveryId);
+      // webhook-id equals the delivery id and is the same on the retry.
+      expect(requests).toHaveLength(2);
+      for (const req of requests) {
+        expect(req.method).toBe("POST");
+        expect(req.path).toBe("/hook");
+        // Body byte for byte as published.
+        expect(Buffer.compare(req.body, Buffer.from(payloads[i]!))).toBe(0);
+        expect(req.headers["content-type"]).toBe("application/json");
+        expect(header(req, "user-agent")).toMatch(/^hookline\/\d+\.\d+\.\d+/);
+        expect(req.headers["x-customer-tag"]).toBe("blue team");
+        expect(req.headers.authorization).toBe("Bearer s3cr3t-token");
+        const ts = Number(header(req, "webhook-timestamp"));
+        expect(Math.abs(ts - req.at / 1000)).toBeLessThan(5);
+        expect(header(req, "webhook-signature")).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
+        expect(verify(secret, req)).toEqual(JSON.parse(texts[i]!));
+      }
+    });
+    // Every distinct webhook-id is one of the deliveries.
+    expect([...rx.uniqueIds()].sort()).toEqual(deliveries.map((d) => d.id).sort());
+  });
+
+  it("refuses a tampered body or a wrong secret (the verifier really checks)", async () => {
+    const tenantId = await newTenant();
+    const rx = await receiver();
+    const { endpoint } = await api.endpoints.createEndpoint({ tenantId, url: rx.url });
+    await api.events.publish({ events: [{ tenantId, type: "signing.check", payload: json({ a: 1 }) }] });
+    await rx.waitFor((r) => r.length === 1);
+    const req = rx.requests[0]!;
+    expect(verify(endpoint!.secret, req)).toEqual({ a: 1 });
+    expect(() => verify(endpoint!.secret, { ...req, body: Buffer.from('{"a":2}') })).toThrow();
+    const other = "whsec_" + Buffer.alloc(32, 7).toString("base64");
+    expect(() => verify(other, req)).toThrow();
+  });
+
+  it("signs with the old and the new secret during a rotation grace period, and with the new one only after a rotation without grace", async () => {
+    const tenantId = await newTenant();
+    const rx = await receiver();
+    const { endpoint } = await api.endpoints.createEndpoint({ tenantId, url: rx.url });
+    const endpointId = endpoint!.id;
+    const original = endpoint!.secret;
+
+    // Rotation with a grace period: both secrets sign.
+    const rotated = (await api.endpoints.rotateEndpointSecret({ id: endpointId, gracePeriod: ms(3_600_000) })).endpoint!;
+    const second = rotated.secret;
+    expect(second).toMatch(/^whsec_/);
+    expect(second).not.toBe(original);
+    await api.events.publish({ events: [{ tenantId, type: "signing.rotated", payload: json({ step: "grace" }) }] });
+    await rx.waitFor((r) => r.length === 1);
+    const during = rx.requests[0]!;
+    const entries = header(during, "webhook-signature").split(" ");
+    expect(entries).toHaveLength(2);
+    for (const entry of entries) expect(entry).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
+    expect(new Set(entries).size).toBe(2);
+    expect(verify(original, during)).toEqual({ step: "grace" });
+    expect(verify(second, during)).toEqual({ step: "grace" });
+
+    // Rotation with grace_period 0: the previous secret stops signing at once.
+    const third = (await api.endpoints.rotateEndpointSecret({ id: endpointId, gracePeriod: ms(0) })).endpoint!.secret;
+    expect(third).not.toBe(second);
+    await api.events.publish({ events: [{ tenantId, type: "signing.rotated", payload: json({ step: "no-grace" }) }] });
+    await rx.waitFor((r) => r.length === 2);
+    const after = rx.requests[1]!;
+    expect(header(after, "webhook-signature").split(" ")).toHaveLength(1);
+    expect(verify(third, after)).toEqual({ step: "no-grace" });
+    expect(() => verify(second, after)).toThrow();
+    expect(() => verify(original, after)).toThrow();
+  });
+
+  it("signs with a secret supplied on rotation", async () => {
+    const tenantId = await newTenant();
+    const rx = await receiver();
+    const { endpoint } = await api.endpoints.createEndpoint({ tenantId, url: rx.url });
+    const chosen = "whsec_" + Buffer.from("0123456789abcdef0123456789abcdef").toString("base64");
+    const rotated = await api.endpoints.rotateEndpointSecret({ id: endpoint!.id, secret: chosen, gracePeriod: ms(0) });
+    expect(rotated.endpoint!.secret).toBe(chosen);
+    await api.events.publish({ events: [{ tenantId, type: "signing.chosen", payload: json({ ok: true }) }] });
+    await rx.waitFor((r) => r.length === 1);
+    expect(verify(chosen, rx.requests[0]!)).toEqual({ ok: true });
+    expect(() => verify(endpoint!.secret, rx.requests[0]!)).toThrow();
+  });
+});
