@@ -207,12 +207,14 @@ const DELIVERY_COLUMNS =
 export class SqliteStore implements Store {
   readonly db: Database.Database;
   private readonly stmt;
+  private readonly durableSync: "FULL" | "NORMAL";
 
   constructor(options: SqliteStoreOptions) {
     mkdirSync(options.dataDir, { recursive: true });
     this.db = new Database(join(options.dataDir, "hookline.db"));
     this.db.pragma("journal_mode = WAL");
-    this.db.pragma(`synchronous = ${options.sync === "normal" ? "NORMAL" : "FULL"}`);
+    this.durableSync = options.sync === "normal" ? "NORMAL" : "FULL";
+    this.db.pragma(`synchronous = ${this.durableSync}`);
     this.db.pragma("foreign_keys = OFF");
     this.db.pragma("busy_timeout = 5000");
     this.db.pragma("cache_size = -65536");
@@ -306,6 +308,22 @@ export class SqliteStore implements Store {
       ),
       releaseLeases: db.prepare("UPDATE deliveries SET leased = 0 WHERE leased = 1"),
     };
+  }
+
+  /**
+   * Runs a transaction whose loss in a power failure is harmless: leases are released on
+   * every start, and a lost attempt record only means the delivery is sent again
+   * (at-least-once). Skipping the fsync here keeps it for what must survive: acked publishes
+   * and operator changes.
+   */
+  private relaxed<T>(fn: () => T): T {
+    if (this.durableSync === "NORMAL") return this.db.transaction(fn)();
+    this.db.pragma("synchronous = NORMAL");
+    try {
+      return this.db.transaction(fn)();
+    } finally {
+      this.db.pragma("synchronous = FULL");
+    }
   }
 
   async close(): Promise<void> {
@@ -487,7 +505,7 @@ export class SqliteStore implements Store {
 
   async claim(endpointId: string, nowMs: number, limit: number, ordered: boolean): Promise<ClaimedDelivery[]> {
     const s = this.stmt;
-    return this.db.transaction(() => {
+    return this.relaxed(() => {
       const rows = (
         ordered ? s.claimOrdered.all({ endpoint: endpointId, now: nowMs, limit }) : s.claim.all(endpointId, nowMs, limit)
       ) as ClaimRow[];
@@ -508,12 +526,12 @@ export class SqliteStore implements Store {
           eventCreatedMs: row.event_created_ms,
         }),
       );
-    })();
+    });
   }
 
   async complete(records: readonly AttemptRecord[], endpoints: EndpointUpdates, nowMs: number): Promise<void> {
     const s = this.stmt;
-    this.db.transaction(() => {
+    this.relaxed(() => {
       for (const { attempt, status, nextAttemptMs } of records) {
         s.insertAttempt.run(
           attempt.id,
@@ -536,7 +554,7 @@ export class SqliteStore implements Store {
       }
       for (const [endpointId, since] of endpoints.failingSince) s.setFailingSince.run(since, endpointId);
       for (const [endpointId, reason] of endpoints.disable) s.disableEndpoint.run(reason, nowMs, endpointId);
-    })();
+    });
   }
 
   async backlog(endpointId: string): Promise<Backlog> {
