@@ -7,8 +7,10 @@ export function createPoolSender(options: { threads: number; allowPrivateTargets
     filename: new URL("./worker-entry.mjs", import.meta.url).href,
     minThreads: options.threads,
     maxThreads: options.threads,
-    // A task is a batch of network-bound POSTs: let each thread interleave several.
-    concurrentTasksPerWorker: 16,
+    // A task is a batch of network-bound POSTs: let each thread interleave them. The scheduler
+    // already bounds work in flight (per endpoint and in total); a lower cap here would queue a
+    // fast endpoint's task behind a slow endpoint's tasks waiting out their timeouts.
+    concurrentTasksPerWorker: 8192,
     idleTimeout: 60_000,
     workerData: { allowPrivateTargets: options.allowPrivateTargets },
   });
