@@ -90,7 +90,7 @@ export interface Store {
   /** Newest first; afterId is the last id of the previous page. */
   listDeliveries(filter: DeliveryFilter, afterId: string | undefined, limit: number): Promise<Delivery[]>;
   listAttempts(deliveryId: string, afterId: string | undefined, limit: number): Promise<Attempt[]>;
-  /** Makes a delivery due now with a fresh retry cycle; leased (in-flight) ones are left as they are. */
+  /** Makes a delivery due now with a fresh retry cycle; FAILED_PRECONDITION while it is in flight. */
   retryDelivery(id: string, nowMs: number): Promise<Delivery | undefined>;
   /** Bulk form of retryDelivery for one endpoint, by status and creation window [fromMs, toMs). */
   replayDeliveries(endpointId: string, statuses: readonly DeliveryStatus[], fromMs: number, toMs: number, nowMs: number): Promise<number>;

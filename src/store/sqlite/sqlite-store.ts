@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
+import { failedPrecondition } from "../../core/errors.ts";
 import { newId } from "../../core/ids.ts";
 import {
   DeliveryStatus,
@@ -474,8 +475,12 @@ export class SqliteStore implements Store {
   }
 
   async retryDelivery(id: string, nowMs: number): Promise<Delivery | undefined> {
-    this.stmt.retryDelivery.run({ id, now: nowMs });
-    return this.getDelivery(id);
+    const changed = this.stmt.retryDelivery.run({ id, now: nowMs }).changes > 0;
+    const delivery = await this.getDelivery(id);
+    if (!changed && delivery && delivery.status !== DeliveryStatus.Cancelled) {
+      throw failedPrecondition(`delivery ${id} is being attempted right now; retry it once this attempt has finished`);
+    }
+    return delivery;
   }
 
   async replayDeliveries(
