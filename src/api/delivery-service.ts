@@ -1,12 +1,12 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import { failedPrecondition, invalidArgument, notFound } from "../core/errors.ts";
-import { decodePageToken, encodePageToken } from "../core/page-token.ts";
 import { DeliveryStatus as Status } from "../core/types.ts";
-import { checkPageSize, requireNonEmpty } from "../core/validation.ts";
+import { requireNonEmpty } from "../core/validation.ts";
 import { DeliveryService, DeliveryStatus } from "../gen/hookline/v1/delivery_pb.ts";
 import type { DeliveryFeed } from "../dispatch/delivery-feed.ts";
 import { attemptToProto, deliveryToProto, timestampToMs } from "./convert.ts";
 import type { ServiceDeps } from "./deps.ts";
+import { paginate } from "./paging.ts";
 
 /** What delivery steering needs from the dispatcher. */
 export interface DispatchControl {
@@ -38,34 +38,20 @@ export function deliveryService(deps: ServiceDeps & { dispatch: DispatchControl;
     },
 
     async listDeliveries(req) {
-      const limit = checkPageSize("page_size", req.pageSize);
-      const after = decodePageToken("page_token", "deliveries", req.pageToken);
       const filter = {
         tenantId: req.tenantId,
         endpointId: req.endpointId,
         eventId: req.eventId,
         statuses: checkStatuses("statuses", req.statuses),
       };
-      const page = await store.listDeliveries(filter, after, limit + 1);
-      const deliveries = page.slice(0, limit);
-      const last = deliveries[deliveries.length - 1];
-      return {
-        deliveries: deliveries.map(deliveryToProto),
-        nextPageToken: page.length > limit && last ? encodePageToken("deliveries", last.id) : "",
-      };
+      const page = await paginate("deliveries", req, (after, limit) => store.listDeliveries(filter, after, limit), deliveryToProto);
+      return { deliveries: page.items, nextPageToken: page.nextPageToken };
     },
 
     async listAttempts(req) {
       await existing("delivery_id", req.deliveryId);
-      const limit = checkPageSize("page_size", req.pageSize);
-      const after = decodePageToken("page_token", "attempts", req.pageToken);
-      const page = await store.listAttempts(req.deliveryId, after, limit + 1);
-      const attempts = page.slice(0, limit);
-      const last = attempts[attempts.length - 1];
-      return {
-        attempts: attempts.map(attemptToProto),
-        nextPageToken: page.length > limit && last ? encodePageToken("attempts", last.id) : "",
-      };
+      const page = await paginate("attempts", req, (after, limit) => store.listAttempts(req.deliveryId, after, limit), attemptToProto);
+      return { attempts: page.items, nextPageToken: page.nextPageToken };
     },
 
     async retryDelivery(req) {

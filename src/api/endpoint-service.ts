@@ -1,7 +1,6 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import { invalidArgument, notFound } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
-import { decodePageToken, encodePageToken } from "../core/page-token.ts";
 import { DEFAULT_RETRY_POLICY } from "../core/retry.ts";
 import { checkSecret, generateSecret } from "../core/secrets.ts";
 import type { Endpoint, RetryPolicy } from "../core/types.ts";
@@ -12,7 +11,6 @@ import {
   checkHeaders,
   checkIntRange,
   checkLength,
-  checkPageSize,
   checkRate,
   checkUrl,
   requireNonEmpty,
@@ -30,6 +28,7 @@ import {
 import { durationToMs, endpointToProto, msToDuration, orderingFromProto } from "./convert.ts";
 import type { ServiceDeps } from "./deps.ts";
 import { maskPaths } from "./field-mask.ts";
+import { paginate } from "./paging.ts";
 
 const UPDATABLE = [
   "url",
@@ -128,15 +127,13 @@ export function endpointService(deps: ServiceDeps & { dispatch: HealthSource }):
 
     async listEndpoints(req) {
       if (req.tenantId !== "" && !catalog.tenant(req.tenantId)) throw notFound("tenant", req.tenantId);
-      const limit = checkPageSize("page_size", req.pageSize);
-      const after = decodePageToken("page_token", "endpoints", req.pageToken);
-      const page = await store.listEndpoints(req.tenantId, after, limit + 1);
-      const endpoints = page.slice(0, limit);
-      const last = endpoints[endpoints.length - 1];
-      return {
-        endpoints: endpoints.map((e) => endpointToProto(e, false)),
-        nextPageToken: page.length > limit && last ? encodePageToken("endpoints", last.id) : "",
-      };
+      const page = await paginate(
+        "endpoints",
+        req,
+        (after, limit) => store.listEndpoints(req.tenantId, after, limit),
+        (e) => endpointToProto(e, false),
+      );
+      return { endpoints: page.items, nextPageToken: page.nextPageToken };
     },
 
     async updateEndpoint(req) {

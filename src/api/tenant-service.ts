@@ -1,13 +1,13 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import { invalidArgument, notFound } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
-import { decodePageToken, encodePageToken } from "../core/page-token.ts";
 import type { Tenant } from "../core/types.ts";
-import { checkMetadata, checkName, checkPageSize, checkRate, requireNonEmpty } from "../core/validation.ts";
+import { checkMetadata, checkName, checkRate, requireNonEmpty } from "../core/validation.ts";
 import { TenantService } from "../gen/hookline/v1/tenant_pb.ts";
 import { tenantToProto } from "./convert.ts";
 import type { ServiceDeps } from "./deps.ts";
 import { maskPaths } from "./field-mask.ts";
+import { paginate } from "./paging.ts";
 
 const UPDATABLE = ["name", "rate_limit_per_second", "metadata"] as const;
 
@@ -39,16 +39,8 @@ export function tenantService({ catalog, store, now }: ServiceDeps): ServiceImpl
     },
 
     async listTenants(req) {
-      const limit = checkPageSize("page_size", req.pageSize);
-      const after = decodePageToken("page_token", "tenants", req.pageToken);
-      const page = await store.listTenants(after, limit + 1);
-      const more = page.length > limit;
-      const tenants = page.slice(0, limit);
-      const last = tenants[tenants.length - 1];
-      return {
-        tenants: tenants.map(tenantToProto),
-        nextPageToken: more && last ? encodePageToken("tenants", last.id) : "",
-      };
+      const page = await paginate("tenants", req, (after, limit) => store.listTenants(after, limit), tenantToProto);
+      return { tenants: page.items, nextPageToken: page.nextPageToken };
     },
 
     async updateTenant(req) {
