@@ -10,6 +10,8 @@ export class EndpointState {
   dueAt = Infinity;
   /** Start of the current failing streak (0 = last attempt succeeded). */
   failingSinceMs = 0;
+  /** The streak start the store holds, so a change (including a reset) gets written once. */
+  storedFailingSinceMs = 0;
   readonly breaker: CircuitBreaker;
   readonly bucket: TokenBucket;
   readonly throttle = new AdaptiveRate();

@@ -47,11 +47,14 @@ export interface EndpointHealth {
  */
 export class Scheduler {
   private readonly states = new Map<string, EndpointState>();
+  /** Endpoints gone idle: out of the rotation, but their recent stats stay for GetEndpointStats. */
+  private readonly idle = new Map<string, EndpointState>();
   private readonly tenantBuckets = new Map<string, TokenBucket>();
   private readonly running = new Set<Promise<void>>();
   private totalInFlight = 0;
   private tenantCursor = 0;
-  private readonly endpointCursor = new Map<string, number>();
+  /** Per tenant, the endpoint that last got to send: the next pass starts after it. */
+  private readonly lastServed = new Map<string, string>();
   private pumping = false;
   private pumpAgain = false;
   private pumpQueued = false;
@@ -68,18 +71,19 @@ export class Scheduler {
     const failing = await this.o.store.failingSince();
     for (const [endpointId, since] of failing) {
       const state = this.state(endpointId);
-      if (state) state.failingSinceMs = since;
+      if (state) state.failingSinceMs = state.storedFailingSinceMs = since;
     }
     for (const [endpointId, dueAt] of await this.o.store.dueByEndpoint()) this.markDue(endpointId, dueAt);
     this.unsubscribe = this.o.catalog.onEndpointChange((change) => {
       if (change.kind === "delete") {
         this.states.delete(change.endpointId);
+        this.idle.delete(change.endpointId);
         return;
       }
       const state = this.states.get(change.endpoint.id);
       if (!change.endpoint.disabled) {
-        // Re-enabled (or edited): a fresh start for the breaker's streak, then look for work.
-        if (state && state.failingSinceMs > 0 && change.endpoint.disabledReason === "") state.failingSinceMs = this.o.now();
+        // Re-enabled: the failing streak starts afresh (written with the next attempt), then look for work.
+        if (state && state.failingSinceMs > 0 && change.endpoint.disabledReason === "") state.failingSinceMs = 0;
         void this.wake(change.endpoint.id);
       }
     });
@@ -107,7 +111,7 @@ export class Scheduler {
   }
 
   health(endpointId: string): EndpointHealth | undefined {
-    const state = this.states.get(endpointId);
+    const state = this.states.get(endpointId) ?? this.idle.get(endpointId);
     const endpoint = this.o.catalog.endpoint(endpointId);
     if (!endpoint) return undefined;
     const now = this.o.now();
@@ -138,7 +142,8 @@ export class Scheduler {
     if (!state) {
       const endpoint = this.o.catalog.endpoint(endpointId);
       if (!endpoint) return undefined;
-      state = new EndpointState(endpointId, endpoint.tenantId, this.o.breaker, this.o.now());
+      state = this.idle.get(endpointId) ?? new EndpointState(endpointId, endpoint.tenantId, this.o.breaker, this.o.now());
+      this.idle.delete(endpointId);
       this.states.set(endpointId, state);
     }
     return state;
@@ -195,7 +200,11 @@ export class Scheduler {
     }
   }
 
-  /** Endpoints with state, grouped by tenant, each list starting at that tenant's cursor. */
+  /**
+   * Endpoints with state, grouped by tenant, each list starting after the endpoint the tenant
+   * last sent for. (A cursor advanced per pass phase-locks under a tenant rate limit: with one
+   * token per two passes, the same endpoint came first every time a token was there.)
+   */
   private rotation(): string[][] {
     const byTenant = new Map<string, string[]>();
     for (const state of this.states.values()) {
@@ -209,9 +218,8 @@ export class Scheduler {
     return tenants.map((_, i) => {
       const tenantId = tenants[(start + i) % tenants.length] as string;
       const list = byTenant.get(tenantId) as string[];
-      const cursor = this.endpointCursor.get(tenantId) ?? 0;
-      this.endpointCursor.set(tenantId, cursor + 1);
-      const from = cursor % list.length;
+      const last = this.lastServed.get(tenantId);
+      const from = last === undefined ? 0 : (list.indexOf(last) + 1) % list.length;
       return [...list.slice(from), ...list.slice(0, from)];
     });
   }
@@ -252,8 +260,10 @@ export class Scheduler {
     }
     if (endpoint.disabled) return 0;
     if (state.dueAt > now) {
-      if (state.dueAt === Infinity && state.inFlight === 0 && state.breaker.state === "closed" && state.failingSinceMs === 0)
+      if (state.dueAt === Infinity && state.inFlight === 0 && state.breaker.state === "closed" && state.failingSinceMs === 0) {
         this.states.delete(id);
+        this.idle.set(id, state);
+      }
       return state.dueAt === Infinity ? 0 : state.dueAt;
     }
     const permits = state.breaker.permits(now);
@@ -278,6 +288,7 @@ export class Scheduler {
       if (state.dueAt !== Infinity && state.dueAt > now) wait = state.dueAt;
     }
     if (claimed.length > 0) {
+      this.lastServed.set(endpoint.tenantId, id);
       state.bucket.take(claimed.length, now);
       tenantBucket.take(claimed.length, now);
       state.breaker.started(claimed.length);
@@ -326,7 +337,6 @@ export class Scheduler {
     const now = this.o.now();
     const outcomes = claimed.map((c, i) => decideOutcome(c, results[i] as SendResult, endpoint, now));
     const disable = new Map<string, string>();
-    const failingBefore = state.failingSinceMs;
     const { metrics } = this.o;
     for (const { verdict, record } of outcomes) {
       const success = verdict === "success";
@@ -347,7 +357,10 @@ export class Scheduler {
       );
     }
     const failingSince = new Map<string, number>();
-    if (state.failingSinceMs !== failingBefore) failingSince.set(endpointId, state.failingSinceMs);
+    if (state.failingSinceMs !== state.storedFailingSinceMs) {
+      failingSince.set(endpointId, state.failingSinceMs);
+      state.storedFailingSinceMs = state.failingSinceMs;
+    }
     await this.o.store.complete(
       outcomes.map((o) => o.record),
       { disable, failingSince },
