@@ -548,7 +548,10 @@ export const DeliveryService: GenService<{
     output: typeof ReplayDeliveriesResponseSchema;
   },
   /**
-   * WatchDeliveries streams delivery state changes as they happen.
+   * WatchDeliveries streams delivery state changes as they happen: the outcome of every
+   * attempt (RETRYING, SUCCEEDED, DEAD) and RetryDelivery. Deliveries created by a publish
+   * and bulk ReplayDeliveries are not streamed one by one; list them with ListDeliveries.
+   * A watcher that reads too slowly loses the oldest changes beyond 10,000 buffered.
    *
    * @generated from rpc hookline.v1.DeliveryService.WatchDeliveries
    */
