@@ -101,7 +101,8 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
     routes,
     interceptors: [errorInterceptor(logger)],
     shutdownSignal: shutdown.signal,
-    readMaxBytes: config.maxPayloadBytes * Math.min(config.maxBatchEvents, 64) + 1024 * 1024,
+    // A message over this size cannot be decoded, so it fails the call (or ends the stream).
+    readMaxBytes: config.maxRequestBytes,
     fallback(req, res) {
       const path = (req.url ?? "").split("?")[0];
       if (req.method === "GET" && path === "/healthz") {

@@ -5,6 +5,7 @@ import { createLogger } from "../observability/logger.ts";
 import { VERSION } from "../version.ts";
 import { ConnectError } from "@connectrpc/connect";
 import { ADMIN_COMMANDS, ADMIN_USAGE, runAdmin } from "./admin.ts";
+import { parseArgs } from "./args.ts";
 import { receive } from "./receive.ts";
 
 const USAGE = `hookline ${VERSION}: gRPC-first webhook delivery engine
@@ -64,24 +65,25 @@ async function serve(argv: string[]): Promise<void> {
   process.on("SIGTERM", onSignal);
 }
 
-function flagValue(argv: string[], name: string, fallback: string): string {
-  const i = argv.indexOf(`--${name}`);
-  if (i === -1) {
-    const inline = argv.find((a) => a.startsWith(`--${name}=`));
-    return inline ? inline.slice(name.length + 3) : fallback;
-  }
-  const value = argv[i + 1];
-  if (value === undefined) usageError(`--${name} needs a value`);
-  return value;
-}
+const RECEIVE_FLAGS = new Set(["port", "host", "secret", "status"]);
 
 async function receiveCommand(argv: string[]): Promise<void> {
-  const port = Number(flagValue(argv, "port", "9000"));
-  const status = Number(flagValue(argv, "status", "200"));
+  let flags: Map<string, string>;
+  try {
+    const parsed = parseArgs(argv);
+    if (parsed.positionals.length > 0) throw new Error(`unexpected argument "${parsed.positionals[0]}"`);
+    const unknown = [...parsed.flags.keys()].find((name) => !RECEIVE_FLAGS.has(name));
+    if (unknown !== undefined) throw new Error(`unknown flag --${unknown}; receive takes --port, --host, --secret and --status`);
+    flags = parsed.flags;
+  } catch (err) {
+    usageError(`receive: ${(err as Error).message}`);
+  }
+  const port = Number(flags.get("port") ?? "9000");
+  const status = Number(flags.get("status") ?? "200");
   if (!Number.isInteger(port) || port < 0 || port > 65535) usageError("--port must be a whole number from 0 to 65535");
   if (!Number.isInteger(status) || status < 100 || status > 599) usageError("--status must be an HTTP status code");
   try {
-    await receive({ host: flagValue(argv, "host", "127.0.0.1"), port, status, secret: flagValue(argv, "secret", "") });
+    await receive({ host: flags.get("host") ?? "127.0.0.1", port, status, secret: flags.get("secret") ?? "" });
   } catch (err) {
     if (err instanceof HooklineError) usageError(err.message);
     usageError(`receive failed: ${(err as Error).message}`);
@@ -94,6 +96,10 @@ export async function main(argv: string[]): Promise<void> {
     case "serve":
       return serve(rest);
     case "receive":
+      if (rest.includes("--help") || rest.includes("-h")) {
+        process.stdout.write(USAGE);
+        return;
+      }
       return receiveCommand(rest);
     case "version":
     case "--version":

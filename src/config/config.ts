@@ -13,6 +13,8 @@ export interface Config {
   workerBatch: number;
   maxBatchEvents: number;
   maxPayloadBytes: number;
+  /** Largest encoded request message; bigger ones are refused before decoding. */
+  maxRequestBytes: number;
   idempotencyWindowMs: number;
   defaultTimeoutMs: number;
   defaultMaxInFlight: number;
@@ -124,6 +126,7 @@ export const SETTINGS = [
   setting("workerBatch", "worker-batch", integer(1, 10_000), "deliveries per worker task"),
   setting("maxBatchEvents", "max-batch-events", integer(1, 100_000), "events per Publish request"),
   setting("maxPayloadBytes", "max-payload-bytes", integer(2, 16 * 1024 * 1024), "bytes per event payload"),
+  setting("maxRequestBytes", "max-request-bytes", integer(64 * 1024, 1024 * 1024 * 1024), "bytes per request message; a larger stream message ends the stream with RESOURCE_EXHAUSTED"),
   setting("idempotencyWindowMs", "idempotency-window", duration(1000, 30 * 86_400_000), "how long idempotency keys are remembered"),
   setting("defaultTimeoutMs", "default-timeout", duration(1000, 120_000), "attempt timeout of endpoints that set none"),
   setting("defaultMaxInFlight", "default-max-in-flight", integer(1, 1000), "concurrent requests per endpoint that sets none"),
@@ -146,6 +149,7 @@ export const DEFAULTS: Config = {
   workerBatch: 256,
   maxBatchEvents: 1000,
   maxPayloadBytes: 256 * 1024,
+  maxRequestBytes: 32 * 1024 * 1024,
   idempotencyWindowMs: 24 * 3_600_000,
   defaultTimeoutMs: 15_000,
   defaultMaxInFlight: 32,

@@ -6,6 +6,7 @@ import type { SendItem, SendResult, SendTarget, SendTask } from "./send-task.ts"
 import { isNonPublicAddress } from "./target-guard.ts";
 
 const RESPONSE_BODY_LIMIT = 1024;
+const STALE_CONNECTION = /^(UND_ERR_SOCKET|ECONNRESET|EPIPE):/;
 const USER_AGENT = `hookline/${VERSION}`;
 
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
@@ -68,7 +69,18 @@ export class HttpSender {
     return Promise.all(task.items.map((item) => this.sendOne(task.targets[item.target] as SendTarget, item)));
   }
 
+  /**
+   * One attempt. A kept-alive connection the receiver closed while idle fails before the
+   * request is read: that is resent once on a fresh connection instead of counting as a
+   * failed attempt (which would feed the breaker with the receiver's idle-timeout races).
+   */
   private async sendOne(target: SendTarget, item: SendItem): Promise<SendResult> {
+    const first = await this.post(target, item);
+    if (first.statusCode === 0 && STALE_CONNECTION.test(first.error)) return this.post(target, item);
+    return first;
+  }
+
+  private async post(target: SendTarget, item: SendItem): Promise<SendResult> {
     const startedMs = Date.now();
     const timestamp = Math.floor(startedMs / 1000);
     const headers: Record<string, string> = {
