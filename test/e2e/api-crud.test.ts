@@ -1,37 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { beforeAll, describe, expect, it } from "vitest";
+import { Code } from "@connectrpc/connect";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
-import { BadRequestSchema } from "../../src/gen/google/rpc/error_details_pb.ts";
 import { OrderingMode } from "../../src/gen/hookline/v1/endpoint_pb.ts";
 import { clients, type Clients, type Protocol } from "../helpers/clients.ts";
-import { startServer, type ServerProcess } from "../helpers/server.ts";
+import { rejection, violatedFields } from "../helpers/errors.ts";
+import { useHookline } from "../helpers/fixtures.ts";
 
 const PROTOCOLS: Protocol[] = ["grpc", "connect-http1", "connect-http2", "grpc-web-http1"];
 const ID_BODY = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
-/** The ConnectError a call rejects with (fails the test when the call succeeds). */
-async function rejection(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (err) {
-    return ConnectError.from(err);
-  }
-  throw new Error("expected the call to fail, but it succeeded");
-}
-
-function violatedFields(err: ConnectError): string[] {
-  return err.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations.map((v) => v.field));
-}
-
-let server: ServerProcess;
-
-beforeAll(async () => {
-  server = await startServer();
-});
-afterAll(async () => {
-  await server?.stop();
-  server?.cleanup();
-});
+const { server } = useHookline();
 
 describe.each(PROTOCOLS)("CRUD over %s", (protocol) => {
   let api: Clients;

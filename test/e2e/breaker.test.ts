@@ -1,52 +1,24 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { DeliveryStatus } from "../../src/gen/hookline/v1/delivery_pb.ts";
 import { BreakerState } from "../../src/gen/hookline/v1/endpoint_pb.ts";
-import { clients, json, type Clients } from "../helpers/clients.ts";
-import { Receiver, eventually, type Responder } from "../helpers/receiver.ts";
-import { startServer, type ServerProcess } from "../helpers/server.ts";
+import { json } from "../helpers/clients.ts";
+import { useServerPerTest } from "../helpers/fixtures.ts";
+import { eventually } from "../helpers/receiver.ts";
+import { sleep, until } from "../helpers/time.ts";
 
 // Circuit breaker and auto-disable (design brief, "Delivery semantics" → Isolation): an
 // endpoint failing N times in a row is paused for a cool-down, then probed with exactly one
 // request; a success closes the breaker. An endpoint failing without a success for long
 // enough is disabled, with a reason, until an operator re-enables it.
 
-const servers: ServerProcess[] = [];
-const receivers: Receiver[] = [];
-
-afterEach(async () => {
-  await Promise.all(receivers.splice(0).map((r) => r.close()));
-  for (const s of servers.splice(0)) {
-    await s.stop();
-    s.cleanup();
-  }
-});
-
-async function server(args: string[]): Promise<Clients> {
-  const srv = await startServer({ args });
-  servers.push(srv);
-  return clients(srv.baseUrl, "grpc");
-}
-
-async function receiver(responder: Responder): Promise<Receiver> {
-  const r = await Receiver.start(responder);
-  receivers.push(r);
-  return r;
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Sleeps until `ms` after `fromMs`. */
-async function until(fromMs: number, ms: number): Promise<void> {
-  const wait = fromMs + ms - Date.now();
-  if (wait > 0) await sleep(wait);
-}
+const { freshServer, receiver } = useServerPerTest();
 
 const fastRetries = { maxAttempts: 100, initialBackoff: { nanos: 10_000_000 }, maxBackoff: { nanos: 20_000_000 } };
 
 describe("circuit breaker", () => {
   it("opens after 3 failures, pauses for the 1s cool-down, lets exactly one probe through (HALF_OPEN → OPEN on failure), and closes when a probe succeeds", async () => {
-    const api = await server(["--breaker-threshold", "3", "--breaker-cooldown", "1s"]);
+    const api = await freshServer(["--breaker-threshold", "3", "--breaker-cooldown", "1s"]);
     const PROBE_MS = 1500;
     let healthy = false;
     // The first three fail at once; later failures (probes) take 1.5s so HALF_OPEN is visible.
@@ -106,7 +78,7 @@ describe("circuit breaker", () => {
 describe("auto-disable", () => {
   it("disables an endpoint failing for longer than --auto-disable-after, and re-enabling it delivers its backlog", async () => {
     // The breaker is set out of reach so attempts keep coming and the streak keeps running.
-    const api = await server(["--auto-disable-after", "2s", "--breaker-threshold", "100000"]);
+    const api = await freshServer(["--auto-disable-after", "2s", "--breaker-threshold", "100000"]);
     let healthy = false;
     const r = await receiver(() => ({ status: healthy ? 200 : 503 }));
     const { tenant } = await api.tenants.createTenant({ name: "auto-disable" });

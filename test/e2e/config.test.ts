@@ -1,13 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { SETTINGS } from "../../src/config/config.ts";
-import { clients, json } from "../helpers/clients.ts";
-import { runCli, startServer, type ServerProcess } from "../helpers/server.ts";
+import { json } from "../helpers/clients.ts";
+import { rejection } from "../helpers/errors.ts";
+import { useHookline } from "../helpers/fixtures.ts";
+import { runCli } from "../helpers/server.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "hookline-config-"));
 /** A data dir for `serve` runs that should never get far enough to use it. */
@@ -149,21 +151,13 @@ describe("help and version", () => {
 });
 
 describe("precedence: defaults < config file < environment < flags", () => {
-  let server: ServerProcess;
-
-  beforeAll(async () => {
-    const file = writeConfig(
-      "layers.json",
-      JSON.stringify({ workers: 1, host: "127.0.0.2", maxPayloadBytes: 1000, maxBatchEvents: 5 }),
-    );
-    server = await startServer({
-      args: ["--config", file, "--workers", "0"],
-      env: { HOOKLINE_WORKERS: "3", HOOKLINE_HOST: "127.0.0.1", HOOKLINE_MAX_BATCH_EVENTS: "4" },
-    });
-  });
-  afterAll(async () => {
-    await server?.stop();
-    server?.cleanup();
+  const file = writeConfig(
+    "layers.json",
+    JSON.stringify({ workers: 1, host: "127.0.0.2", maxPayloadBytes: 1000, maxBatchEvents: 5 }),
+  );
+  const { server, api } = useHookline({
+    args: ["--config", file, "--workers", "0"],
+    env: { HOOKLINE_WORKERS: "3", HOOKLINE_HOST: "127.0.0.1", HOOKLINE_MAX_BATCH_EVENTS: "4" },
   });
 
   it("the flag beats the environment and the file (workers in the listening log)", () => {
@@ -177,25 +171,18 @@ describe("precedence: defaults < config file < environment < flags", () => {
   });
 
   it("the file beats the defaults, and env beats file, as limits the API enforces", async () => {
-    const api = clients(server.baseUrl, "grpc");
     const { tenant } = await api.tenants.createTenant({ name: "limits" });
     const event = (payload: Uint8Array) => ({ tenantId: tenant!.id, type: "a.b", payload });
 
     // maxPayloadBytes = 1000 from the file (default 256 KiB).
     const big = json({ blob: "x".repeat(1200) });
-    const payloadErr = await api.events.publish({ events: [event(big)] }).then(
-      () => undefined,
-      (e: unknown) => ConnectError.from(e),
-    );
+    const payloadErr = await rejection(api.events.publish({ events: [event(big)] }));
     expect(payloadErr?.code).toBe(Code.InvalidArgument);
     expect(payloadErr?.rawMessage).toContain("the limit is 1000");
 
     // maxBatchEvents = 4 from the environment (file says 5, default 1000).
     const five = Array.from({ length: 5 }, () => event(json({})));
-    const batchErr = await api.events.publish({ events: five }).then(
-      () => undefined,
-      (e: unknown) => ConnectError.from(e),
-    );
+    const batchErr = await rejection(api.events.publish({ events: five }));
     expect(batchErr?.code).toBe(Code.InvalidArgument);
     expect(batchErr?.rawMessage).toContain("the limit is 4");
     const four = await api.events.publish({ events: five.slice(0, 4) });

@@ -4,8 +4,8 @@ import { DeliveryStatus, type Delivery } from "../../src/gen/hookline/v1/deliver
 import { clients, json, type Clients } from "../helpers/clients.ts";
 import { Receiver, eventually, type ReceivedRequest } from "../helpers/receiver.ts";
 import { startServer, tempDir, type ServerProcess } from "../helpers/server.ts";
+import { sleep } from "../helpers/time.ts";
 
-const sleep = (n: number) => new Promise((r) => setTimeout(r, n));
 const markerOf = (req: ReceivedRequest): number => (JSON.parse(req.body.toString("utf8")) as { n: number }).n;
 
 describe("kill -9 during delivery", () => {

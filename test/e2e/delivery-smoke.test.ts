@@ -1,24 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Webhook } from "standardwebhooks";
-import { clients, json } from "../helpers/clients.ts";
-import { Receiver } from "../helpers/receiver.ts";
-import { startServer, type ServerProcess } from "../helpers/server.ts";
+import { json } from "../helpers/clients.ts";
+import { useHookline } from "../helpers/fixtures.ts";
 
 describe("publish to delivery", () => {
-  let server: ServerProcess;
-  let receiver: Receiver;
-
-  beforeAll(async () => {
-    [server, receiver] = await Promise.all([startServer(), Receiver.start()]);
-  });
-  afterAll(async () => {
-    await server?.stop();
-    server?.cleanup();
-    await receiver?.close();
-  });
+  const { api, receiver: startReceiver } = useHookline();
 
   it("delivers a published event with a signature the standardwebhooks verifier accepts", async () => {
-    const api = clients(server.baseUrl, "grpc");
+    const receiver = await startReceiver();
     const { tenant } = await api.tenants.createTenant({ name: "acme" });
     const { endpoint } = await api.endpoints.createEndpoint({ tenantId: tenant!.id, url: receiver.url });
     const payload = json({ invoice: 42 });

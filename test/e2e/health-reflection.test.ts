@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { homedir } from "node:os";
@@ -8,28 +8,21 @@ import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { create, fromBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../../src/gen/grpc/health/v1/health_pb.ts";
 import * as v1 from "../../src/gen/grpc/reflection/v1/reflection_pb.ts";
 import * as v1alpha from "../../src/gen/grpc/reflection/v1alpha/reflection_pb.ts";
-import { clients, json } from "../helpers/clients.ts";
+import { json } from "../helpers/clients.ts";
+import { rejection } from "../helpers/errors.ts";
+import { useHookline } from "../helpers/fixtures.ts";
 import { eventually } from "../helpers/receiver.ts";
-import { startServer, type ServerProcess } from "../helpers/server.ts";
 
 const HOOKLINE_SERVICES = ["hookline.v1.TenantService", "hookline.v1.EndpointService", "hookline.v1.EventService", "hookline.v1.DeliveryService"];
 const GRPCURL = join(homedir(), "go/bin/grpcurl");
 const run = promisify(execFile);
 
-let server: ServerProcess;
-
-beforeAll(async () => {
-  server = await startServer();
-});
-afterAll(async () => {
-  await server?.stop();
-  server?.cleanup();
-});
+const { server, api } = useHookline();
 
 describe("grpc.health.v1.Health", () => {
   it("answers SERVING through a Connect gRPC client, for the server and each hookline service", async () => {
@@ -40,12 +33,7 @@ describe("grpc.health.v1.Health", () => {
 
   it("answers NOT_FOUND for an unknown service, as the health checking protocol says", async () => {
     const health = createClient(Health, createGrpcTransport({ baseUrl: server.baseUrl }));
-    let err: ConnectError | undefined;
-    try {
-      await health.check({ service: "no.such.Service" });
-    } catch (e) {
-      err = ConnectError.from(e);
-    }
+    const err = await rejection(health.check({ service: "no.such.Service" }));
     expect(err?.code).toBe(Code.NotFound);
   });
 
@@ -180,7 +168,6 @@ describe("HTTP endpoints on the same port", () => {
   });
 
   it("GET /metrics returns Prometheus text that counts published events", async () => {
-    const api = clients(server.baseUrl, "grpc");
     const { tenant } = await api.tenants.createTenant({ name: "metrics" });
     await api.events.publish({
       events: [1, 2, 3].map((n) => ({ tenantId: tenant!.id, type: "metric.test", payload: json({ n }) })),

@@ -1,38 +1,17 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DeliveryStatus } from "../../src/gen/hookline/v1/delivery_pb.ts";
-import { clients, json, type Clients } from "../helpers/clients.ts";
-import { Receiver, eventually, type ReceivedRequest, type Responder } from "../helpers/receiver.ts";
-import { startServer, type ServerProcess } from "../helpers/server.ts";
+import { json, type Clients } from "../helpers/clients.ts";
+import { useServerPerTest } from "../helpers/fixtures.ts";
+import { eventually, type Receiver, type ReceivedRequest, type Responder } from "../helpers/receiver.ts";
+import { sleep } from "../helpers/time.ts";
 
 // Isolation (design brief, "Delivery semantics"): a slow endpoint must not slow the others,
 // max in-flight is per endpoint, and tenants take turns so one tenant's backlog does not
 // starve another tenant.
 
-const servers: ServerProcess[] = [];
-const receivers: Receiver[] = [];
-
-afterEach(async () => {
-  await Promise.all(receivers.splice(0).map((r) => r.close()));
-  for (const s of servers.splice(0)) {
-    await s.stop();
-    s.cleanup();
-  }
-});
+const { freshServer, receiver } = useServerPerTest();
 
 const seqOf = (req: ReceivedRequest): number => (JSON.parse(req.body.toString()) as { n: number }).n;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function server(args: string[] = []): Promise<{ api: Clients; srv: ServerProcess }> {
-  const srv = await startServer({ args });
-  servers.push(srv);
-  return { api: clients(srv.baseUrl, "grpc"), srv };
-}
-
-async function receiver(responder?: Responder): Promise<Receiver> {
-  const r = await Receiver.start(responder);
-  receivers.push(r);
-  return r;
-}
 
 /**
  * Counts requests open at the receiver. The decrement timer is armed before the receiver arms
@@ -70,7 +49,7 @@ describe("isolation between endpoints and tenants", () => {
   it("a receiver that never answers within the 1s timeout does not hold back fast endpoints of the same or another tenant", async () => {
     // The breaker would pause the slow endpoint after 20 timeouts and hide any sharing of
     // resources between endpoints: turn it off so the slow endpoint keeps all its slots busy.
-    const { api } = await server(["--breaker-threshold", "100000"]);
+    const api = await freshServer(["--breaker-threshold", "100000"]);
     const SLOW_MAX_IN_FLIGHT = 100;
     const ROUNDS = 100;
     const slow = await receiver(() => ({ status: 200, delayMs: 5000 }));
@@ -173,7 +152,7 @@ describe("isolation between endpoints and tenants", () => {
   });
 
   it("never has more requests open to an endpoint than its max_in_flight (2)", async () => {
-    const { api } = await server();
+    const api = await freshServer();
     const tracker = concurrencyTracker(200);
     const r = await receiver(tracker.responder);
     const { tenant } = await api.tenants.createTenant({ name: "max in flight" });
@@ -190,7 +169,7 @@ describe("isolation between endpoints and tenants", () => {
   });
 
   it("tenant fairness: a tenant's 10 events arrive long before another tenant's 3000-event backlog drains", async () => {
-    const { api } = await server();
+    const api = await freshServer();
     const busy = await receiver(() => ({ status: 200, delayMs: 100 }));
     const quiet = await receiver();
     const { tenant: a } = await api.tenants.createTenant({ name: "busy tenant" });

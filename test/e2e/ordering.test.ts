@@ -1,27 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DeliveryStatus } from "../../src/gen/hookline/v1/delivery_pb.ts";
 import { OrderingMode } from "../../src/gen/hookline/v1/endpoint_pb.ts";
-import { clients, json, type Clients } from "../helpers/clients.ts";
-import { Receiver, eventually, type ReceivedRequest, type Reply } from "../helpers/receiver.ts";
-import { startServer, type ServerProcess } from "../helpers/server.ts";
+import { json } from "../helpers/clients.ts";
+import { useHookline } from "../helpers/fixtures.ts";
+import { eventually, type ReceivedRequest, type Reply } from "../helpers/receiver.ts";
 
 // Ordering (design brief, "Delivery semantics"): on an endpoint with ordering
 // ORDERING_MODE_ORDERED_BY_KEY, deliveries sharing an ordering key reach the endpoint one at
 // a time, in publish order, retries included.
 
-let server: ServerProcess;
-let api: Clients;
-const receivers: Receiver[] = [];
-
-beforeAll(async () => {
-  server = await startServer();
-  api = clients(server.baseUrl, "grpc");
-});
-afterAll(async () => {
-  await Promise.all(receivers.map((r) => r.close()));
-  await server?.stop();
-  server?.cleanup();
-});
+const { api, receiver, newTenant } = useHookline();
 
 /** mulberry32: a small deterministic PRNG, so the failure pattern is the same on every run. */
 function seeded(seed: number): () => number {
@@ -52,7 +40,7 @@ async function orderedReceiver(delayMs: number, status: (hook: Hook) => number) 
   const open = new Map<string, number>();
   const overlaps: string[] = [];
   const statuses: number[] = [];
-  const r = await Receiver.start((req): Reply => {
+  const r = await receiver((req): Reply => {
     const hook = hookOf(req);
     const n = open.get(hook.key) ?? 0;
     if (n > 0) overlaps.push(`${hook.key}#${hook.seq} arrived while ${n} request(s) of that key were open`);
@@ -62,21 +50,20 @@ async function orderedReceiver(delayMs: number, status: (hook: Hook) => number) 
     statuses.push(code);
     return { status: code, delayMs };
   });
-  receivers.push(r);
   return { r, overlaps, statuses };
 }
 
 async function orderedEndpoint(url: string, retryPolicy: { maxAttempts: number; initialBackoff: { seconds?: bigint; nanos?: number }; maxBackoff: { seconds?: bigint; nanos?: number } }) {
-  const { tenant } = await api.tenants.createTenant({ name: "ordered" });
+  const tenantId = await newTenant("ordered");
   const { endpoint } = await api.endpoints.createEndpoint({
-    tenantId: tenant!.id,
+    tenantId,
     url,
     ordering: OrderingMode.ORDERED_BY_KEY,
     maxInFlight: 10,
     retryPolicy,
   });
   expect(endpoint!.ordering).toBe(OrderingMode.ORDERED_BY_KEY);
-  return { tenantId: tenant!.id, endpointId: endpoint!.id };
+  return { tenantId, endpointId: endpoint!.id };
 }
 
 describe("ordered delivery by key", () => {

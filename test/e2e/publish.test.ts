@@ -1,45 +1,19 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { BadRequestSchema } from "../../src/gen/google/rpc/error_details_pb.ts";
 import { DeliveryStatus } from "../../src/gen/hookline/v1/delivery_pb.ts";
 import type { PublishRequestSchema, PublishStreamRequestSchema, PublishStreamResponse } from "../../src/gen/hookline/v1/event_pb.ts";
-import { clients, json, type Clients } from "../helpers/clients.ts";
-import { Receiver, eventually, type ReceivedRequest } from "../helpers/receiver.ts";
-import { startServer, type ServerProcess } from "../helpers/server.ts";
+import { json } from "../helpers/clients.ts";
+import { rejection, violatedFields } from "../helpers/errors.ts";
+import { useHookline } from "../helpers/fixtures.ts";
+import { eventually, type ReceivedRequest } from "../helpers/receiver.ts";
+import { sleep } from "../helpers/time.ts";
 
-const sleep = (n: number) => new Promise((r) => setTimeout(r, n));
 const bodyOf = (req: ReceivedRequest): unknown => JSON.parse(req.body.toString("utf8"));
 const sorted = <T>(xs: Iterable<T>): T[] => [...xs].sort();
 
 describe("publishing: idempotency, event-type fan-out, batch validation, PublishStream", () => {
-  let server: ServerProcess;
-  let api: Clients;
-  const receivers: Receiver[] = [];
-
-  beforeAll(async () => {
-    server = await startServer();
-    api = clients(server.baseUrl, "grpc");
-  });
-  afterEach(async () => {
-    await Promise.all(receivers.splice(0).map((r) => r.close()));
-  });
-  afterAll(async () => {
-    await server?.stop();
-    server?.cleanup();
-  });
-
-  async function receiver(): Promise<Receiver> {
-    const rx = await Receiver.start();
-    receivers.push(rx);
-    return rx;
-  }
-
-  async function tenantWithEndpoint(rx: Receiver, name = "publish"): Promise<{ tenantId: string; endpointId: string }> {
-    const tenantId = (await api.tenants.createTenant({ name })).tenant!.id;
-    const endpointId = (await api.endpoints.createEndpoint({ tenantId, url: rx.url })).endpoint!.id;
-    return { tenantId, endpointId };
-  }
+  const { api, receiver, newTenant, tenantWithEndpoint } = useHookline();
 
   /** Waits until the tenant has exactly `count` deliveries, all SUCCEEDED (so the receiver has them all). */
   async function allDelivered(tenantId: string, count: number): Promise<void> {
@@ -57,7 +31,7 @@ describe("publishing: idempotency, event-type fan-out, batch validation, Publish
 
   it("same tenant + idempotency key: the same event id, duplicate=true, no new delivery", async () => {
     const rx = await receiver();
-    const { tenantId } = await tenantWithEndpoint(rx);
+    const { tenantId } = await tenantWithEndpoint(rx, "publish");
     const event = { tenantId, type: "order.created", payload: json({ order: 1 }), idempotencyKey: "order-1" };
     const first = (await api.events.publish({ events: [event] })).results[0]!;
     expect(first.duplicate).toBe(false);
@@ -100,7 +74,7 @@ describe("publishing: idempotency, event-type fan-out, batch validation, Publish
 
   it("duplicates inside one batch resolve to the first event of the batch", async () => {
     const rx = await receiver();
-    const { tenantId } = await tenantWithEndpoint(rx);
+    const { tenantId } = await tenantWithEndpoint(rx, "publish");
     const ev = (key: string, n: number) => ({ tenantId, type: "batch.item", payload: json({ n }), idempotencyKey: key });
     const { results } = await api.events.publish({ events: [ev("k1", 1), ev("k1", 2), ev("k2", 3), ev("k1", 4), ev("", 5), ev("", 6)] });
     expect(results.map((r) => r.duplicate)).toEqual([false, true, false, true, false, false]);
@@ -117,7 +91,7 @@ describe("publishing: idempotency, event-type fan-out, batch validation, Publish
 
   it("event-type filters: exact, prefix wildcard, empty (everything), and non-matching", async () => {
     const rx = await receiver();
-    const tenantId = (await api.tenants.createTenant({ name: "filters" })).tenant!.id;
+    const tenantId = await newTenant("filters");
     const filters: Record<string, string[]> = { exact: ["invoice.paid"], prefix: ["invoice.*"], all: [], user: ["user.*"] };
     const ids: Record<string, string> = {};
     for (const [name, eventTypes] of Object.entries(filters)) {
@@ -148,7 +122,7 @@ describe("publishing: idempotency, event-type fan-out, batch validation, Publish
 
   it("disabled endpoints get no new deliveries", async () => {
     const rx = await receiver();
-    const tenantId = (await api.tenants.createTenant({ name: "disabled" })).tenant!.id;
+    const tenantId = await newTenant("disabled");
     const on = (await api.endpoints.createEndpoint({ tenantId, url: `${rx.url}?ep=on` })).endpoint!.id;
     const createdOff = (await api.endpoints.createEndpoint({ tenantId, url: `${rx.url}?ep=created-off`, disabled: true })).endpoint!;
     expect(createdOff.disabled).toBe(true);
@@ -172,7 +146,7 @@ describe("publishing: idempotency, event-type fan-out, batch validation, Publish
 
   it("a unary batch with one bad event is refused whole, naming events[i].field, and nothing is stored", async () => {
     const rx = await receiver();
-    const { tenantId } = await tenantWithEndpoint(rx);
+    const { tenantId } = await tenantWithEndpoint(rx, "publish");
     const good = (n: number) => ({ tenantId, type: "ok.event", payload: json({ n }), idempotencyKey: `good-${n}` });
     const cases: [events: MessageInitShape<typeof PublishRequestSchema>["events"], field: string][] = [
       [[good(0), { tenantId, type: "ok.event", payload: new TextEncoder().encode("{not json") }, good(2)], "events[1].payload"],
@@ -181,15 +155,11 @@ describe("publishing: idempotency, event-type fan-out, batch validation, Publish
       [[good(0), { tenantId, type: "ok.event", payload: new Uint8Array() }], "events[1].payload"],
     ];
     for (const [events, field] of cases) {
-      const err = await api.events.publish({ events }).then(
-        () => undefined,
-        (e: unknown) => ConnectError.from(e),
-      );
+      const err = await rejection(api.events.publish({ events }));
       expect(err, field).toBeInstanceOf(ConnectError);
       expect(err!.code, field).toBe(Code.InvalidArgument);
       expect(err!.rawMessage).toContain(field);
-      const violations = err!.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations.map((v) => v.field));
-      expect(violations).toEqual([field]);
+      expect(violatedFields(err)).toEqual([field]);
     }
     // Nothing of those batches was stored: no deliveries, and the good events' keys are still free.
     expect((await api.deliveries.listDeliveries({ tenantId })).deliveries).toHaveLength(0);
@@ -202,7 +172,7 @@ describe("publishing: idempotency, event-type fan-out, batch validation, Publish
 
   it("PublishStream answers every request once, in order, with its request_id; a bad request gets an error and the stream goes on", async () => {
     const rx = await receiver();
-    const { tenantId } = await tenantWithEndpoint(rx);
+    const { tenantId } = await tenantWithEndpoint(rx, "publish");
     const count = 50;
     const bad = 23;
     async function* requests(): AsyncGenerator<MessageInitShape<typeof PublishStreamRequestSchema>> {
@@ -254,17 +224,14 @@ describe("publishing: idempotency, event-type fan-out, batch validation, Publish
 
   it("GetEvent returns the payload byte for byte, and NOT_FOUND for an unknown id", async () => {
     const rx = await receiver();
-    const { tenantId } = await tenantWithEndpoint(rx);
+    const { tenantId } = await tenantWithEndpoint(rx, "publish");
     const text = '{ "spaced" :  true,\n "unicode": "ñ 😀" }';
     const payload = new TextEncoder().encode(text);
     const { results } = await api.events.publish({ events: [{ tenantId, type: "get.event", payload, orderingKey: "ok-1" }] });
     const { event } = await api.events.getEvent({ id: results[0]!.eventId });
     expect(Buffer.compare(Buffer.from(event!.payload), Buffer.from(payload))).toBe(0);
     expect(event).toMatchObject({ id: results[0]!.eventId, tenantId, type: "get.event", orderingKey: "ok-1", idempotencyKey: "" });
-    const err = await api.events.getEvent({ id: "evt_01ARZ3NDEKTSV4RRFFQ69G5FAV" }).then(
-      () => undefined,
-      (e: unknown) => ConnectError.from(e),
-    );
+    const err = await rejection(api.events.getEvent({ id: "evt_01ARZ3NDEKTSV4RRFFQ69G5FAV" }));
     expect(err?.code).toBe(Code.NotFound);
     await eventually(async () => rx.requests.length === 1);
     expect(rx.requests[0]!.body.toString("utf8")).toBe(text);

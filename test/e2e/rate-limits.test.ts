@@ -1,40 +1,14 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { BreakerState } from "../../src/gen/hookline/v1/endpoint_pb.ts";
-import { clients, json, type Clients } from "../helpers/clients.ts";
-import { Receiver, eventually, type ReceivedRequest, type Responder } from "../helpers/receiver.ts";
-import { startServer, type ServerProcess } from "../helpers/server.ts";
+import { json, type Clients } from "../helpers/clients.ts";
+import { useHookline } from "../helpers/fixtures.ts";
+import { eventually, type ReceivedRequest } from "../helpers/receiver.ts";
+import { until } from "../helpers/time.ts";
 
 // Rate limits (design brief, "Delivery semantics" → Isolation): per-endpoint and per-tenant
 // token buckets, limits changed at run time, and the adaptive slow-down on 429.
 // Rates are measured at the receiver over whole seconds, skipping the first second after the
 // first receipt (the bucket may start with up to `rate` tokens of burst).
-
-const servers: ServerProcess[] = [];
-const receivers: Receiver[] = [];
-
-afterEach(async () => {
-  await Promise.all(receivers.splice(0).map((r) => r.close()));
-});
-afterAll(async () => {
-  for (const s of servers.splice(0)) {
-    await s.stop();
-    s.cleanup();
-  }
-});
-
-async function server(args: string[] = []): Promise<Clients> {
-  const srv = await startServer({ args });
-  servers.push(srv);
-  return clients(srv.baseUrl, "grpc");
-}
-
-async function receiver(responder?: Responder): Promise<Receiver> {
-  const r = await Receiver.start(responder);
-  receivers.push(r);
-  return r;
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Requests that arrived in [fromMs, toMs). */
 function countIn(requests: readonly ReceivedRequest[], fromMs: number, toMs: number): number {
@@ -50,20 +24,11 @@ async function publishMany(api: Clients, tenantId: string, count: number): Promi
   }
 }
 
-/** Waits until `ms` after `fromMs` (bounded by the call itself). */
-async function until(fromMs: number, ms: number): Promise<void> {
-  const wait = fromMs + ms - Date.now();
-  if (wait > 0) await sleep(wait);
-}
-
 describe("token-bucket rate limits", () => {
   // One server for these; each test deletes its tenant at the end, which cancels whatever
   // backlog is left so the next test has the dispatcher to itself.
-  let api: Clients;
+  const { api, receiver } = useHookline();
   let tenantId = "";
-  beforeAll(async () => {
-    api = await server();
-  });
   afterEach(async () => {
     if (tenantId !== "") await api.tenants.deleteTenant({ id: tenantId });
     tenantId = "";
@@ -149,9 +114,10 @@ describe("token-bucket rate limits", () => {
 });
 
 describe("adaptive slow-down", () => {
+  // The breaker is set out of reach so the slow-down measured is the 429 throttle's alone.
+  const { api, receiver } = useHookline({ args: ["--breaker-threshold", "100000"] });
+
   it("429 without Retry-After slows the endpoint down (adaptive), below its configured rate", async () => {
-    // The breaker is set out of reach so the slow-down measured is the 429 throttle's alone.
-    const api = await server(["--breaker-threshold", "100000"]);
     let throttling = false;
     const r = await receiver(() => (throttling ? { status: 429, body: "slow down" } : { status: 200 }));
     const { tenant } = await api.tenants.createTenant({ name: "throttled" });

@@ -1,47 +1,25 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { create } from "@bufbuild/protobuf";
-import { DurationSchema, timestampFromMs, type Duration } from "@bufbuild/protobuf/wkt";
+import { describe, expect, it } from "vitest";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { DeliveryStatus, type Delivery } from "../../src/gen/hookline/v1/delivery_pb.ts";
-import { clients, json, type Clients } from "../helpers/clients.ts";
-import { Receiver, eventually, type ReceivedRequest } from "../helpers/receiver.ts";
-import { startServer, type ServerProcess } from "../helpers/server.ts";
+import { json } from "../helpers/clients.ts";
+import { useHookline } from "../helpers/fixtures.ts";
+import { eventually, webhookId, type Receiver } from "../helpers/receiver.ts";
+import { ms, sleep } from "../helpers/time.ts";
 
-const ms = (n: number): Duration => create(DurationSchema, { seconds: BigInt(Math.floor(n / 1000)), nanos: (n % 1000) * 1_000_000 });
-const sleep = (n: number) => new Promise((r) => setTimeout(r, n));
-const idOf = (req: ReceivedRequest): string => String(req.headers["webhook-id"]);
 const sorted = (xs: Iterable<string>): string[] => [...xs].sort();
 
 /** One attempt only: every failure is final, so deliveries go DEAD at once. */
 const ONE_SHOT = { maxAttempts: 1, initialBackoff: ms(10), maxBackoff: ms(50) };
 
 describe("dead letters: RetryDelivery, ReplayDeliveries, ListDeliveries", () => {
-  let server: ServerProcess;
-  let api: Clients;
-  const receivers: Receiver[] = [];
-
-  beforeAll(async () => {
-    // Deliveries here fail on purpose; keep the circuit breaker out of the way.
-    server = await startServer({ args: ["--breaker-threshold", "100000"] });
-    api = clients(server.baseUrl, "grpc");
-  });
-  afterEach(async () => {
-    await Promise.all(receivers.splice(0).map((r) => r.close()));
-  });
-  afterAll(async () => {
-    await server?.stop();
-    server?.cleanup();
-  });
+  // Deliveries here fail on purpose; keep the circuit breaker out of the way.
+  const { api, receiver, newTenant, tenantWithEndpoint } = useHookline({ args: ["--breaker-threshold", "100000"] });
 
   /** A receiver whose status code can be switched while the test runs. */
   async function switchable(initial: number): Promise<{ rx: Receiver; set: (status: number) => void }> {
     let status = initial;
-    const rx = await Receiver.start(() => ({ status }));
-    receivers.push(rx);
+    const rx = await receiver(() => ({ status }));
     return { rx, set: (s) => (status = s) };
-  }
-
-  async function newTenant(name = "replay"): Promise<string> {
-    return (await api.tenants.createTenant({ name })).tenant!.id;
   }
 
   /** Every delivery matching the filter, following page tokens (bounded). */
@@ -77,8 +55,7 @@ describe("dead letters: RetryDelivery, ReplayDeliveries, ListDeliveries", () => 
 
   it("RetryDelivery sends one dead delivery again; ReplayDeliveries(DEAD) brings back all the others", async () => {
     const { rx, set } = await switchable(500);
-    const tenantId = await newTenant();
-    const endpointId = (await api.endpoints.createEndpoint({ tenantId, url: rx.url, retryPolicy: ONE_SHOT })).endpoint!.id;
+    const { tenantId, endpointId } = await tenantWithEndpoint(rx, "replay", { retryPolicy: ONE_SHOT });
     await publish(tenantId, 5, "dead");
     const dead = await waitStatuses(endpointId, DeliveryStatus.DEAD, 5);
     expect(dead.every((d) => d.attempts === 1 && d.lastStatusCode === 500)).toBe(true);
@@ -113,7 +90,7 @@ describe("dead letters: RetryDelivery, ReplayDeliveries, ListDeliveries", () => 
     await rx.waitFor((r) => r.length === 10);
     // Each delivery reached the receiver once more, under its own webhook-id.
     const counts = new Map<string, number>();
-    for (const r of rx.requests) counts.set(idOf(r), (counts.get(idOf(r)) ?? 0) + 1);
+    for (const r of rx.requests) counts.set(webhookId(r), (counts.get(webhookId(r)) ?? 0) + 1);
     expect(sorted(counts.keys())).toEqual(sorted(dead.map((d) => d.id)));
     expect([...counts.values()]).toEqual([2, 2, 2, 2, 2]);
 
@@ -123,8 +100,7 @@ describe("dead letters: RetryDelivery, ReplayDeliveries, ListDeliveries", () => 
 
   it("replays only the deliveries created inside the time window", async () => {
     const { rx, set } = await switchable(500);
-    const tenantId = await newTenant();
-    const endpointId = (await api.endpoints.createEndpoint({ tenantId, url: rx.url, retryPolicy: ONE_SHOT })).endpoint!.id;
+    const { tenantId, endpointId } = await tenantWithEndpoint(rx, "replay", { retryPolicy: ONE_SHOT });
     const before = await publish(tenantId, 3, "before");
     await sleep(30);
     const start = Date.now();
@@ -161,8 +137,7 @@ describe("dead letters: RetryDelivery, ReplayDeliveries, ListDeliveries", () => 
   });
 
   it("ListDeliveries filters by tenant, endpoint, event and status, and pages with page_token", async () => {
-    const rx = await Receiver.start((req) => ({ status: req.path.includes("ep=bad") ? 400 : 200 }));
-    receivers.push(rx);
+    const rx = await receiver((req) => ({ status: req.path.includes("ep=bad") ? 400 : 200 }));
     const tenantA = await newTenant("list-a");
     const tenantB = await newTenant("list-b");
     const good = (await api.endpoints.createEndpoint({ tenantId: tenantA, url: `${rx.url}?ep=good`, retryPolicy: ONE_SHOT })).endpoint!.id;
@@ -226,10 +201,7 @@ describe("dead letters: RetryDelivery, ReplayDeliveries, ListDeliveries", () => 
     const total = 20_000;
     // Answers 400 with retry_client_errors off: one attempt each, straight to DEAD.
     const { rx } = await switchable(400);
-    const tenantId = await newTenant("bulk");
-    const endpointId = (
-      await api.endpoints.createEndpoint({ tenantId, url: rx.url, retryPolicy: ONE_SHOT, maxInFlight: 256 })
-    ).endpoint!.id;
+    const { tenantId, endpointId } = await tenantWithEndpoint(rx, "bulk", { retryPolicy: ONE_SHOT, maxInFlight: 256 });
     const batch = 1000;
     for (let sent = 0; sent < total; sent += batch) {
       const { results } = await api.events.publish({

@@ -1,46 +1,17 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { DurationSchema, timestampMs, type Duration } from "@bufbuild/protobuf/wkt";
+import { describe, expect, it } from "vitest";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { timestampMs, type Duration } from "@bufbuild/protobuf/wkt";
 import { DeliveryStatus, type Delivery } from "../../src/gen/hookline/v1/delivery_pb.ts";
 import type { RetryPolicySchema } from "../../src/gen/hookline/v1/endpoint_pb.ts";
-import { clients, json, type Clients } from "../helpers/clients.ts";
-import { Receiver, eventually, type ReceivedRequest, type Responder } from "../helpers/receiver.ts";
-import { startServer, type ServerProcess } from "../helpers/server.ts";
-
-const ms = (n: number): Duration => create(DurationSchema, { seconds: BigInt(Math.floor(n / 1000)), nanos: (n % 1000) * 1_000_000 });
-const sleep = (n: number) => new Promise((r) => setTimeout(r, n));
-const idOf = (req: ReceivedRequest): string => String(req.headers["webhook-id"]);
-
-/** Answers by how many times this webhook-id was seen before: script[n], then the last entry. */
-function perDelivery(script: ((n: number) => ReturnType<Responder>) | ReturnType<Responder>[]): Responder {
-  const counts = new Map<string, number>();
-  return (req) => {
-    const id = idOf(req);
-    const n = counts.get(id) ?? 0;
-    counts.set(id, n + 1);
-    if (typeof script === "function") return script(n);
-    return script[Math.min(n, script.length - 1)]!;
-  };
-}
+import { json } from "../helpers/clients.ts";
+import { useHookline } from "../helpers/fixtures.ts";
+import { eventually, perDelivery, webhookId, type Receiver, type Responder } from "../helpers/receiver.ts";
+import { ms, sleep } from "../helpers/time.ts";
 
 describe("retries, backoff, Retry-After, 410 Gone, dead-lettering, timeouts", () => {
-  let server: ServerProcess;
-  let api: Clients;
-  const receivers: Receiver[] = [];
-
-  beforeAll(async () => {
-    // A high breaker threshold: these tests fail on purpose many times in a row and
-    // measure retry timing, which an open circuit breaker would stretch.
-    server = await startServer({ args: ["--breaker-threshold", "100000"] });
-    api = clients(server.baseUrl, "grpc");
-  });
-  afterEach(async () => {
-    await Promise.all(receivers.splice(0).map((r) => r.close()));
-  });
-  afterAll(async () => {
-    await server?.stop();
-    server?.cleanup();
-  });
+  // A high breaker threshold: these tests fail on purpose many times in a row and
+  // measure retry timing, which an open circuit breaker would stretch.
+  const { api, receiver, tenantWithEndpoint } = useHookline({ args: ["--breaker-threshold", "100000"] });
 
   /** A fresh tenant with one endpoint pointing at a fresh receiver. */
   async function setup(
@@ -48,11 +19,9 @@ describe("retries, backoff, Retry-After, 410 Gone, dead-lettering, timeouts", ()
     retryPolicy: MessageInitShape<typeof RetryPolicySchema>,
     extra: { timeout?: Duration } = {},
   ): Promise<{ rx: Receiver; tenantId: string; endpointId: string }> {
-    const rx = await Receiver.start(responder);
-    receivers.push(rx);
-    const tenantId = (await api.tenants.createTenant({ name: "retries" })).tenant!.id;
-    const { endpoint } = await api.endpoints.createEndpoint({ tenantId, url: rx.url, retryPolicy, ...extra });
-    return { rx, tenantId, endpointId: endpoint!.id };
+    const rx = await receiver(responder);
+    const { tenantId, endpointId } = await tenantWithEndpoint(rx, "retries", { retryPolicy, ...extra });
+    return { rx, tenantId, endpointId };
   }
 
   async function publishOne(tenantId: string, payload: unknown = { hello: "retry" }): Promise<string> {
@@ -102,7 +71,7 @@ describe("retries, backoff, Retry-After, 410 Gone, dead-lettering, timeouts", ()
     expect(starts[2]!).toBeGreaterThanOrEqual(starts[1]!);
 
     // The receiver saw the same delivery three times and nothing more.
-    expect(rx.requests.map(idOf)).toEqual([id, id, id]);
+    expect(rx.requests.map(webhookId)).toEqual([id, id, id]);
     await sleep(300);
     expect(rx.requests).toHaveLength(3);
   });
@@ -123,7 +92,7 @@ describe("retries, backoff, Retry-After, 410 Gone, dead-lettering, timeouts", ()
     await rx.waitFor((reqs) => reqs.length >= 4 * n, 30_000);
 
     const byId = new Map<string, number[]>();
-    for (const req of rx.requests) byId.set(idOf(req), [...(byId.get(idOf(req)) ?? []), req.at]);
+    for (const req of rx.requests) byId.set(webhookId(req), [...(byId.get(webhookId(req)) ?? []), req.at]);
     expect(byId.size).toBe(n);
     const gaps: number[][] = [[], [], []];
     for (const times of byId.values()) {
@@ -180,7 +149,7 @@ describe("retries, backoff, Retry-After, 410 Gone, dead-lettering, timeouts", ()
     const { id } = await deliveryOf(eventId);
     // Retried within a couple of seconds, not an hour later.
     await rx.waitFor((r) => r.length === 2, 4_000);
-    expect(rx.requests.map(idOf)).toEqual([id, id]);
+    expect(rx.requests.map(webhookId)).toEqual([id, id]);
     const gap = rx.requests[1]!.at - rx.requests[0]!.at;
     expect(gap).toBeLessThan(3_000);
     await settled(id, DeliveryStatus.SUCCEEDED);
@@ -216,7 +185,7 @@ describe("retries, backoff, Retry-After, 410 Gone, dead-lettering, timeouts", ()
     expect(endpoint!.disabled).toBe(false);
     expect(endpoint!.disabledReason).toBe("");
     await rx.waitFor((r) => r.length === 2);
-    expect(rx.requests.map(idOf)).toEqual([id, id]);
+    expect(rx.requests.map(webhookId)).toEqual([id, id]);
     const done = await settled(id, DeliveryStatus.SUCCEEDED);
     expect(done.attempts).toBe(2);
     const { attempts } = await api.deliveries.listAttempts({ deliveryId: id });
@@ -290,6 +259,6 @@ describe("retries, backoff, Retry-After, 410 Gone, dead-lettering, timeouts", ()
     expect(firstMs).toBeGreaterThanOrEqual(900);
     expect(firstMs).toBeLessThan(2_900);
     expect(attempts[1]!.statusCode).toBe(200);
-    expect(rx.requests.map(idOf)).toEqual([id, id]);
+    expect(rx.requests.map(webhookId)).toEqual([id, id]);
   });
 });

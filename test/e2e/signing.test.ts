@@ -1,13 +1,10 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { create } from "@bufbuild/protobuf";
-import { DurationSchema, type Duration } from "@bufbuild/protobuf/wkt";
+import { describe, expect, it } from "vitest";
 import { Webhook } from "standardwebhooks";
 import { DeliveryStatus } from "../../src/gen/hookline/v1/delivery_pb.ts";
-import { clients, json, type Clients } from "../helpers/clients.ts";
-import { Receiver, eventually, type ReceivedRequest } from "../helpers/receiver.ts";
-import { startServer, type ServerProcess } from "../helpers/server.ts";
-
-const ms = (n: number): Duration => create(DurationSchema, { seconds: BigInt(Math.floor(n / 1000)), nanos: (n % 1000) * 1_000_000 });
+import { json } from "../helpers/clients.ts";
+import { useHookline } from "../helpers/fixtures.ts";
+import { eventually, perDelivery, type ReceivedRequest } from "../helpers/receiver.ts";
+import { ms } from "../helpers/time.ts";
 
 /** Verifies a received request the way a receiver would: with the official npm verifier. */
 function verify(secret: string, req: ReceivedRequest): unknown {
@@ -17,40 +14,12 @@ function verify(secret: string, req: ReceivedRequest): unknown {
 const header = (req: ReceivedRequest, name: string): string => String(req.headers[name]);
 
 describe("webhook requests: Standard Webhooks signing, headers and body", () => {
-  let server: ServerProcess;
-  let api: Clients;
-  const receivers: Receiver[] = [];
-
-  const receiver = async (...args: Parameters<typeof Receiver.start>): Promise<Receiver> => {
-    const r = await Receiver.start(...args);
-    receivers.push(r);
-    return r;
-  };
-  // A tenant per test, so an endpoint of one test never receives another test's events.
-  const newTenant = async (): Promise<string> => (await api.tenants.createTenant({ name: "signing" })).tenant!.id;
-
-  beforeAll(async () => {
-    server = await startServer();
-    api = clients(server.baseUrl, "grpc");
-  });
-  afterEach(async () => {
-    await Promise.all(receivers.splice(0).map((r) => r.close()));
-  });
-  afterAll(async () => {
-    await server?.stop();
-    server?.cleanup();
-  });
+  const { api, receiver, newTenant, tenantWithEndpoint } = useHookline();
 
   it("signs every attempt verifiably, keeps webhook-id = delivery id across retries, sends custom headers and the exact body", async () => {
     // First request of each webhook-id fails with 500, the retry succeeds.
-    const seen = new Set<string>();
-    const tenantId = await newTenant();
-    const rx = await receiver((req) => {
-      const id = header(req, "webhook-id");
-      if (seen.has(id)) return { status: 200 };
-      seen.add(id);
-      return { status: 500 };
-    });
+    const tenantId = await newTenant("signing");
+    const rx = await receiver(perDelivery([{ status: 500 }, { status: 200 }]));
     const { endpoint } = await api.endpoints.createEndpoint({
       tenantId,
       url: rx.url,
@@ -109,24 +78,20 @@ describe("webhook requests: Standard Webhooks signing, headers and body", () => 
   });
 
   it("refuses a tampered body or a wrong secret (the verifier really checks)", async () => {
-    const tenantId = await newTenant();
     const rx = await receiver();
-    const { endpoint } = await api.endpoints.createEndpoint({ tenantId, url: rx.url });
+    const { tenantId, secret } = await tenantWithEndpoint(rx, "signing");
     await api.events.publish({ events: [{ tenantId, type: "signing.check", payload: json({ a: 1 }) }] });
     await rx.waitFor((r) => r.length === 1);
     const req = rx.requests[0]!;
-    expect(verify(endpoint!.secret, req)).toEqual({ a: 1 });
-    expect(() => verify(endpoint!.secret, { ...req, body: Buffer.from('{"a":2}') })).toThrow();
+    expect(verify(secret, req)).toEqual({ a: 1 });
+    expect(() => verify(secret, { ...req, body: Buffer.from('{"a":2}') })).toThrow();
     const other = "whsec_" + Buffer.alloc(32, 7).toString("base64");
     expect(() => verify(other, req)).toThrow();
   });
 
   it("signs with the old and the new secret during a rotation grace period, and with the new one only after a rotation without grace", async () => {
-    const tenantId = await newTenant();
     const rx = await receiver();
-    const { endpoint } = await api.endpoints.createEndpoint({ tenantId, url: rx.url });
-    const endpointId = endpoint!.id;
-    const original = endpoint!.secret;
+    const { tenantId, endpointId, secret: original } = await tenantWithEndpoint(rx, "signing");
 
     // Rotation with a grace period: both secrets sign.
     const rotated = (await api.endpoints.rotateEndpointSecret({ id: endpointId, gracePeriod: ms(3_600_000) })).endpoint!;
@@ -156,15 +121,14 @@ describe("webhook requests: Standard Webhooks signing, headers and body", () => 
   });
 
   it("signs with a secret supplied on rotation", async () => {
-    const tenantId = await newTenant();
     const rx = await receiver();
-    const { endpoint } = await api.endpoints.createEndpoint({ tenantId, url: rx.url });
+    const { tenantId, endpointId, secret } = await tenantWithEndpoint(rx, "signing");
     const chosen = "whsec_" + Buffer.from("0123456789abcdef0123456789abcdef").toString("base64");
-    const rotated = await api.endpoints.rotateEndpointSecret({ id: endpoint!.id, secret: chosen, gracePeriod: ms(0) });
+    const rotated = await api.endpoints.rotateEndpointSecret({ id: endpointId, secret: chosen, gracePeriod: ms(0) });
     expect(rotated.endpoint!.secret).toBe(chosen);
     await api.events.publish({ events: [{ tenantId, type: "signing.chosen", payload: json({ ok: true }) }] });
     await rx.waitFor((r) => r.length === 1);
     expect(verify(chosen, rx.requests[0]!)).toEqual({ ok: true });
-    expect(() => verify(endpoint!.secret, rx.requests[0]!)).toThrow();
+    expect(() => verify(secret, rx.requests[0]!)).toThrow();
   });
 });

@@ -1,13 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { beforeAll, describe, expect, it } from "vitest";
+import { Code } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { BadRequestSchema } from "../../src/gen/google/rpc/error_details_pb.ts";
-import { DeliveryService, type DeliveryStatus } from "../../src/gen/hookline/v1/delivery_pb.ts";
-import { EndpointService, type OrderingMode } from "../../src/gen/hookline/v1/endpoint_pb.ts";
-import { EventService } from "../../src/gen/hookline/v1/event_pb.ts";
-import { TenantService } from "../../src/gen/hookline/v1/tenant_pb.ts";
-import { clients, json, type Clients } from "../helpers/clients.ts";
-import { startServer, type ServerProcess } from "../helpers/server.ts";
+import type { DeliveryStatus } from "../../src/gen/hookline/v1/delivery_pb.ts";
+import type { OrderingMode } from "../../src/gen/hookline/v1/endpoint_pb.ts";
+import { clients, clientsOver, json, type Clients } from "../helpers/clients.ts";
+import { rejection, violatedFields } from "../helpers/errors.ts";
+import { useHookline } from "../helpers/fixtures.ts";
 
 // One server WITHOUT --allow-private-targets: the SSRF guard is on, so valid endpoints in
 // this file use a documentation address (203.0.113.0/24, never contacted: nothing is delivered).
@@ -171,40 +169,13 @@ const CASES: Case[] = [
   ["ReplayDeliveries unknown endpoint", (c) => c.api.deliveries.replayDeliveries({ endpointId: UNKNOWN.endpoint }), NOT_FOUND],
 ];
 
-async function rejection(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (err) {
-    return ConnectError.from(err);
-  }
-  throw new Error("expected the call to fail, but it succeeded");
-}
-
-function fieldsOf(err: ConnectError): string[] {
-  return err.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations.map((v) => v.field));
-}
-
 /** Connect protocol with JSON bodies: bad input arrives through the JSON parser instead of binary. */
 function jsonClients(baseUrl: string): Clients {
-  const t = createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false });
-  return {
-    tenants: createClient(TenantService, t),
-    endpoints: createClient(EndpointService, t),
-    events: createClient(EventService, t),
-    deliveries: createClient(DeliveryService, t),
-  };
+  return clientsOver(createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false }));
 }
 
-let server: ServerProcess;
+const { server, api, newTenant } = useHookline({ allowPrivateTargets: false });
 const seenCodes: Code[] = [];
-
-beforeAll(async () => {
-  server = await startServer({ allowPrivateTargets: false });
-});
-afterAll(async () => {
-  await server?.stop();
-  server?.cleanup();
-});
 
 describe.each([
   ["grpc (binary)", (url: string) => clients(url, "grpc")],
@@ -224,7 +195,7 @@ describe.each([
     seenCodes.push(err.code);
     expect(err.code, `${Code[err.code]}: ${err.rawMessage}`).toBe(code);
     if (field !== undefined) {
-      expect(fieldsOf(err)).toContain(field);
+      expect(violatedFields(err)).toContain(field);
       expect(err.rawMessage).toContain(field);
     }
   });
@@ -247,7 +218,6 @@ describe("after all the bad input", () => {
   });
 
   it("the server keeps answering", async () => {
-    const api = clients(server.baseUrl, "grpc");
     const { tenant } = await api.tenants.createTenant({ name: "still alive" });
     expect((await api.tenants.getTenant({ id: tenant!.id })).tenant?.name).toBe("still alive");
     const res = await fetch(`${server.baseUrl}/healthz`);
@@ -256,11 +226,9 @@ describe("after all the bad input", () => {
 });
 
 describe("SSRF guard (server started without --allow-private-targets)", () => {
-  let api: Clients;
   let tenantId: string;
   beforeAll(async () => {
-    api = clients(server.baseUrl, "grpc");
-    tenantId = (await api.tenants.createTenant({ name: "ssrf" })).tenant!.id;
+    tenantId = await newTenant("ssrf");
   });
 
   it.each(["http://127.0.0.1:9/", "http://localhost:9/", "http://[::1]:9/", "http://10.1.2.3/hook", "http://169.254.169.254/latest"])(
@@ -268,7 +236,7 @@ describe("SSRF guard (server started without --allow-private-targets)", () => {
     async (url) => {
       const err = await rejection(api.endpoints.createEndpoint({ tenantId, url }));
       expect(err.code).toBe(Code.InvalidArgument);
-      expect(fieldsOf(err)).toEqual(["url"]);
+      expect(violatedFields(err)).toEqual(["url"]);
       expect(err.rawMessage).toContain("--allow-private-targets");
     },
   );
@@ -279,7 +247,7 @@ describe("SSRF guard (server started without --allow-private-targets)", () => {
       api.endpoints.updateEndpoint({ endpoint: { id: endpoint!.id, url: "http://localhost:9/" }, updateMask: { paths: ["url"] } }),
     );
     expect(err.code).toBe(Code.InvalidArgument);
-    expect(fieldsOf(err)).toEqual(["endpoint.url"]);
+    expect(violatedFields(err)).toEqual(["endpoint.url"]);
     expect(err.rawMessage).toContain("--allow-private-targets");
     expect((await api.endpoints.getEndpoint({ id: endpoint!.id })).endpoint?.url).toBe(PUBLIC_URL);
   });

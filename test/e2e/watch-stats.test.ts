@@ -1,39 +1,22 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { DeliveryStatus, type Delivery, type WatchDeliveriesRequestSchema } from "../../src/gen/hookline/v1/delivery_pb.ts";
 import { BreakerState } from "../../src/gen/hookline/v1/endpoint_pb.ts";
-import { clients, json, type Clients } from "../helpers/clients.ts";
-import { Receiver, eventually, type Responder } from "../helpers/receiver.ts";
-import { runCli, startServer, type ServerProcess } from "../helpers/server.ts";
+import { json } from "../helpers/clients.ts";
+import { useHookline } from "../helpers/fixtures.ts";
+import { eventually, perDelivery } from "../helpers/receiver.ts";
+import { runCli } from "../helpers/server.ts";
+import { sleep } from "../helpers/time.ts";
 
 // Observability of deliveries: WatchDeliveries (server stream of status changes),
 // GetEndpointStats (health, backlog, breaker), and the operator CLI built on them.
 
 const ROOT = new URL("../../", import.meta.url).pathname;
-let server: ServerProcess;
-let api: Clients;
-const receivers: Receiver[] = [];
+const { server, api, receiver } = useHookline();
 
-beforeAll(async () => {
-  server = await startServer();
-  api = clients(server.baseUrl, "grpc");
-});
-afterAll(async () => {
-  await Promise.all(receivers.map((r) => r.close()));
-  await server?.stop();
-  server?.cleanup();
-});
-
-async function receiver(responder?: Responder): Promise<Receiver> {
-  const r = await Receiver.start(responder);
-  receivers.push(r);
-  return r;
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const ms = (d: { seconds: bigint; nanos: number } | undefined): number => (d ? Number(d.seconds) * 1000 + d.nanos / 1e6 : 0);
 const fastRetries = { maxAttempts: 10, initialBackoff: { nanos: 10_000_000 }, maxBackoff: { nanos: 20_000_000 } };
 
@@ -66,13 +49,7 @@ const ESTABLISH_MS = 300;
 describe("WatchDeliveries", () => {
   it("streams state changes filtered by endpoint and by tenant: SUCCEEDED, and RETRYING then SUCCEEDED for a 500-then-200", async () => {
     const ok = await receiver();
-    const attemptsById = new Map<string, number>();
-    const flaky = await receiver((req) => {
-      const id = String(req.headers["webhook-id"]);
-      const n = (attemptsById.get(id) ?? 0) + 1;
-      attemptsById.set(id, n);
-      return { status: n === 1 ? 500 : 200 };
-    });
+    const flaky = await receiver(perDelivery([{ status: 500 }, { status: 200 }]));
     const other = await receiver();
     const { tenant } = await api.tenants.createTenant({ name: "watched" });
     const { tenant: otherTenant } = await api.tenants.createTenant({ name: "not watched" });
@@ -147,7 +124,8 @@ describe("GetEndpointStats", () => {
     const { endpoint: failingEp } = await api.endpoints.createEndpoint({
       tenantId: tenant2!.id,
       url: failing.url,
-      retryPolicy: { maxAttempts: 5, initialBackoff: { seconds: 60n }, maxBackoff: { seconds: 60n } },
+      // Full jitter draws the first retry uniformly below initial_backoff: a day keeps it out of the test.
+      retryPolicy: { maxAttempts: 5, initialBackoff: { seconds: 86_400n }, maxBackoff: { seconds: 86_400n } },
     });
     const publish = (tenantId: string, n: number) =>
       api.events.publish({ events: Array.from({ length: n }, (_, i) => ({ tenantId, type: "stat.tick", payload: json({ i }) })) });
@@ -187,7 +165,7 @@ describe("GetEndpointStats", () => {
     expect(later!.recentAttempts).toBe(10);
     expect(later!.successRate).toBeCloseTo(0.8, 5);
 
-    // 4 deliveries, one failed attempt each, the next one a minute away.
+    // 4 deliveries, one failed attempt each, the next one (almost surely) hours away.
     const stuck = await eventually(
       async () => {
         const { stats } = await api.endpoints.getEndpointStats({ id: failingEp!.id });

@@ -29,7 +29,11 @@ export interface Clients {
 }
 
 export function clients(baseUrl: string, protocol: Protocol = "grpc"): Clients {
-  const t = transport(baseUrl, protocol);
+  return clientsOver(transport(baseUrl, protocol));
+}
+
+/** The four service clients over any transport (for one configured beyond a Protocol). */
+export function clientsOver(t: Transport): Clients {
   const make = <S extends DescService>(s: S): Client<S> => createClient(s, t);
   return {
     tenants: make(TenantService),

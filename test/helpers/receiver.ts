@@ -20,6 +20,23 @@ export interface Reply {
 
 export type Responder = (req: ReceivedRequest, index: number) => Reply;
 
+/** The webhook-id header: the delivery id, the same on every attempt of a delivery. */
+export const webhookId = (req: ReceivedRequest): string => String(req.headers["webhook-id"]);
+
+/**
+ * Answers by how many times the request's webhook-id was seen before: replies[n], then the
+ * last entry. Scripts each delivery's attempts alike, whatever order deliveries arrive in.
+ */
+export function perDelivery(replies: Reply[]): Responder {
+  const seen = new Map<string, number>();
+  return (req) => {
+    const id = webhookId(req);
+    const n = seen.get(id) ?? 0;
+    seen.set(id, n + 1);
+    return replies[Math.min(n, replies.length - 1)]!;
+  };
+}
+
 /** A real HTTP webhook receiver on 127.0.0.1 that records every request. */
 export class Receiver {
   readonly requests: ReceivedRequest[] = [];
@@ -61,7 +78,7 @@ export class Receiver {
 
   /** Distinct webhook-id values seen. */
   uniqueIds(): Set<string> {
-    return new Set(this.requests.map((r) => String(r.headers["webhook-id"])));
+    return new Set(this.requests.map(webhookId));
   }
 
   /** Waits until the predicate holds over the recorded requests (checked on each arrival). */

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError, DEFAULTS, SETTINGS, loadConfig, parseDuration } from "../../src/config/config.ts";
+import { thrown } from "../helpers/errors.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "hookline-config-unit-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -13,15 +14,7 @@ function file(name: string, content: unknown): string {
   return path;
 }
 
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error("expected a ConfigError");
-}
+const configError = (fn: () => unknown): ConfigError => thrown(fn, ConfigError);
 
 describe("loadConfig precedence", () => {
   it("no sources gives the defaults", () => {

@@ -1,16 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { HooklineError } from "../../src/core/errors.ts";
 import { decodePageToken, encodePageToken } from "../../src/core/page-token.ts";
+import { thrown } from "../helpers/errors.ts";
 
-function refusal(fn: () => unknown): HooklineError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(HooklineError);
-    return err as HooklineError;
-  }
-  throw new Error("expected the token to be refused");
-}
+const refusal = (fn: () => unknown): HooklineError => thrown(fn, HooklineError);
 
 describe("page tokens", () => {
   it("round-trip the last id for the same kind", () => {

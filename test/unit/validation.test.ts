@@ -10,20 +10,15 @@ import {
   checkUrl,
   matchesEventType,
 } from "../../src/core/validation.ts";
+import { thrown } from "../helpers/errors.ts";
 
 /** The field a validation error names (fails when fn does not throw a HooklineError). */
 function fieldOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(HooklineError);
-    const e = err as HooklineError;
-    expect(e.code).toBe("invalid_argument");
-    expect(e.violations).toHaveLength(1);
-    expect(e.message.startsWith(`${e.violations[0]!.field}: `)).toBe(true);
-    return e.violations[0]!.field;
-  }
-  throw new Error("expected a validation error");
+  const e = thrown(fn, HooklineError);
+  expect(e.code).toBe("invalid_argument");
+  expect(e.violations).toHaveLength(1);
+  expect(e.message.startsWith(`${e.violations[0]!.field}: `)).toBe(true);
+  return e.violations[0]!.field;
 }
 
 describe("matchesEventType", () => {
