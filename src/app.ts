@@ -75,7 +75,8 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
     now,
     idempotencyWindowMs: config.idempotencyWindowMs,
     maxPendingEvents: config.maxPendingEvents,
-    maxEventsPerCommit: 20_000,
+    // Bounds how long one commit holds the thread (about 0.3 s at fan-out 5 on a busy 2-core box).
+    maxEventsPerCommit: 5_000,
     onCommitted(endpointIds, committedMs, events, durationMs) {
       metrics.commitSeconds.observe(durationMs / 1000);
       metrics.eventsPublished.inc({}, events);

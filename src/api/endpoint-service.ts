@@ -1,6 +1,6 @@
 import type { ServiceImpl } from "@connectrpc/connect";
-import { invalidArgument, notFound } from "../core/errors.ts";
-import { newId } from "../core/ids.ts";
+import { invalidArgument, notFound, resourceExhausted } from "../core/errors.ts";
+import { MAX_FAN_OUT, newId } from "../core/ids.ts";
 import { DEFAULT_RETRY_POLICY } from "../core/retry.ts";
 import { checkSecret, generateSecret } from "../core/secrets.ts";
 import type { Endpoint, RetryPolicy } from "../core/types.ts";
@@ -96,6 +96,8 @@ export function endpointService(deps: ServiceDeps & { dispatch: HealthSource }):
     async createEndpoint(req) {
       requireNonEmpty("tenant_id", req.tenantId);
       if (!catalog.tenant(req.tenantId)) throw notFound("tenant", req.tenantId);
+      if (catalog.endpointCount(req.tenantId) >= MAX_FAN_OUT)
+        throw resourceExhausted(`tenant ${req.tenantId} has ${MAX_FAN_OUT} endpoints, the most one event can fan out to`);
       const createdMs = now();
       const endpoint: Endpoint = {
         id: newId("ep", createdMs),

@@ -6,7 +6,15 @@ const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 export type IdPrefix = "tnt" | "ep" | "evt" | "dlv" | "att";
 
 let lastMs = -1;
+let lastTime = "";
 const lastRandom = new Uint8Array(10);
+
+/** The 10-character time part of a ULID: 48-bit milliseconds, most significant first. */
+function encodeTime(ms: number): string {
+  let out = "";
+  for (let i = 9; i >= 0; i--) out += ALPHABET[Math.floor(ms / 32 ** i) % 32];
+  return out;
+}
 
 /** Monotonic ULID: 48-bit millisecond time + 80 bits random, incremented within one millisecond. */
 function ulid(nowMs: number): string {
@@ -14,26 +22,15 @@ function ulid(nowMs: number): string {
     incrementRandom();
   } else {
     lastMs = nowMs;
+    lastTime = encodeTime(nowMs);
     lastRandom.set(randomBytes(10));
   }
-  let out = "";
-  let time = lastMs;
-  const timeChars: string[] = [];
-  for (let i = 0; i < 10; i++) {
-    timeChars.push(ALPHABET[time % 32] as string);
-    time = Math.floor(time / 32);
-  }
-  out = timeChars.reverse().join("");
-  // 80 random bits = 16 base32 characters, read 5 bits at a time.
-  let bits = 0;
-  let value = 0;
-  for (const byte of lastRandom) {
-    value = (value << 8) | byte;
-    bits += 8;
-    while (bits >= 5) {
-      bits -= 5;
-      out += ALPHABET[(value >> bits) & 31];
-    }
+  // 80 random bits = 16 base32 characters: two 40-bit halves, 8 characters each.
+  let out = lastTime;
+  for (let half = 0; half < 10; half += 5) {
+    let value = 0;
+    for (let i = half; i < half + 5; i++) value = value * 256 + (lastRandom[i] as number);
+    for (let i = 7; i >= 0; i--) out += ALPHABET[Math.floor(value / 32 ** i) % 32];
   }
   return out;
 }
@@ -53,4 +50,24 @@ export function newId(prefix: IdPrefix, nowMs: number = Date.now()): string {
 
 export function hasPrefix(id: string, prefix: IdPrefix): boolean {
   return id.startsWith(`${prefix}_`) && id.length === prefix.length + 27;
+}
+
+const ORDINAL_CHARS = 3;
+/** Endpoints one event can fan out to: the ordinal suffix of a delivery id has 3 base32 characters. */
+export const MAX_FAN_OUT = 32 ** ORDINAL_CHARS;
+
+/**
+ * The id of an event's n-th delivery: "dlv_" + the event's ULID + a 3-character ordinal.
+ * Deliveries sort like their events and an event's deliveries are one contiguous id range,
+ * so finding them needs no index of its own.
+ */
+export function deliveryId(eventId: string, ordinal: number): string {
+  let suffix = "";
+  for (let i = ORDINAL_CHARS - 1; i >= 0; i--) suffix += ALPHABET[Math.floor(ordinal / 32 ** i) % 32];
+  return `dlv_${eventId.slice(4)}${suffix}`;
+}
+
+/** [first, last] delivery ids an event can have. */
+export function deliveryIdRange(eventId: string): [string, string] {
+  return [deliveryId(eventId, 0), deliveryId(eventId, MAX_FAN_OUT - 1)];
 }

@@ -36,6 +36,12 @@ export class Catalog {
     return this.endpoints.get(id);
   }
 
+  endpointCount(tenantId: string): number {
+    let count = 0;
+    for (const e of this.endpoints.values()) if (e.tenantId === tenantId) count++;
+    return count;
+  }
+
   allEndpoints(): IterableIterator<Endpoint> {
     return this.endpoints.values();
   }

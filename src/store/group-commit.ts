@@ -68,6 +68,9 @@ export class GroupCommit {
         size += next.events.length;
       }
       await this.commit(group, size);
+      // A commit blocks the thread (SQLite is synchronous): let I/O and the dispatcher run
+      // before the next one, or a long queue would stall every other request.
+      if (this.queue.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
 

@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { failedPrecondition } from "../../core/errors.ts";
-import { newId } from "../../core/ids.ts";
+import { deliveryId, deliveryIdRange, newId } from "../../core/ids.ts";
 import {
   DeliveryStatus,
   type Attempt,
@@ -254,7 +254,6 @@ export class SqliteStore implements Store {
       findIdempotencyKey: db.prepare("SELECT event_id, created_ms FROM idempotency_keys WHERE tenant_id = ? AND key = ?"),
       putIdempotencyKey: db.prepare("REPLACE INTO idempotency_keys (tenant_id, key, event_id, created_ms) VALUES (?, ?, ?, ?)"),
       expireIdempotencyKeys: db.prepare("DELETE FROM idempotency_keys WHERE created_ms < ?"),
-      countDeliveriesOfEvent: db.prepare("SELECT count(*) AS n FROM deliveries WHERE event_id = ?"),
       insertDelivery: db.prepare(
         `INSERT INTO deliveries (id, event_id, endpoint_id, tenant_id, event_type, ordering_key, status, cycle_start_ms, next_attempt_ms, created_ms, updated_ms)
          VALUES (?, ?, ?, ?, ?, ?, ${DeliveryStatus.Pending}, ?, ?, ?, ?)`,
@@ -412,9 +411,9 @@ export class SqliteStore implements Store {
           s.insertEvent.run(eventId, event.tenantId, event.type, event.payload, event.idempotencyKey, event.orderingKey, nowMs);
           if (event.idempotencyKey !== "") s.putIdempotencyKey.run(event.tenantId, event.idempotencyKey, eventId, nowMs);
           const targets = fanOut(event.tenantId, event.type);
-          for (const endpointId of targets) {
-            s.insertDelivery.run(newId("dlv", nowMs), eventId, endpointId, event.tenantId, event.type, event.orderingKey, nowMs, nowMs, nowMs, nowMs);
-          }
+          targets.forEach((endpointId, ordinal) => {
+            s.insertDelivery.run(deliveryId(eventId, ordinal), eventId, endpointId, event.tenantId, event.type, event.orderingKey, nowMs, nowMs, nowMs, nowMs);
+          });
           return { eventId, duplicate: false, deliveryCount: targets.length };
         }),
       ),
@@ -455,8 +454,9 @@ export class SqliteStore implements Store {
       params.push(filter.endpointId);
     }
     if (filter.eventId !== "") {
-      where.push("event_id = ?");
-      params.push(filter.eventId);
+      // An event's deliveries are one range of the id index (see deliveryId).
+      where.push("id BETWEEN ? AND ?");
+      params.push(...deliveryIdRange(filter.eventId));
     }
     if (filter.statuses.length > 0) {
       where.push(`status IN (${filter.statuses.map(() => "?").join(", ")})`);
