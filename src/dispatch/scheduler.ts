@@ -3,7 +3,7 @@ import { DeliveryStatus, type Delivery, type Endpoint } from "../core/types.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import type { Catalog } from "../store/catalog.ts";
-import type { ClaimedDelivery, Store } from "../store/store.ts";
+import type { ClaimResult, ClaimedDelivery, Store } from "../store/store.ts";
 import type { BreakerOptions } from "./breaker.ts";
 import type { DeliveryFeed } from "./delivery-feed.ts";
 import { EndpointState } from "./endpoint-state.ts";
@@ -39,6 +39,29 @@ export interface EndpointHealth {
   lastFailureMs: number;
 }
 
+/** A sent task's results, waiting for the shared commit. */
+interface FinishedTask {
+  endpointId: string;
+  state: EndpointState;
+  claimed: ClaimedDelivery[];
+  results: SendResult[];
+  done: () => void;
+  fail: (err: unknown) => void;
+}
+
+/** Endpoint changes gathered while judging a batch of results (written with it). */
+interface EndpointChanges {
+  disable: Map<string, string>;
+  failingSince: Map<string, number>;
+}
+
+interface Plan {
+  endpoint: Endpoint;
+  state: EndpointState;
+  tenantBucket: TokenBucket;
+  limit: number;
+}
+
 /**
  * Moves due deliveries from the store to the sender. Turns go round-robin across tenants,
  * and within a tenant across its endpoints, so neither a busy tenant nor a busy endpoint
@@ -62,6 +85,8 @@ export class Scheduler {
   private timerAt = Infinity;
   private stopped = false;
   private unsubscribe: (() => void) | undefined;
+  private readonly finished: FinishedTask[] = [];
+  private recordQueued = false;
 
   constructor(private readonly o: SchedulerOptions) {}
 
@@ -225,32 +250,48 @@ export class Scheduler {
   }
 
   /**
-   * One pass: tenants take turns, each turn serving the tenant's next endpoint with due
-   * work (one batch), until every queue is empty, blocked, or the global cap is reached.
+   * One pass: tenants take turns, each turn planning the tenant's next endpoint with due
+   * work (one batch), until every queue is done or the global cap is spoken for. Then one
+   * transaction claims for all of them, and the batches go out.
    */
   private async pass(): Promise<void> {
     const now = this.o.now();
     let nextTimer = Infinity;
+    const plans: Plan[] = [];
+    let budget = this.o.maxInFlightTotal - this.totalInFlight;
     const queues = this.rotation();
-    while (queues.length > 0 && !this.stopped && this.totalInFlight < this.o.maxInFlightTotal) {
-      for (let t = 0; t < queues.length; ) {
-        const queue = queues[t] as string[];
-        const id = queue.shift();
+    while (queues.length > 0 && budget > 0) {
+      for (let t = 0; t < queues.length && budget > 0; ) {
+        const id = (queues[t] as string[]).shift();
         if (id === undefined) {
           queues.splice(t, 1);
           continue;
         }
-        const wait = await this.serve(id, now);
-        if (wait > 0) nextTimer = Math.min(nextTimer, wait);
         t++;
-        if (this.totalInFlight >= this.o.maxInFlightTotal) break;
+        const plan = this.plan(id, now, budget);
+        if (typeof plan === "number") {
+          if (plan > 0) nextTimer = Math.min(nextTimer, plan);
+          continue;
+        }
+        plans.push(plan);
+        budget -= plan.limit;
       }
+    }
+    if (plans.length > 0 && !this.stopped) {
+      const results = await this.o.store.claim(
+        plans.map((p) => ({ endpointId: p.endpoint.id, limit: p.limit, ordered: p.endpoint.ordering === "ordered_by_key" })),
+        now,
+      );
+      plans.forEach((plan, i) => {
+        const wait = this.apply(plan, results[i] as ClaimResult, now);
+        if (wait > 0) nextTimer = Math.min(nextTimer, wait);
+      });
     }
     if (nextTimer !== Infinity) this.armTimer(nextTimer);
   }
 
-  /** Claims and dispatches one batch for an endpoint; returns when to look again (0 = no timer needed). */
-  private async serve(id: string, now: number): Promise<number> {
+  /** How many deliveries an endpoint may start now, or when to look again (0 = a completion will). */
+  private plan(id: string, now: number, budget: number): Plan | number {
     const state = this.states.get(id);
     if (!state) return 0;
     const endpoint = this.o.catalog.endpoint(id);
@@ -272,25 +313,26 @@ export class Scheduler {
     const tenantBucket = this.tenantBucket(endpoint.tenantId, now);
     const tokens = Math.min(state.bucket.available(now), tenantBucket.available(now));
     if (tokens <= 0) return now + Math.max(state.bucket.msUntilToken(now), tenantBucket.msUntilToken(now), 1);
-    const room = Math.min(
-      endpoint.maxInFlight - state.inFlight,
-      this.o.batchSize,
-      this.o.maxInFlightTotal - this.totalInFlight,
-      permits,
-      tokens,
-    );
-    if (room <= 0) return 0; // a completion will pump again
-    const claimed = await this.o.store.claim(id, now, room, endpoint.ordering === "ordered_by_key");
+    const limit = Math.min(endpoint.maxInFlight - state.inFlight, this.o.batchSize, budget, permits, tokens);
+    if (limit <= 0) return 0;
+    // Reserve the tokens now, so a tenant's later endpoints in this pass see what is left.
+    tenantBucket.take(limit, now);
+    return { endpoint, state, tenantBucket, limit };
+  }
+
+  /** Dispatches what was claimed for a plan; returns when to look again (0 = no timer needed). */
+  private apply({ endpoint, state, tenantBucket, limit }: Plan, { claimed, nextDue }: ClaimResult, now: number): number {
+    // Give back the tenant tokens reserved for deliveries that were not there.
+    tenantBucket.giveBack(limit - claimed.length);
     let wait = 0;
-    if (claimed.length < room) {
-      state.dueAt = (await this.o.store.nextDue(id)) ?? Infinity;
-      // Ordered endpoints may have due work that is blocked behind a key in flight: a completion wakes them.
+    if (claimed.length < limit) {
+      state.dueAt = nextDue ?? Infinity;
+      // Ordered endpoints may have due work blocked behind a key in flight: a completion wakes them.
       if (state.dueAt !== Infinity && state.dueAt > now) wait = state.dueAt;
     }
     if (claimed.length > 0) {
-      this.lastServed.set(endpoint.tenantId, id);
+      this.lastServed.set(endpoint.tenantId, endpoint.id);
       state.bucket.take(claimed.length, now);
-      tenantBucket.take(claimed.length, now);
       state.breaker.started(claimed.length);
       state.throttle.started(claimed.length, now);
       this.dispatch(endpoint, state, claimed);
@@ -320,7 +362,7 @@ export class Scheduler {
           retryAfter: "",
         })),
       )
-      .then((results) => this.complete(endpoint.id, state, claimed, results))
+      .then((results) => this.record(endpoint.id, state, claimed, results))
       .catch((err: unknown) => this.o.logger.error({ err, endpointId: endpoint.id }, "recording attempt results failed"))
       .finally(() => {
         state.inFlight -= claimed.length;
@@ -331,13 +373,53 @@ export class Scheduler {
     this.running.add(run);
   }
 
-  private async complete(endpointId: string, state: EndpointState, claimed: ClaimedDelivery[], results: SendResult[]): Promise<void> {
-    const endpoint = this.o.catalog.endpoint(endpointId);
-    if (!endpoint) return; // deleted meanwhile: its deliveries were cancelled
+  /** Queues a task's results; those arriving in the same turn of the event loop share one commit. */
+  private record(endpointId: string, state: EndpointState, claimed: ClaimedDelivery[], results: SendResult[]): Promise<void> {
+    return new Promise((done, fail) => {
+      this.finished.push({ endpointId, state, claimed, results, done, fail });
+      if (!this.recordQueued) {
+        this.recordQueued = true;
+        setImmediate(() => void this.recordFinished());
+      }
+    });
+  }
+
+  private async recordFinished(): Promise<void> {
+    this.recordQueued = false;
+    const batch = this.finished.splice(0);
     const now = this.o.now();
+    const changes: EndpointChanges = { disable: new Map(), failingSince: new Map() };
+    const judged = batch.map((task) => {
+      const endpoint = this.o.catalog.endpoint(task.endpointId);
+      // Deleted meanwhile: its deliveries were cancelled, nothing to record.
+      return endpoint && { endpoint, outcomes: this.judge(endpoint, task, now, changes) };
+    });
+    try {
+      await this.o.store.complete(
+        judged.flatMap((j) => j?.outcomes.map((o) => o.record) ?? []),
+        changes,
+        now,
+      );
+    } catch (err) {
+      for (const task of batch) task.fail(err);
+      return;
+    }
+    batch.forEach((task, i) => {
+      const j = judged[i];
+      if (j) this.follow(j.endpoint, task, j.outcomes, now);
+      task.done();
+    });
+    for (const [endpointId, reason] of changes.disable) {
+      this.o.logger.warn({ endpointId, reason }, "endpoint disabled");
+      await this.o.catalog.refreshEndpoint(endpointId);
+    }
+  }
+
+  /** Outcomes of one task's attempts, with what they do to the endpoint's health. */
+  private judge(endpoint: Endpoint, { state, claimed, results }: FinishedTask, now: number, changes: EndpointChanges): Outcome[] {
     const outcomes = claimed.map((c, i) => decideOutcome(c, results[i] as SendResult, endpoint, now));
-    const disable = new Map<string, string>();
     const { metrics } = this.o;
+    const { disable } = changes;
     for (const { verdict, record } of outcomes) {
       const success = verdict === "success";
       metrics.attempts.inc({ outcome: verdict });
@@ -348,33 +430,30 @@ export class Scheduler {
       if (success) state.failingSinceMs = 0;
       else if (verdict !== "fail" && state.failingSinceMs === 0) state.failingSinceMs = record.attempt.startedMs;
       if (record.attempt.statusCode === 429) state.throttle.tooManyRequests(now);
-      if (verdict === "gone") disable.set(endpointId, `endpoint answered 410 Gone at ${new Date(now).toISOString()}`);
+      if (verdict === "gone") disable.set(endpoint.id, `endpoint answered 410 Gone at ${new Date(now).toISOString()}`);
     }
-    if (!disable.has(endpointId) && state.failingSinceMs > 0 && now - state.failingSinceMs >= this.o.autoDisableAfterMs) {
+    if (!disable.has(endpoint.id) && state.failingSinceMs > 0 && now - state.failingSinceMs >= this.o.autoDisableAfterMs) {
       disable.set(
-        endpointId,
+        endpoint.id,
         `failing since ${new Date(state.failingSinceMs).toISOString()} without a successful attempt; re-enable to resume its backlog`,
       );
     }
-    const failingSince = new Map<string, number>();
     if (state.failingSinceMs !== state.storedFailingSinceMs) {
-      failingSince.set(endpointId, state.failingSinceMs);
+      changes.failingSince.set(endpoint.id, state.failingSinceMs);
       state.storedFailingSinceMs = state.failingSinceMs;
     }
-    await this.o.store.complete(
-      outcomes.map((o) => o.record),
-      { disable, failingSince },
-      now,
-    );
+    return outcomes;
+  }
+
+  /** After the commit: schedule retries, count finished deliveries, tell watchers. */
+  private follow(endpoint: Endpoint, { claimed }: FinishedTask, outcomes: Outcome[], now: number): void {
     for (const { record } of outcomes) {
-      if (record.nextAttemptMs > 0) this.markDue(endpointId, record.nextAttemptMs);
-      else metrics.deliveriesFinished.inc({ status: record.status === DeliveryStatus.Succeeded ? "succeeded" : "dead" });
+      if (record.nextAttemptMs > 0) this.markDue(endpoint.id, record.nextAttemptMs);
+      else this.o.metrics.deliveriesFinished.inc({ status: record.status === DeliveryStatus.Succeeded ? "succeeded" : "dead" });
     }
-    if (endpoint.ordering === "ordered_by_key") this.markDue(endpointId, now);
-    if (this.o.feed.watching) for (let i = 0; i < outcomes.length; i++) this.o.feed.publish(toDelivery(claimed[i] as ClaimedDelivery, outcomes[i] as Outcome, now));
-    if (disable.size > 0) {
-      this.o.logger.warn({ endpointId, reason: disable.get(endpointId) }, "endpoint disabled");
-      await this.o.catalog.refreshEndpoint(endpointId);
+    if (endpoint.ordering === "ordered_by_key") this.markDue(endpoint.id, now);
+    if (this.o.feed.watching) {
+      outcomes.forEach((outcome, i) => this.o.feed.publish(toDelivery(claimed[i] as ClaimedDelivery, outcome, now)));
     }
   }
 }

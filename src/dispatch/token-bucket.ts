@@ -38,6 +38,12 @@ export class TokenBucket {
     this.tokens -= n;
   }
 
+  /** Returns tokens taken but not used, never above the burst. */
+  giveBack(n: number): void {
+    if (this.unlimited || n <= 0) return;
+    this.tokens = Math.min(this.burst, this.tokens + n);
+  }
+
   /** Milliseconds until one whole token is available. */
   msUntilToken(nowMs: number): number {
     if (this.unlimited) return 0;

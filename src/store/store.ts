@@ -20,6 +20,18 @@ export interface DeliveryFilter {
 /** Endpoint ids that receive an event of this tenant and type (from the caller's endpoint cache). */
 export type FanOut = (tenantId: string, type: string) => readonly string[];
 
+export interface ClaimRequest {
+  endpointId: string;
+  limit: number;
+  ordered: boolean;
+}
+
+export interface ClaimResult {
+  claimed: ClaimedDelivery[];
+  /** Set when fewer than `limit` were claimed: the next due time, or undefined when none is open. */
+  nextDue: number | undefined;
+}
+
 /** A delivery taken from the queue for one attempt, with what the worker needs to send it. */
 export interface ClaimedDelivery {
   deliveryId: string;
@@ -100,11 +112,12 @@ export interface Store {
   /** Earliest due time of one endpoint's open, unleased deliveries, or undefined. */
   nextDue(endpointId: string): Promise<number | undefined>;
   /**
-   * Leases up to `limit` due deliveries of an endpoint, oldest due first. With `ordered`,
-   * only the head of each ordering key is eligible, and only when no delivery of that key
-   * is in flight; deliveries without a key are not ordered.
+   * Leases due deliveries for several endpoints in one commit: per request up to `limit`,
+   * oldest due first. With `ordered`, only the head of each ordering key is eligible, and
+   * only when no delivery of that key is in flight; deliveries without a key are not ordered.
+   * When fewer than `limit` were due, `nextDue` tells when the endpoint's next one is.
    */
-  claim(endpointId: string, nowMs: number, limit: number, ordered: boolean): Promise<ClaimedDelivery[]>;
+  claim(requests: readonly ClaimRequest[], nowMs: number): Promise<ClaimResult[]>;
   /** Records attempts, new states and endpoint changes in one commit and releases the leases. */
   complete(records: readonly AttemptRecord[], endpoints: EndpointUpdates, nowMs: number): Promise<void>;
   /** Open deliveries of an endpoint. */

@@ -13,7 +13,17 @@ import {
   type StoredEvent,
   type Tenant,
 } from "../../core/types.ts";
-import type { AttemptRecord, Backlog, ClaimedDelivery, DeliveryFilter, EndpointUpdates, FanOut, Store } from "../store.ts";
+import type {
+  AttemptRecord,
+  Backlog,
+  ClaimRequest,
+  ClaimResult,
+  ClaimedDelivery,
+  DeliveryFilter,
+  EndpointUpdates,
+  FanOut,
+  Store,
+} from "../store.ts";
 import { migrate } from "./migrations.ts";
 
 export type SyncMode = "full" | "normal";
@@ -508,30 +518,34 @@ export class SqliteStore implements Store {
     return row?.due;
   }
 
-  async claim(endpointId: string, nowMs: number, limit: number, ordered: boolean): Promise<ClaimedDelivery[]> {
+  async claim(requests: readonly ClaimRequest[], nowMs: number): Promise<ClaimResult[]> {
     const s = this.stmt;
-    return this.relaxed(() => {
-      const rows = (
-        ordered ? s.claimOrdered.all({ endpoint: endpointId, now: nowMs, limit }) : s.claim.all(endpointId, nowMs, limit)
-      ) as ClaimRow[];
-      for (const row of rows) s.lease.run(row.rowid);
-      return rows.map(
-        (row): ClaimedDelivery => ({
-          deliveryId: row.id,
-          eventId: row.event_id,
-          endpointId,
-          tenantId: row.tenant_id,
-          createdMs: row.created_ms,
-          eventType: row.event_type,
-          orderingKey: row.ordering_key,
-          payload: row.payload,
-          attempts: row.attempts,
-          cycleAttempts: row.cycle_attempts,
-          cycleStartMs: row.cycle_start_ms,
-          eventCreatedMs: row.event_created_ms,
-        }),
-      );
-    });
+    return this.relaxed(() =>
+      requests.map(({ endpointId, limit, ordered }): ClaimResult => {
+        const rows = (
+          ordered ? s.claimOrdered.all({ endpoint: endpointId, now: nowMs, limit }) : s.claim.all(endpointId, nowMs, limit)
+        ) as ClaimRow[];
+        for (const row of rows) s.lease.run(row.rowid);
+        const claimed = rows.map(
+          (row): ClaimedDelivery => ({
+            deliveryId: row.id,
+            eventId: row.event_id,
+            endpointId,
+            tenantId: row.tenant_id,
+            createdMs: row.created_ms,
+            eventType: row.event_type,
+            orderingKey: row.ordering_key,
+            payload: row.payload,
+            attempts: row.attempts,
+            cycleAttempts: row.cycle_attempts,
+            cycleStartMs: row.cycle_start_ms,
+            eventCreatedMs: row.event_created_ms,
+          }),
+        );
+        const nextDue = claimed.length < limit ? (s.nextDue.get(endpointId) as { due: number } | undefined)?.due : undefined;
+        return { claimed, nextDue };
+      }),
+    );
   }
 
   async complete(records: readonly AttemptRecord[], endpoints: EndpointUpdates, nowMs: number): Promise<void> {
