@@ -1,0 +1,217 @@
+/** Writes a bench run as JSON (every run), Markdown (medians per scenario) and an SVG chart. */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { median } from "./lib/samples.ts";
+import type { BenchReport, ScenarioResult } from "./results.ts";
+
+/** Results of one scenario and worker count, merged over --repeat rounds. */
+export interface Row {
+  scenario: string;
+  workers: number | "default";
+  rounds: ScenarioResult[];
+  summary: string;
+  /** Medians over rounds. */
+  ingestPerSecond: number;
+  ingestLimit: number;
+  ingestRatio: number;
+  eventsPerCommit: number;
+  deliveredPerSecond: number;
+  deliveryLimit: number;
+  deliveryRatio: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  cpuPercent: number;
+  cpuUsPerDelivery: number;
+  limitCpuUsPerDelivery: number;
+  peakRssMb: number;
+  loopDelayP99: number;
+  loopDelayMax: number;
+  /** Sums over rounds. */
+  acked: number;
+  delivered: number;
+  lost: number;
+  duplicates: number;
+  badSignatures: number;
+  orderViolations: number;
+  orderOverlaps: number;
+}
+
+export function rows(results: readonly ScenarioResult[]): Row[] {
+  const groups = new Map<string, ScenarioResult[]>();
+  for (const r of results) {
+    const key = `${r.scenario}\u0000${r.workers}`;
+    const list = groups.get(key) ?? [];
+    list.push(r);
+    groups.set(key, list);
+  }
+  return [...groups.values()].map((rounds) => {
+    const first = rounds[0] as ScenarioResult;
+    const med = (f: (r: ScenarioResult) => number): number => median(rounds.map(f));
+    const sum = (f: (r: ScenarioResult) => number): number => rounds.reduce((n, r) => n + f(r), 0);
+    return {
+      scenario: first.scenario,
+      workers: first.workers,
+      rounds,
+      summary: first.summary,
+      ingestPerSecond: med((r) => r.ingest.eventsPerSecond),
+      ingestLimit: med((r) => r.ingest.limitEventsPerSecond),
+      ingestRatio: med((r) => r.ingest.ratio),
+      eventsPerCommit: med((r) => r.ingest.eventsPerCommit),
+      deliveredPerSecond: med((r) => r.delivery.perSecond),
+      deliveryLimit: med((r) => r.delivery.limitPerSecond),
+      deliveryRatio: med((r) => r.delivery.ratio),
+      p50: med((r) => r.latencyMs.p50),
+      p95: med((r) => r.latencyMs.p95),
+      p99: med((r) => r.latencyMs.p99),
+      cpuPercent: med((r) => r.hookline.cpuPercent),
+      cpuUsPerDelivery: med((r) => r.hookline.cpuUsPerDelivery),
+      limitCpuUsPerDelivery: med((r) => r.limitCpuUsPerDelivery),
+      peakRssMb: Math.max(...rounds.map((r) => r.hookline.peakRssMb)),
+      loopDelayP99: med((r) => r.hookline.eventLoopDelayMs.medianP99),
+      loopDelayMax: Math.max(...rounds.map((r) => r.hookline.eventLoopDelayMs.max)),
+      acked: sum((r) => r.events.acked),
+      delivered: sum((r) => r.delivery.delivered),
+      lost: sum((r) => r.correctness.lost),
+      duplicates: sum((r) => r.correctness.duplicates),
+      badSignatures: sum((r) => r.correctness.badSignatures),
+      orderViolations: sum((r) => r.correctness.orderViolations),
+      orderOverlaps: sum((r) => r.correctness.orderOverlaps),
+    };
+  });
+}
+
+const n0 = (v: number): string => (v === 0 ? "–" : Math.round(v).toLocaleString("en-US"));
+const rate = (v: number): string => (v === 0 ? "–" : v >= 10_000 ? `${(v / 1000).toFixed(1)}k` : Math.round(v).toLocaleString("en-US"));
+const pct = (v: number): string => (v === 0 ? "–" : `${(v * 100).toFixed(0)}%`);
+const ms = (v: number): string => (v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${v.toFixed(v < 10 ? 1 : 0)} ms`);
+const label = (r: Row): string => (r.workers === "default" ? r.scenario : `${r.scenario} (workers ${r.workers})`);
+
+/** The tables of a run, also pasted into docs/benchmarks.md. */
+export function markdownTables(list: readonly Row[]): string {
+  const lines: string[] = [];
+  lines.push("| scenario | events acked | deliveries | ingest events/s | ingest limit | ratio | delivered/s | delivery limit | ratio |");
+  lines.push("|---|--:|--:|--:|--:|--:|--:|--:|--:|");
+  for (const r of list) {
+    const deliveries = r.scenario === "ingest";
+    lines.push(
+      `| ${label(r)} | ${n0(r.acked)} | ${deliveries ? "–" : n0(r.delivered)} | ${rate(r.ingestPerSecond)} | ${rate(r.ingestLimit)} | ${pct(r.ingestRatio)} | ` +
+        `${deliveries ? "–" : rate(r.deliveredPerSecond)} | ${deliveries ? "–" : rate(r.deliveryLimit)} | ${deliveries ? "–" : pct(r.deliveryRatio)} |`,
+    );
+  }
+  lines.push("");
+  lines.push(
+    "| scenario | e2e p50 | p95 | p99 | duplicates | lost | bad signatures | order violations | hookline CPU | CPU µs/delivery (blast) | event-loop delay p99 / max | peak RSS |",
+  );
+  lines.push("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+  for (const r of list) {
+    const deliveries = r.scenario !== "ingest";
+    // A held-back backlog's latency is mostly the hold.
+    const latency = deliveries && r.scenario !== "backlog";
+    lines.push(
+      `| ${label(r)} | ${latency ? ms(r.p50) : "–"} | ${latency ? ms(r.p95) : "–"} | ${latency ? ms(r.p99) : "–"} | ${r.duplicates} | ${r.lost} | ${r.badSignatures} | ` +
+        `${r.scenario === "ordered" ? `${r.orderViolations} (+${r.orderOverlaps} overlaps)` : "–"} | ${r.cpuPercent.toFixed(0)}% | ` +
+        `${deliveries ? `${r.cpuUsPerDelivery.toFixed(0)} (${r.limitCpuUsPerDelivery > 0 ? r.limitCpuUsPerDelivery.toFixed(0) : "–"})` : "–"} | ` +
+        `${ms(r.loopDelayP99)} / ${ms(r.loopDelayMax)} | ${r.peakRssMb.toFixed(0)} MB |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+function notes(list: readonly Row[]): string[] {
+  const out: string[] = [];
+  const fast = list.filter((r) => r.scenario === "fast");
+  for (const r of list) {
+    if (r.scenario === "isolation") {
+      const same = fast.find((f) => f.workers === r.workers);
+      // Ratios to each run's own limit cancel most of the machine's noise between the two runs.
+      if (same && same.deliveredPerSecond > 0)
+        out.push(
+          `${label(r)}: healthy endpoints got ${rate(r.deliveredPerSecond)}/s (${pct(r.deliveryRatio)} of their limit) while the timing-out ones were retried; ` +
+            `the fast fleet alone got ${rate(same.deliveredPerSecond)}/s (${pct(same.deliveryRatio)} of its limit).`,
+        );
+    }
+    if (r.scenario === "ingest" && r.eventsPerCommit > 0) out.push(`${label(r)}: hookline committed ${r.eventsPerCommit.toFixed(0)} events per group commit on average.`);
+    const roundNotes = new Set(r.rounds.flatMap((x) => [...x.notes, ...x.failures.map((f) => `FAILED: ${f}`)]));
+    for (const n of roundNotes) out.push(`${label(r)}: ${n}`);
+  }
+  return out;
+}
+
+export function markdown(report: BenchReport): string {
+  const list = rows(report.results);
+  const scenarios = new Map(list.map((r) => [r.scenario, r.summary]));
+  return [
+    `# hookline benchmark`,
+    "",
+    `${report.startedAt} · \`${report.command}\` · Node ${report.machine.node} · ${report.machine.cpus} × ${report.machine.cpuModel} · ` +
+      `load average at start ${report.machine.loadAverageAtStart.map((l) => l.toFixed(2)).join(" ")} · git ${report.git}`,
+    "",
+    report.passed ? "**PASS**: no acked delivery lost, no bad signature." : "**FAIL**: see the notes below.",
+    "",
+    "Limits are measured in the same run right after each scenario: *delivery limit* = a raw undici blast of the same signed " +
+      "POSTs at the same fleet with hookline's concurrency; *ingest limit* = raw batched SQLite inserts of the same rows " +
+      "(hookline's schema, WAL, same synchronous mode, same batch size). On a shared 2-core machine compare ratios, not absolute numbers.",
+    "",
+    markdownTables(list),
+    "",
+    "Scenarios:",
+    "",
+    ...[...scenarios].map(([name, summary]) => `- **${name}**: ${summary}`),
+    "",
+    "Notes:",
+    "",
+    ...report.errors.map((e) => `- ERROR: ${e}`),
+    ...notes(list).map((n) => `- ${n}`),
+    "",
+  ].join("\n");
+}
+
+const esc = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+
+/** Grouped horizontal bars per scenario: hookline (blue) above its limit (grey), on a per-row scale. */
+export function svg(report: BenchReport): string {
+  const list = rows(report.results).filter((r) => (r.scenario === "ingest" ? r.ingestLimit : r.deliveryLimit) > 0);
+  const width = 800;
+  const labelWidth = 190;
+  const barWidth = 360;
+  const rowHeight = 48;
+  const top = 56;
+  const height = top + list.length * rowHeight + 36;
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="13">`,
+    `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
+    `<text x="12" y="22" font-size="16" font-weight="bold">hookline vs its limit, measured in the same run</text>`,
+    `<text x="12" y="40" fill="#555">delivered/s (ingest: events/s); each row has its own scale</text>`,
+  ];
+  list.forEach((r, i) => {
+    const y = top + i * rowHeight;
+    const ingest = r.scenario === "ingest";
+    const value = ingest ? r.ingestPerSecond : r.deliveredPerSecond;
+    const limit = ingest ? r.ingestLimit : r.deliveryLimit;
+    const scale = barWidth / Math.max(value, limit);
+    parts.push(
+      `<text x="12" y="${y + 22}">${esc(label(r))}</text>`,
+      `<rect x="${labelWidth}" y="${y + 4}" width="${(value * scale).toFixed(1)}" height="15" fill="#2f6fb0"/>`,
+      `<rect x="${labelWidth}" y="${y + 21}" width="${(limit * scale).toFixed(1)}" height="15" fill="#bdbdbd"/>`,
+      `<text x="${labelWidth + barWidth + 10}" y="${y + 16}">${rate(value)}/s (${pct(value / limit)})</text>`,
+      `<text x="${labelWidth + barWidth + 10}" y="${y + 33}" fill="#555">${rate(limit)}/s</text>`,
+    );
+  });
+  const legendY = top + list.length * rowHeight + 8;
+  parts.push(
+    `<rect x="${labelWidth}" y="${legendY}" width="14" height="14" fill="#2f6fb0"/><text x="${labelWidth + 20}" y="${legendY + 12}">hookline</text>`,
+    `<rect x="${labelWidth + 100}" y="${legendY}" width="14" height="14" fill="#bdbdbd"/><text x="${labelWidth + 120}" y="${legendY + 12}">limit: undici blast (delivery) / raw SQLite inserts (ingest)</text>`,
+    "</svg>",
+  );
+  return parts.join("\n") + "\n";
+}
+
+export function writeReport(dir: string, name: string, report: BenchReport): string[] {
+  mkdirSync(dir, { recursive: true });
+  const files = [join(dir, `${name}.json`), join(dir, `${name}.md`), join(dir, `${name}.svg`)];
+  writeFileSync(files[0] as string, JSON.stringify(report, null, 2) + "\n");
+  writeFileSync(files[1] as string, markdown(report));
+  writeFileSync(files[2] as string, svg(report));
+  return files;
+}

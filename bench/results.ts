@@ -1,0 +1,85 @@
+/** What one scenario run measured; report.ts turns a list of these into JSON, Markdown and SVG. */
+import type { LatencySummary } from "./lib/samples.ts";
+import type { ScenarioName } from "./scenarios.ts";
+
+export interface ScenarioResult {
+  scenario: ScenarioName;
+  /** hookline --workers, or "default". */
+  workers: number | "default";
+  round: number;
+  summary: string;
+  tenants: number;
+  endpoints: { total: number; expectedToSucceed: number };
+  events: { published: number; acked: number; retriedBatches: number; failedBatches: number; firstError: string };
+  ingest: {
+    eventsPerSecond: number;
+    /** Raw SQLite inserts of the same rows, same batch size (0 = not measured). */
+    limitEventsPerSecond: number;
+    ratio: number;
+    eventsPerCommit: number;
+    /** hookline's average group-commit duration (its own histogram). */
+    commitMsAvg: number;
+    ackLatencyMs: LatencySummary;
+    publisherCpuSeconds: number;
+  };
+  delivery: {
+    expected: number;
+    delivered: number;
+    perSecond: number;
+    /** Raw undici blast of the same POSTs at the same fleet (0 = not measured). */
+    limitPerSecond: number;
+    ratio: number;
+    /** Publish start to last expected receipt, seconds. */
+    seconds: number;
+    /** Deliveries to endpoints that fail on purpose, left out of "lost" and delivered/s. */
+    excluded: number;
+  };
+  latencyMs: LatencySummary;
+  correctness: {
+    lost: number;
+    duplicates: number;
+    duplicateWebhookIds: number;
+    duplicateEvents: number;
+    badSignatures: number;
+    badSignatureReasons: Record<string, number>;
+    stray: number;
+    /** Deliveries hookline said it created minus what the topology expects. */
+    fanOutMismatch: number;
+    orderViolations: number;
+    orderOverlaps: number;
+    /** Failed attempts hookline counted that the fleet did not answer with an error. */
+    transportErrors: number;
+  };
+  hookline: {
+    cpuSeconds: number;
+    /** Average cores busy over the measured phase (100 = one core). */
+    cpuPercent: number;
+    cpuUsPerDelivery: number;
+    peakRssMb: number;
+    /** Main-thread event-loop delay while measured (bench/lib/loop-monitor.mjs). */
+    eventLoopDelayMs: { mean: number; medianP99: number; worstP99: number; max: number };
+    warnings: string[];
+  };
+  limitCpuUsPerDelivery: number;
+  /** The fleet's average CPU while hookline was measured (100 = one core): is the receiver the bottleneck? */
+  fleetCpuPercent: number;
+  limitFleetCpuPercent: number;
+  fleetAnswers: { ok: number; error: number; throttled: number; gone: number; held: number };
+  /** Wall time of each phase of the run. */
+  phasesSeconds: Record<string, number>;
+  notes: string[];
+  failures: string[];
+}
+
+export interface BenchReport {
+  startedAt: string;
+  finishedAt: string;
+  command: string;
+  machine: { node: string; cpus: number; cpuModel: string; loadAverageAtStart: number[] };
+  git: string;
+  options: Record<string, unknown>;
+  results: ScenarioResult[];
+  /** Scenario runs that could not finish (e.g. the server exited). */
+  errors: string[];
+  passed: boolean;
+}

@@ -1,0 +1,335 @@
+/**
+ * One scenario run: a fresh hookline process, the fleet set up for it, tenants and
+ * endpoints created through the API, a publisher process, a drain wait; then the limits
+ * (limits.ts) measured right after on the same fleet, and everything turned into a result.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { countLost, deliveredSoFar, expectedDeliveries, expectedLatency, fannedOutDeliveries, receiptWindow } from "./accounting.ts";
+import type { FleetClient } from "./fleet-client.ts";
+import { countDisabled, createTopology, describeOutstanding, releaseEndpoints, type Created } from "./hookline-api.ts";
+import { startHookline, type HooklineProcess, type LoopDelaySample } from "./hookline-server.ts";
+import { Bitmap } from "./lib/bitmap.ts";
+import { spawnJsonChild, tsNodeArgs, type JsonChild } from "./lib/child.ts";
+import { nowMs, sleep } from "./lib/clock.ts";
+import { sampleProcess, type ProcessSample } from "./lib/proc-stats.ts";
+import type { FleetReport, PublisherConfig, PublisherDone } from "./lib/protocol.ts";
+import { median, summarize } from "./lib/samples.ts";
+import { newSecret } from "./lib/webhook-signature.ts";
+import { measureLimits, NO_LIMITS, type Limits } from "./limits.ts";
+import { serverFlags, type BenchOptions } from "./options.ts";
+import { cpuPercent, Phases, Progress } from "./progress.ts";
+import type { ScenarioResult } from "./results.ts";
+import type { ScenarioPlan } from "./scenarios.ts";
+import { expectsDelivery, fleetEndpoints, layOut, type Topology } from "./topology.ts";
+
+export interface RunContext {
+  root: string;
+  options: BenchOptions;
+  fleet: FleetClient;
+  log: (line: string) => void;
+}
+
+const TICK_MS = 1000;
+
+const publishBatch = (plan: ScenarioPlan, options: BenchOptions): number => Math.min(options.batch, plan.maxBatch ?? Infinity);
+
+/** What the hookline part of a run observed. */
+interface HooklineRun {
+  published: PublisherDone;
+  report: FleetReport;
+  /** From the first publish to the end of the drain. */
+  measuredMs: number;
+  cpu: { before?: ProcessSample | undefined; release?: ProcessSample | undefined; after?: ProcessSample | undefined };
+  fleetCpuPercent: number;
+  /** Backlog runs: when the hold was lifted, and what had arrived before. */
+  releasedMs: number;
+  deliveredBeforeRelease: number;
+  eventsPerCommit: number;
+  commitMsAvg: number;
+  /** hookline's own count of attempts that did not succeed. */
+  failedAttempts: number;
+  loopDelay: LoopDelaySample[];
+  warnings: string[];
+  goneDisabled: { disabled: number; total: number } | undefined;
+  notes: string[];
+}
+
+interface Scope {
+  ctx: RunContext;
+  plan: ScenarioPlan;
+  topology: Topology;
+  label: string;
+  phases: Phases;
+}
+
+/** Publishes everything (progress line per tick) and returns the publisher's summary. */
+async function publish(s: Scope, server: HooklineProcess, publisher: JsonChild, config: PublisherConfig, progress: Progress): Promise<PublisherDone> {
+  let acked = 0;
+  publisher.onMessage((m) => {
+    if (m.type === "progress") acked = Number(m.acked);
+  });
+  // The publisher bounds its own time (--duration, an ack watchdog); this is the backstop.
+  const done = publisher.waitFor((m) => m.type === "done", config.maxDurationMs + 180_000, '"done" message');
+  let finished = false;
+  void done.then(() => (finished = true), () => undefined);
+  publisher.sendInput(config);
+  while (!finished) {
+    await Promise.race([sleep(TICK_MS), done.catch(() => undefined)]);
+    if (server.child.exitCode !== undefined) throw new Error(`hookline exited (code ${server.child.exitCode}) while publishing: ${server.child.stderrTail()}`);
+    if (!finished) progress.tick("publish", acked, s.plan.events, deliveredSoFar((await s.ctx.fleet.stats()).okByEndpoint, s.topology), 0);
+  }
+  const result = (await done) as unknown as PublisherDone;
+  await publisher.exited;
+  return result;
+}
+
+/** Waits for every expected delivery, or until none arrived for --drain-timeout, or --max-drain; returns why it stopped early. */
+async function drain(s: Scope, server: HooklineProcess, expected: number, acked: number, progress: Progress): Promise<string | undefined> {
+  const { options, fleet } = s.ctx;
+  const started = nowMs();
+  let lastProgressMs = started;
+  let lastDelivered = -1;
+  for (;;) {
+    const delivered = deliveredSoFar((await fleet.stats()).okByEndpoint, s.topology);
+    if (delivered >= expected) return undefined;
+    const at = nowMs();
+    if (delivered > lastDelivered) {
+      lastDelivered = delivered;
+      lastProgressMs = at;
+    }
+    const outstanding = `stopped waiting with ${expected - delivered} deliveries outstanding`;
+    if (at - lastProgressMs > options.drainTimeoutS * 1000) return `${outstanding} (none arrived for ${options.drainTimeoutS}s)`;
+    if (at - started > options.maxDrainS * 1000) return `${outstanding} (drained for ${options.maxDrainS}s)`;
+    if (server.child.exitCode !== undefined) throw new Error(`hookline exited (code ${server.child.exitCode}) while draining: ${server.child.stderrTail()}`);
+    progress.tick("drain", acked, s.plan.events, delivered, expected);
+    await sleep(TICK_MS);
+  }
+}
+
+/** Starts hookline and a publisher, sets up the fleet and endpoints, publishes, drains, stops hookline. */
+async function runHookline(s: Scope, secrets: readonly string[], workers: number | undefined): Promise<HooklineRun> {
+  const { ctx, plan, topology, phases } = s;
+  const { options, fleet, root } = ctx;
+  const runId = `${plan.name}-${randomBytes(4).toString("hex")}`;
+  // Started first so that it loads its modules while hookline starts; it waits for its config on stdin.
+  const publisher = spawnJsonChild("publisher", tsNodeArgs(join(root, "bench/publisher.ts")), { cwd: root, deferInput: true });
+  let server: HooklineProcess | undefined;
+  const run: Partial<HooklineRun> & { notes: string[]; cpu: HooklineRun["cpu"] } = { notes: [], cpu: {}, releasedMs: 0, deliveredBeforeRelease: 0 };
+  try {
+    const { ports } = await fleet.setup({ runId, profiles: topology.profiles, endpoints: fleetEndpoints(topology, secrets), ports: topology.ports });
+    const profileDir = options.cpuProf ? join(root, "bench/results/profiles") : undefined;
+    if (profileDir) mkdirSync(profileDir, { recursive: true });
+    server = await startHookline({ root, workers, extraArgs: serverFlags(options), ...(profileDir ? { cpuProfileDir: profileDir } : {}) });
+    phases.mark("server start");
+    const created: Created = await createTopology(server.baseUrl, plan, topology, secrets, ports, runId);
+    phases.mark("endpoints");
+
+    run.cpu.before = sampleProcess(server.child.pid);
+    const fleetCpuBefore = sampleProcess(fleet.child.pid);
+    const measureStart = nowMs();
+    const progress = new Progress(s.label, server.child.pid, fleet.child.pid, ctx.log);
+    const published = await publish(s, server, publisher, {
+      baseUrl: server.baseUrl,
+      tenantIds: created.tenantIds,
+      events: plan.events,
+      batch: publishBatch(plan, options),
+      window: options.window,
+      payloadBytes: options.payloadBytes,
+      orderingKeys: plan.orderingKeys,
+      rate: options.rate,
+      maxDurationMs: options.durationS * 1000,
+    }, progress);
+    phases.markAt("publisher start", published.firstSendMs);
+    phases.markAt("publish", published.lastAckMs);
+    const expected = expectedDeliveries(topology, Bitmap.fromBase64(published.ackedSeqs), plan.events);
+    if (plan.pauseWhilePublishing) {
+      run.deliveredBeforeRelease = deliveredSoFar((await fleet.stats()).okByEndpoint, topology);
+      run.cpu.release = sampleProcess(server.child.pid);
+      run.releasedMs = nowMs();
+      await releaseEndpoints(server.baseUrl, created.endpointIds);
+      phases.mark("release");
+    }
+    const stoppedEarly = await drain(s, server, expected, published.acked, progress);
+    if (stoppedEarly) {
+      run.notes.push(stoppedEarly);
+      const expectedIds = topology.endpoints.filter(expectsDelivery).map((e) => created.endpointIds[e.index] as string);
+      run.notes.push(...(await describeOutstanding(server.baseUrl, expectedIds)));
+    }
+    run.cpu.after = sampleProcess(server.child.pid);
+    run.measuredMs = nowMs() - measureStart;
+    run.fleetCpuPercent = cpuPercent(fleetCpuBefore, sampleProcess(fleet.child.pid), run.measuredMs);
+    phases.mark("drain");
+
+    const metrics = await server.metrics();
+    const commits = metrics.get("hookline_publish_commit_duration_seconds_count") ?? 0;
+    run.eventsPerCommit = commits > 0 ? (metrics.get("hookline_events_published_total") ?? 0) / commits : 0;
+    run.commitMsAvg = commits > 0 ? ((metrics.get("hookline_publish_commit_duration_seconds_sum") ?? 0) * 1000) / commits : 0;
+    run.failedAttempts = ["retry", "gone", "fail"].reduce((n, outcome) => n + (metrics.get(`hookline_attempts_total{outcome="${outcome}"}`) ?? 0), 0);
+    const gone = topology.endpoints.filter((e) => e.group.profile.gone).map((e) => created.endpointIds[e.index] as string);
+    run.goneDisabled = gone.length > 0 ? { disabled: await countDisabled(server.baseUrl, gone), total: gone.length } : undefined;
+    run.report = await fleet.report();
+    run.published = published;
+    const measuredFrom = Date.now() - run.measuredMs;
+    run.loopDelay = server.loopDelay.filter((sample) => sample.atMs >= measuredFrom);
+    run.warnings = server.warnings;
+    return run as HooklineRun;
+  } catch (err) {
+    const logged = server?.warnings.slice(0, 3).join("; ");
+    if (logged && err instanceof Error) err.message += ` (hookline logged: ${logged})`;
+    throw err;
+  } finally {
+    await publisher.stop("SIGKILL", 1000);
+    if (server) {
+      const code = await server.stop();
+      if (code !== 0 && code !== null) run.notes.push(`hookline exited with code ${code} on SIGTERM`);
+      phases.mark("stop");
+    }
+  }
+}
+
+/** Over the measured seconds: average delay, the median and worst per-second p99, the worst single delay. */
+function loopDelaySummary(samples: readonly LoopDelaySample[]): ScenarioResult["hookline"]["eventLoopDelayMs"] {
+  if (samples.length === 0) return { mean: 0, medianP99: 0, worstP99: 0, max: 0 };
+  return {
+    mean: samples.reduce((sum, x) => sum + x.mean, 0) / samples.length,
+    medianP99: median(samples.map((x) => x.p99)),
+    worstP99: Math.max(...samples.map((x) => x.p99)),
+    max: Math.max(...samples.map((x) => x.max)),
+  };
+}
+
+function toResult(s: Scope, run: HooklineRun, limits: Limits, workers: number | undefined, round: number): ScenarioResult {
+  const { plan, topology } = s;
+  const { published, report } = run;
+  const acked = Bitmap.fromBase64(published.ackedSeqs);
+  const expected = expectedDeliveries(topology, acked, plan.events);
+  const fannedOut = fannedOutDeliveries(topology, acked, plan.events);
+  const lost = countLost(topology, acked, plan.events, report);
+  const window = receiptWindow(topology, report);
+  // Delivery is timed from the first publish, or for a held-back backlog from its release.
+  const deliveryStartMs = run.releasedMs || published.firstSendMs;
+  const deliverySeconds = window.lastOkMs > 0 ? (window.lastOkMs - deliveryStartMs) / 1000 : 0;
+  const perSecond = deliverySeconds > 0 ? (window.delivered - run.deliveredBeforeRelease) / deliverySeconds : 0;
+  const ingestSeconds = (published.lastAckMs - published.firstSendMs) / 1000;
+  const ingestPerSecond = ingestSeconds > 0 ? published.acked / ingestSeconds : 0;
+  const hooklineCpuMs = run.cpu.before && run.cpu.after ? run.cpu.after.cpuMs - run.cpu.before.cpuMs : 0;
+  // For a held-back backlog only the CPU spent after the release counts per delivery.
+  const cpuFrom = run.cpu.release ?? run.cpu.before;
+  const deliveredMeasured = window.delivered - run.deliveredBeforeRelease;
+  // Failed attempts the fleet did not cause (it answered 2xx, or never saw the request): connection errors.
+  const fleetFailures = report.answered.error + report.answered.throttled + report.answered.gone + report.answered.held;
+  const transportErrors = Math.max(0, run.failedAttempts - fleetFailures);
+
+  const failures: string[] = [];
+  if (published.failedBatches > 0) failures.push(`${published.failedBatches} publish batches failed: ${published.firstError}`);
+  if (lost > 0) failures.push(`${lost} acked deliveries never arrived`);
+  if (report.badSignatures > 0) failures.push(`${report.badSignatures} requests failed signature checks: ${JSON.stringify(report.badSignatureReasons)}`);
+  const notes = [...run.notes];
+  if (plan.pauseWhilePublishing)
+    notes.push(`${run.deliveredBeforeRelease} deliveries went out before the release (one token per endpoint); end-to-end latency includes the hold`);
+  if (published.deliveriesCreated !== fannedOut) {
+    const why = run.goneDisabled ? " (expected: an endpoint disabled by 410 gets no new events)" : "";
+    notes.push(`hookline reported ${published.deliveriesCreated} deliveries created, the topology ${fannedOut}${why}`);
+  }
+  if (run.goneDisabled) notes.push(`410 Gone: ${run.goneDisabled.disabled} of ${run.goneDisabled.total} endpoints disabled by hookline`);
+  if (report.stray > 0) notes.push(`${report.stray} requests for unknown endpoints or runs`);
+  if (plan.orderingKeys > 0) notes.push(`ordering: ${report.orderViolations} order violations and ${report.orderOverlaps} overlapping requests on one key (per endpoint)`);
+  if (transportErrors > 0) notes.push(`${transportErrors} failed attempts were not answered with an error by the fleet (connection errors or timeouts on hookline's side)`);
+  if (run.fleetCpuPercent > 85) notes.push(`the receiver fleet was busy ${run.fleetCpuPercent.toFixed(0)}% of a core: it may have been the bottleneck`);
+  if (fannedOut > expected) notes.push(`${fannedOut - expected} deliveries to endpoints that fail on purpose are left out of lost and delivered/s`);
+
+  return {
+    scenario: plan.name,
+    workers: workers ?? "default",
+    round,
+    summary: plan.summary,
+    tenants: plan.tenants,
+    endpoints: { total: topology.endpoints.length, expectedToSucceed: topology.endpoints.filter(expectsDelivery).length },
+    events: {
+      published: plan.events,
+      acked: published.acked,
+      retriedBatches: published.retriedBatches,
+      failedBatches: published.failedBatches,
+      firstError: published.firstError,
+    },
+    ingest: {
+      eventsPerSecond: ingestPerSecond,
+      limitEventsPerSecond: limits.ingestEventsPerSecond,
+      ratio: limits.ingestEventsPerSecond > 0 ? ingestPerSecond / limits.ingestEventsPerSecond : 0,
+      eventsPerCommit: run.eventsPerCommit,
+      commitMsAvg: run.commitMsAvg,
+      ackLatencyMs: published.ackLatency,
+      publisherCpuSeconds: published.cpuMs / 1000,
+    },
+    delivery: {
+      expected,
+      delivered: window.delivered,
+      perSecond,
+      limitPerSecond: limits.deliveryPerSecond,
+      ratio: limits.deliveryPerSecond > 0 ? perSecond / limits.deliveryPerSecond : 0,
+      seconds: deliverySeconds,
+      excluded: fannedOut - expected,
+    },
+    latencyMs: expectedLatency(report, topology) ?? summarize([]),
+    correctness: {
+      lost,
+      duplicates: report.duplicates,
+      duplicateWebhookIds: report.duplicateWebhookIds,
+      duplicateEvents: report.duplicateEvents,
+      badSignatures: report.badSignatures,
+      badSignatureReasons: report.badSignatureReasons,
+      stray: report.stray,
+      fanOutMismatch: published.deliveriesCreated - fannedOut,
+      orderViolations: report.orderViolations,
+      orderOverlaps: report.orderOverlaps,
+      transportErrors,
+    },
+    hookline: {
+      cpuSeconds: hooklineCpuMs / 1000,
+      cpuPercent: cpuPercent(run.cpu.before, run.cpu.after, run.measuredMs),
+      cpuUsPerDelivery: cpuFrom && run.cpu.after && deliveredMeasured > 0 ? ((run.cpu.after.cpuMs - cpuFrom.cpuMs) * 1000) / deliveredMeasured : 0,
+      peakRssMb: run.cpu.after ? run.cpu.after.peakRssKb / 1024 : 0,
+      eventLoopDelayMs: loopDelaySummary(run.loopDelay),
+      warnings: run.warnings,
+    },
+    limitCpuUsPerDelivery: limits.cpuUsPerDelivery,
+    fleetCpuPercent: run.fleetCpuPercent,
+    limitFleetCpuPercent: limits.fleetCpuPercent,
+    fleetAnswers: report.answered,
+    phasesSeconds: s.phases.seconds(),
+    notes,
+    failures,
+  };
+}
+
+export async function runScenario(ctx: RunContext, plan: ScenarioPlan, workers: number | undefined, round: number): Promise<ScenarioResult> {
+  const scope: Scope = {
+    ctx,
+    plan,
+    topology: layOut(plan),
+    label: `${plan.name}${workers === undefined ? "" : ` w${workers}`}`,
+    phases: new Phases(),
+  };
+  const secrets = scope.topology.endpoints.map(() => newSecret());
+  const run = await runHookline(scope, secrets, workers);
+  const limits = ctx.options.baselines
+    ? await measureLimits({
+        root: ctx.root,
+        options: ctx.options,
+        fleet: ctx.fleet,
+        log: ctx.log,
+        label: scope.label,
+        plan,
+        topology: scope.topology,
+        secrets,
+        events: run.published.acked,
+        deliveriesPerEvent: run.published.acked > 0 ? Math.round(run.published.deliveriesCreated / run.published.acked) : 0,
+        batch: publishBatch(plan, ctx.options),
+      })
+    : NO_LIMITS;
+  scope.phases.mark("limits");
+  ctx.log(`  [${scope.label}] time: ${scope.phases.describe()}`);
+  return toResult(scope, run, limits, workers, round);
+}
