@@ -39,6 +39,9 @@ export interface EndpointHealth {
   lastFailureMs: number;
 }
 
+/** How soon an endpoint whose due work was blocked is looked at again. */
+const BLOCKED_RECHECK_MS = 1000;
+
 /** A sent task's results, waiting for the shared commit. */
 interface FinishedTask {
   endpointId: string;
@@ -327,8 +330,11 @@ export class Scheduler {
     let wait = 0;
     if (claimed.length < limit) {
       state.dueAt = nextDue ?? Infinity;
-      // Ordered endpoints may have due work blocked behind a key in flight: a completion wakes them.
-      if (state.dueAt !== Infinity && state.dueAt > now) wait = state.dueAt;
+      if (state.dueAt !== Infinity) {
+        // Due work that could not be claimed is blocked (a key in flight): a completion wakes
+        // the endpoint, and this timer makes sure nothing waits on a lost wake-up.
+        wait = state.dueAt > now ? state.dueAt : now + BLOCKED_RECHECK_MS;
+      }
     }
     if (claimed.length > 0) {
       this.lastServed.set(endpoint.tenantId, endpoint.id);

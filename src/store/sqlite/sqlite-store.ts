@@ -209,6 +209,12 @@ const ENDPOINT_COLUMNS =
   "id, tenant_id, url, event_types, disabled, disabled_reason, description, secret, previous_secret, previous_secret_expires_ms, retry_policy, rate_limit, max_in_flight, timeout_ms, headers, ordering, created_ms, updated_ms";
 const ENDPOINT_VALUES =
   "@id, @tenant_id, @url, @event_types, @disabled, @disabled_reason, @description, @secret, @previous_secret, @previous_secret_expires_ms, @retry_policy, @rate_limit, @max_in_flight, @timeout_ms, @headers, @ordering, @created_ms, @updated_ms";
+/** Open deliveries of an ordered endpoint that may go next: each key's oldest, and every unkeyed one. */
+const ORDERED_HEADS = `
+  SELECT min(rowid) FROM deliveries WHERE endpoint_id = @endpoint AND status IN (${OPEN}) AND ordering_key != ''
+  GROUP BY ordering_key
+  UNION ALL
+  SELECT rowid FROM deliveries WHERE endpoint_id = @endpoint AND status IN (${OPEN}) AND ordering_key = ''`;
 const CLAIM_COLUMNS = `d.rowid AS rowid, d.id, d.tenant_id, d.created_ms, d.event_id, d.event_type, d.attempts, d.cycle_attempts,
   d.cycle_start_ms, e.payload, e.ordering_key, e.created_ms AS event_created_ms`;
 const DELIVERY_COLUMNS =
@@ -290,14 +296,12 @@ export class SqliteStore implements Store {
       claimOrdered: db.prepare(
         `SELECT ${CLAIM_COLUMNS}
          FROM deliveries d JOIN events e ON e.id = d.event_id
-         WHERE d.rowid IN (
-             SELECT min(rowid) FROM deliveries WHERE endpoint_id = @endpoint AND status IN (${OPEN}) AND ordering_key != ''
-             GROUP BY ordering_key
-             UNION ALL
-             SELECT rowid FROM deliveries WHERE endpoint_id = @endpoint AND status IN (${OPEN}) AND ordering_key = ''
-           )
-           AND d.leased = 0 AND d.next_attempt_ms <= @now
+         WHERE d.rowid IN (${ORDERED_HEADS}) AND d.leased = 0 AND d.next_attempt_ms <= @now
          ORDER BY d.rowid LIMIT @limit`,
+      ),
+      // Deliveries behind a key's head are due but blocked: only the heads say when to look again.
+      nextDueOrdered: db.prepare(
+        `SELECT min(next_attempt_ms) AS due FROM deliveries WHERE rowid IN (${ORDERED_HEADS}) AND leased = 0`,
       ),
       backlog: db.prepare(
         `SELECT status, leased, count(*) AS n FROM deliveries WHERE endpoint_id = ? AND status IN (${OPEN}) GROUP BY status, leased`,
@@ -317,6 +321,8 @@ export class SqliteStore implements Store {
         "UPDATE endpoints SET disabled = 1, disabled_reason = ?, updated_ms = ? WHERE id = ? AND disabled = 0",
       ),
       releaseLeases: db.prepare("UPDATE deliveries SET leased = 0 WHERE leased = 1"),
+      syncNormal: db.prepare("PRAGMA synchronous = NORMAL"),
+      syncFull: db.prepare("PRAGMA synchronous = FULL"),
     };
   }
 
@@ -328,11 +334,11 @@ export class SqliteStore implements Store {
    */
   private relaxed<T>(fn: () => T): T {
     if (this.durableSync === "NORMAL") return this.db.transaction(fn)();
-    this.db.pragma("synchronous = NORMAL");
+    this.stmt.syncNormal.run();
     try {
       return this.db.transaction(fn)();
     } finally {
-      this.db.pragma("synchronous = FULL");
+      this.stmt.syncFull.run();
     }
   }
 
@@ -542,7 +548,13 @@ export class SqliteStore implements Store {
             eventCreatedMs: row.event_created_ms,
           }),
         );
-        const nextDue = claimed.length < limit ? (s.nextDue.get(endpointId) as { due: number } | undefined)?.due : undefined;
+        const next =
+          claimed.length >= limit
+            ? undefined
+            : ordered
+              ? (s.nextDueOrdered.get({ endpoint: endpointId }) as { due: number | null } | undefined)
+              : (s.nextDue.get(endpointId) as { due: number } | undefined);
+        const nextDue = next?.due ?? undefined;
         return { claimed, nextDue };
       }),
     );
