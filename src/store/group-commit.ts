@@ -9,14 +9,26 @@ export interface GroupCommitOptions {
   idempotencyWindowMs: number;
   /** Events queued for commit before new submissions are refused. */
   maxPendingEvents: number;
-  /** Events per transaction; a longer queue is committed in several. */
-  maxEventsPerCommit: number;
-  /** Called after each durable commit with the endpoints that got new deliveries. */
-  onCommitted: (endpointIds: ReadonlySet<string>, committedMs: number, events: number, durationMs: number) => void;
+  /** Rows (events plus their fan-out deliveries) per transaction; a longer queue is committed in several. */
+  maxRowsPerCommit: number;
+  /** Called after each durable commit, with the endpoints that got new deliveries. */
+  onCommitted: (commit: CommitSummary) => void;
+}
+
+export interface CommitSummary {
+  /** Endpoints that got new deliveries. */
+  endpointIds: ReadonlySet<string>;
+  committedMs: number;
+  durationMs: number;
+  /** New events stored, and publishes answered from the idempotency window. */
+  stored: number;
+  duplicates: number;
+  deliveries: number;
 }
 
 interface Waiting {
   events: readonly EventInput[];
+  rows: number;
   resolve: (results: PublishResult[]) => void;
   reject: (err: unknown) => void;
 }
@@ -40,8 +52,10 @@ export class GroupCommit {
       );
     }
     this.pendingEvents += events.length;
+    let rows = events.length;
+    for (const e of events) rows += this.o.fanOut(e.tenantId, e.type).length;
     return new Promise((resolve, reject) => {
-      this.queue.push({ events, resolve, reject });
+      this.queue.push({ events, rows, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => {
@@ -61,10 +75,12 @@ export class GroupCommit {
     this.scheduled = false;
     while (this.queue.length > 0) {
       const group: Waiting[] = [];
+      let rows = 0;
       let size = 0;
-      while (this.queue.length > 0 && (group.length === 0 || size + (this.queue[0] as Waiting).events.length <= this.o.maxEventsPerCommit)) {
+      while (this.queue.length > 0 && (group.length === 0 || rows + (this.queue[0] as Waiting).rows <= this.o.maxRowsPerCommit)) {
         const next = this.queue.shift() as Waiting;
         group.push(next);
+        rows += next.rows;
         size += next.events.length;
       }
       await this.commit(group, size);
@@ -85,14 +101,19 @@ export class GroupCommit {
         this.o.idempotencyWindowMs,
       );
       const durationMs = performance.now() - started;
-      const touched = new Set<string>();
+      const endpointIds = new Set<string>();
+      let duplicates = 0;
+      let deliveries = 0;
       group.forEach((w, i) => {
         const batch = results[i] as PublishResult[];
         w.events.forEach((event, j) => {
-          if ((batch[j] as PublishResult).deliveryCount > 0) for (const id of this.o.fanOut(event.tenantId, event.type)) touched.add(id);
+          const result = batch[j] as PublishResult;
+          if (result.duplicate) duplicates++;
+          deliveries += result.deliveryCount;
+          if (result.deliveryCount > 0) for (const id of this.o.fanOut(event.tenantId, event.type)) endpointIds.add(id);
         });
       });
-      this.o.onCommitted(touched, nowMs, size, durationMs);
+      this.o.onCommitted({ endpointIds, committedMs: nowMs, durationMs, stored: size - duplicates, duplicates, deliveries });
       group.forEach((w, i) => w.resolve(results[i] as PublishResult[]));
     } catch (err) {
       for (const w of group) w.reject(err);
