@@ -30,6 +30,20 @@ export async function listen(handler: Handler, host: string, port: number): Prom
     session.on("close", () => sessions.delete(session));
   });
   const sockets = new Set<net.Socket>();
+  // h1 never listens itself, so Node does not track its connections (closeIdleConnections is a
+  // no-op): count open requests per HTTP/1 socket to know which ones are idle at shutdown.
+  const h1Busy = new Map<net.Socket, number>();
+  let closing = false;
+  h1.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const socket = req.socket;
+    h1Busy.set(socket, (h1Busy.get(socket) ?? 0) + 1);
+    if (closing) res.setHeader("connection", "close");
+    res.on("close", () => {
+      const left = (h1Busy.get(socket) ?? 1) - 1;
+      h1Busy.set(socket, left);
+      if (closing && left === 0) socket.destroy();
+    });
+  });
 
   const tcp = net.createServer((socket) => {
     sockets.add(socket);
@@ -42,6 +56,8 @@ export async function listen(handler: Handler, host: string, port: number): Prom
         // The HTTP/2 session reads the unshifted bytes itself; resuming would lose them.
         h2.emit("connection", socket);
       } else {
+        h1Busy.set(socket, 0);
+        socket.on("close", () => h1Busy.delete(socket));
         h1.emit("connection", socket);
         socket.resume();
       }
@@ -62,9 +78,10 @@ export async function listen(handler: Handler, host: string, port: number): Prom
     port: address.port,
     host: address.address,
     async close(graceMs) {
+      closing = true;
       const closed = new Promise<void>((resolve) => tcp.close(() => resolve()));
       for (const session of sessions) session.close();
-      h1.closeIdleConnections();
+      for (const [socket, busy] of h1Busy) if (busy === 0) socket.destroy();
       const timer = setTimeout(() => {
         for (const session of sessions) session.destroy();
         for (const socket of sockets) socket.destroy();
