@@ -1,6 +1,7 @@
 /**
- * Slows an endpoint that answers 429: the allowed rate halves on each 429 (never below
- * minRate) and grows back by a quarter per second without one, until it no longer binds.
+ * Slows an endpoint that answers 429: the allowed rate halves at most once per second of
+ * 429s (a burst of them answers one overshoot, not many; never below minRate) and grows
+ * back by a quarter per second without one, until it no longer binds.
  */
 export class AdaptiveRate {
   private limit = Infinity;
@@ -9,6 +10,7 @@ export class AdaptiveRate {
   private windowStartMs = 0;
   private windowCount = 0;
   private lastRate = 0;
+  private decreasedMs = 0;
 
   constructor(private readonly minRate = 1) {}
 
@@ -34,6 +36,8 @@ export class AdaptiveRate {
   }
 
   tooManyRequests(nowMs: number): void {
+    if (this.limit !== Infinity && nowMs - this.decreasedMs < 1000) return;
+    this.decreasedMs = nowMs;
     const seen = Math.max(this.lastRate, this.windowCount, this.minRate);
     this.limit = Math.max(this.minRate, Math.min(this.limit, seen) / 2);
     this.updatedMs = nowMs;

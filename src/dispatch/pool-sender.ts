@@ -12,6 +12,9 @@ export function createPoolSender(options: { threads: number; allowPrivateTargets
     // fast endpoint's task behind a slow endpoint's tasks waiting out their timeouts.
     concurrentTasksPerWorker: 8192,
     idleTimeout: 60_000,
+    // Idle workers must keep their event loops turning (keep-alive sockets, timers); the
+    // default blocks them on Atomics.wait between tasks.
+    atomics: "disabled",
     workerData: { allowPrivateTargets: options.allowPrivateTargets },
   });
   return {
