@@ -85,6 +85,7 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
       for (const id of endpointIds) scheduler.markDue(id, committedMs);
     },
   });
+  await sender.ready();
   await scheduler.start();
 
   const health = new HealthState();

@@ -6,6 +6,7 @@ export function createInlineSender(options: { allowPrivateTargets: boolean }): S
   const http = new HttpSender(options);
   return {
     send: (task: SendTask): Promise<SendResult[]> => http.sendAll(task),
+    ready: async () => undefined,
     close: () => http.close(),
   };
 }

@@ -19,6 +19,10 @@ export function createPoolSender(options: { threads: number; allowPrivateTargets
   });
   return {
     send: (task: SendTask): Promise<SendResult[]> => pool.run(task) as Promise<SendResult[]>,
+    // An empty task per thread loads the worker module everywhere before the first delivery.
+    ready: async () => {
+      await Promise.all(Array.from({ length: options.threads }, () => pool.run({ targets: [], items: [] })));
+    },
     close: () => pool.destroy(),
   };
 }

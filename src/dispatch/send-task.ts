@@ -33,5 +33,7 @@ export interface SendResult {
 /** Sends tasks somewhere (the main thread or a worker pool); results are in item order. */
 export interface Sender {
   send(task: SendTask): Promise<SendResult[]>;
+  /** Resolves once the sender can send without start-up delay. */
+  ready(): Promise<void>;
   close(): Promise<void>;
 }
