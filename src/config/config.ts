@@ -145,7 +145,9 @@ export const DEFAULTS: Config = {
   dataDir: "./data",
   logLevel: "info",
   allowPrivateTargets: false,
-  workers: 2,
+  // Measured on 2 cores (docs/benchmarks.md): one delivery thread beats main-thread delivery
+  // and matches two with less memory. Raise it on machines with more cores.
+  workers: 1,
   workerBatch: 256,
   maxBatchEvents: 1000,
   maxPayloadBytes: 256 * 1024,
