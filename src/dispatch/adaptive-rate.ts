@@ -1,8 +1,13 @@
 /**
- * Slows an endpoint that answers 429: the allowed rate halves at most once per second of
- * 429s (a burst of them answers one overshoot, not many; never below minRate) and grows
- * back by a quarter per second without one, until it no longer binds.
+ * Slows an endpoint that answers 429. The first 429 after a calm spell halves the allowed
+ * rate; while 429s keep coming, the rate is cut at most once per second, in proportion to
+ * their share among the answers since the last cut: an endpoint answering only 429s keeps
+ * halving, one sending an occasional 429 is barely touched (never below minRate). Without
+ * 429s it grows back by a quarter per second, until it no longer binds.
  */
+/** Without a cut for this long, the next 429 is news: it halves the rate at once. */
+const CALM_MS = 10_000;
+
 export class AdaptiveRate {
   private limit = Infinity;
   private updatedMs = 0;
@@ -11,6 +16,9 @@ export class AdaptiveRate {
   private windowCount = 0;
   private lastRate = 0;
   private decreasedMs = 0;
+  /** Answers since the last cut, and how many of them were 429. */
+  private answered = 0;
+  private throttled = 0;
 
   constructor(private readonly minRate = 1) {}
 
@@ -35,11 +43,16 @@ export class AdaptiveRate {
     this.windowCount += count;
   }
 
-  tooManyRequests(nowMs: number): void {
-    if (this.limit !== Infinity && nowMs - this.decreasedMs < 1000) return;
-    this.decreasedMs = nowMs;
+  /** One answer of the endpoint (any attempt outcome). */
+  answer(tooManyRequests: boolean, nowMs: number): void {
+    this.answered++;
+    if (tooManyRequests) this.throttled++;
+    if (!tooManyRequests || nowMs - this.decreasedMs < 1000) return;
+    const calm = this.decreasedMs === 0 || nowMs - this.decreasedMs > CALM_MS;
+    const share = calm ? 1 : this.throttled / this.answered;
     const seen = Math.max(this.lastRate, this.windowCount, this.minRate);
-    this.limit = Math.max(this.minRate, Math.min(this.limit, seen) / 2);
-    this.updatedMs = nowMs;
+    this.limit = Math.max(this.minRate, Math.min(this.limit, seen) * (1 - share / 2));
+    this.decreasedMs = this.updatedMs = nowMs;
+    this.answered = this.throttled = 0;
   }
 }

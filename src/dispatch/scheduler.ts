@@ -435,7 +435,7 @@ export class Scheduler {
       if (verdict !== "fail") state.breaker.record(success, now);
       if (success) state.failingSinceMs = 0;
       else if (verdict !== "fail" && state.failingSinceMs === 0) state.failingSinceMs = record.attempt.startedMs;
-      if (record.attempt.statusCode === 429) state.throttle.tooManyRequests(now);
+      state.throttle.answer(record.attempt.statusCode === 429, now);
       if (verdict === "gone") disable.set(endpoint.id, `endpoint answered 410 Gone at ${new Date(now).toISOString()}`);
     }
     if (!disable.has(endpoint.id) && state.failingSinceMs > 0 && now - state.failingSinceMs >= this.o.autoDisableAfterMs) {
