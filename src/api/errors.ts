@@ -15,7 +15,7 @@ const CODES: Record<ErrorCode, Code> = {
 };
 
 /** A domain error as a ConnectError; bad input carries google.rpc.BadRequest naming the fields. */
-export function toConnectError(err: HooklineError): ConnectError {
+function toConnectError(err: HooklineError): ConnectError {
   const details =
     err.violations.length > 0
       ? [

@@ -134,10 +134,6 @@ export class Scheduler {
     if (due !== undefined) this.markDue(endpointId, due);
   }
 
-  inFlight(): number {
-    return this.totalInFlight;
-  }
-
   health(endpointId: string): EndpointHealth | undefined {
     const state = this.states.get(endpointId) ?? this.idle.get(endpointId);
     const endpoint = this.o.catalog.endpoint(endpointId);

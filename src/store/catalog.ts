@@ -42,10 +42,6 @@ export class Catalog {
     return count;
   }
 
-  allEndpoints(): IterableIterator<Endpoint> {
-    return this.endpoints.values();
-  }
-
   onEndpointChange(listener: (change: EndpointChange) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

@@ -47,7 +47,6 @@ export interface ClaimedDelivery {
   cycleAttempts: number;
   /** Start of the current retry cycle (creation, or the last replay): max_age counts from here. */
   cycleStartMs: number;
-  eventCreatedMs: number;
 }
 
 /** Endpoint changes decided by the dispatcher, written with the attempts that caused them. */

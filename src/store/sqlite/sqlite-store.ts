@@ -104,7 +104,6 @@ interface ClaimRow {
   cycle_start_ms: number;
   payload: Buffer;
   ordering_key: string;
-  event_created_ms: number;
 }
 
 function toTenant(row: TenantRow): Tenant {
@@ -216,7 +215,7 @@ const ORDERED_HEADS = `
   UNION ALL
   SELECT rowid FROM deliveries WHERE endpoint_id = @endpoint AND status IN (${OPEN}) AND ordering_key = ''`;
 const CLAIM_COLUMNS = `d.rowid AS rowid, d.id, d.tenant_id, d.created_ms, d.event_id, d.event_type, d.attempts, d.cycle_attempts,
-  d.cycle_start_ms, e.payload, e.ordering_key, e.created_ms AS event_created_ms`;
+  d.cycle_start_ms, e.payload, e.ordering_key`;
 const DELIVERY_COLUMNS =
   "id, event_id, endpoint_id, tenant_id, event_type, status, attempts, next_attempt_ms, last_status_code, last_error, created_ms, updated_ms";
 
@@ -225,6 +224,8 @@ export class SqliteStore implements Store {
   readonly db: Database.Database;
   private readonly stmt;
   private readonly durableSync: "FULL" | "NORMAL";
+  /** Statements whose SQL depends on the filters given: compiled once per distinct shape. */
+  private readonly shaped = new Map<string, Database.Statement>();
 
   constructor(options: SqliteStoreOptions) {
     mkdirSync(options.dataDir, { recursive: true });
@@ -274,7 +275,7 @@ export class SqliteStore implements Store {
         `INSERT INTO deliveries (id, event_id, endpoint_id, tenant_id, event_type, ordering_key, status, cycle_start_ms, next_attempt_ms, created_ms, updated_ms)
          VALUES (?, ?, ?, ?, ?, ?, ${DeliveryStatus.Pending}, ?, ?, ?, ?)`,
       ),
-      getDelivery: db.prepare(`SELECT ${DELIVERY_COLUMNS}, leased FROM deliveries WHERE id = ?`),
+      getDelivery: db.prepare(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE id = ?`),
       listAttempts: db.prepare("SELECT * FROM attempts WHERE delivery_id = ? AND id > ? ORDER BY id LIMIT ?"),
       retryDelivery: db.prepare(
         `UPDATE deliveries SET status = CASE WHEN attempts = 0 THEN ${DeliveryStatus.Pending} ELSE ${DeliveryStatus.Retrying} END,
@@ -340,6 +341,15 @@ export class SqliteStore implements Store {
     } finally {
       this.stmt.syncFull.run();
     }
+  }
+
+  private prepared(sql: string): Database.Statement {
+    let statement = this.shaped.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.shaped.set(sql, statement);
+    }
+    return statement;
   }
 
   async close(): Promise<void> {
@@ -483,7 +493,7 @@ export class SqliteStore implements Store {
       params.push(afterId);
     }
     const sql = `SELECT ${DELIVERY_COLUMNS} FROM deliveries ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT ?`;
-    return (this.db.prepare(sql).all(...params, limit) as DeliveryRow[]).map(toDelivery);
+    return (this.prepared(sql).all(...params, limit) as DeliveryRow[]).map(toDelivery);
   }
 
   async listAttempts(deliveryId: string, afterId: string | undefined, limit: number): Promise<Attempt[]> {
@@ -511,7 +521,7 @@ export class SqliteStore implements Store {
     const sql = `UPDATE deliveries SET status = CASE WHEN attempts = 0 THEN ${DeliveryStatus.Pending} ELSE ${DeliveryStatus.Retrying} END,
         cycle_attempts = 0, cycle_start_ms = ?, next_attempt_ms = ?, updated_ms = ?
       WHERE endpoint_id = ? AND status IN (${wanted.map(() => "?").join(", ")}) AND created_ms >= ? AND created_ms < ? AND leased = 0`;
-    return this.db.prepare(sql).run(nowMs, nowMs, nowMs, endpointId, ...wanted, fromMs, toMs).changes;
+    return this.prepared(sql).run(nowMs, nowMs, nowMs, endpointId, ...wanted, fromMs, toMs).changes;
   }
 
   async dueByEndpoint(): Promise<Map<string, number>> {
@@ -545,7 +555,6 @@ export class SqliteStore implements Store {
             attempts: row.attempts,
             cycleAttempts: row.cycle_attempts,
             cycleStartMs: row.cycle_start_ms,
-            eventCreatedMs: row.event_created_ms,
           }),
         );
         const next =
