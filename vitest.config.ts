@@ -1,13 +1,43 @@
 import { defineConfig } from "vitest/config";
 
+/**
+ * The contract suite: e2e files that hold for every backend. They run once per backend, the
+ * same files with HOOKLINE_TEST_BACKEND telling the server helper which store to start.
+ */
+const CONTRACT = [
+  "api-crud",
+  "breaker",
+  "delivery-smoke",
+  "grpc-js",
+  "health-reflection",
+  "isolation",
+  "ordering",
+  "publish",
+  "rate-limits",
+  "replay",
+  "retries",
+  "signing",
+  "validation",
+  "watch-stats",
+].map((name) => `test/e2e/${name}.test.ts`);
+
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
     // Two cores: e2e files each start real server processes.
     maxWorkers: 2,
     fileParallelism: true,
+    projects: [
+      {
+        extends: true,
+        test: { name: "sqlite", include: ["test/**/*.test.ts"], exclude: ["test/jetstream/**"], env: { HOOKLINE_TEST_BACKEND: "sqlite" } },
+      },
+      {
+        extends: true,
+        test: { name: "jetstream", include: [...CONTRACT, "test/jetstream/**/*.test.ts"], env: { HOOKLINE_TEST_BACKEND: "jetstream" } },
+      },
+    ],
   },
 });

@@ -26,7 +26,9 @@ import type { Logger } from "./observability/logger.ts";
 import { createMetrics } from "./observability/metrics.ts";
 import { Catalog } from "./store/catalog.ts";
 import { GroupCommit } from "./store/group-commit.ts";
+import { JetStreamStore } from "./store/jetstream/jetstream-store.ts";
 import { SqliteStore } from "./store/sqlite/sqlite-store.ts";
+import type { Store } from "./store/store.ts";
 import { VERSION } from "./version.ts";
 
 export interface Hookline {
@@ -40,11 +42,8 @@ const HOOKLINE_SERVICES = [TenantService, EndpointService, EventService, Deliver
 
 /** Opens the store, starts the dispatcher and serves every API on one port. */
 export async function startHookline(config: Config, logger: Logger): Promise<Hookline> {
-  if (config.natsUrl !== "") {
-    throw new Error("the JetStream backend (--nats) is not available in this version; remove --nats to use the embedded store");
-  }
   const now = Date.now;
-  const store = new SqliteStore({ dataDir: config.dataDir, sync: config.sqliteSync });
+  const store = await openStore(config, logger);
   const catalog = await Catalog.load(store);
   const metrics = createMetrics();
   const sender =
@@ -87,6 +86,11 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
   });
   await sender.ready();
   await scheduler.start();
+  // Shared stores: work published or requeued by other processes.
+  store.onDue?.((endpointIds) => {
+    const at = now();
+    for (const id of endpointIds) scheduler.markDue(id, at);
+  });
 
   const health = new HealthState();
   const deps: ServiceDeps = { config, logger, store, catalog, now };
@@ -135,7 +139,8 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
   }
   const expiry = setInterval(() => void store.expireIdempotencyKeys(now() - config.idempotencyWindowMs), 60_000);
   expiry.unref();
-  logger.info({ host: listener.host, port: listener.port, dataDir: config.dataDir, workers: config.workers, version: VERSION }, "hookline listening");
+  const backend = config.natsUrl === "" ? { store: "sqlite", dataDir: config.dataDir } : { store: "jetstream", nats: config.natsUrl };
+  logger.info({ host: listener.host, port: listener.port, ...backend, workers: config.workers, version: VERSION }, "hookline listening");
 
   let stopping: Promise<void> | undefined;
   return {
@@ -157,4 +162,17 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
       return stopping;
     },
   };
+}
+
+/** The embedded SQLite store, or JetStream when --nats is set. */
+async function openStore(config: Config, logger: Logger): Promise<Store> {
+  if (config.natsUrl === "") return new SqliteStore({ dataDir: config.dataDir, sync: config.sqliteSync });
+  return JetStreamStore.open({
+    servers: config.natsUrl,
+    credsFile: config.natsCredsFile,
+    tls: { caFile: config.natsTlsCaFile, certFile: config.natsTlsCertFile, keyFile: config.natsTlsKeyFile },
+    replicas: config.natsReplicas,
+    idempotencyWindowMs: config.idempotencyWindowMs,
+    logger,
+  });
 }

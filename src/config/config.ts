@@ -25,7 +25,14 @@ export interface Config {
   breakerCooldownMs: number;
   autoDisableAfterMs: number;
   sqliteSync: "full" | "normal";
+  /** NATS server URL(s), comma-separated; empty = embedded SQLite store. */
   natsUrl: string;
+  natsCredsFile: string;
+  natsTlsCaFile: string;
+  natsTlsCertFile: string;
+  natsTlsKeyFile: string;
+  /** Replicas of the streams and buckets hookline creates (1, or 3 on a cluster). */
+  natsReplicas: number;
 }
 
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
@@ -101,7 +108,9 @@ function logLevel(raw: string): LogLevel {
 function natsUrl(raw: string): string {
   const v = raw.trim();
   if (v === "") return v;
-  if (!/^(nats|tls):\/\/[^\s]+$/.test(v)) throw new Error('must look like "nats://host:port"');
+  for (const url of v.split(",")) {
+    if (!/^(nats|tls):\/\/[^\s,]+$/.test(url.trim())) throw new Error('must look like "nats://host:port" (several: comma-separated)');
+  }
   return v;
 }
 
@@ -136,7 +145,12 @@ export const SETTINGS = [
   setting("breakerCooldownMs", "breaker-cooldown", duration(100, 3_600_000), "pause before the first probe of a paused endpoint (doubles per failed probe, up to 10 min)"),
   setting("autoDisableAfterMs", "auto-disable-after", duration(1000, 365 * 86_400_000), "disable an endpoint that has failed without a success for this long"),
   setting("sqliteSync", "sqlite-sync", syncMode, "full: fsync every commit; normal: survive process crashes but not power loss"),
-  setting("natsUrl", "nats", natsUrl, "NATS server URL; when set, JetStream is the store", "HOOKLINE_NATS_URL"),
+  setting("natsUrl", "nats", natsUrl, "NATS server URL(s), comma-separated; when set, JetStream is the store", "HOOKLINE_NATS_URL"),
+  setting("natsCredsFile", "nats-creds", text, "NATS credentials file (JWT + nkey seed)"),
+  setting("natsTlsCaFile", "nats-tls-ca", text, "CA certificate that signs the NATS server's certificate"),
+  setting("natsTlsCertFile", "nats-tls-cert", text, "client certificate for NATS mutual TLS"),
+  setting("natsTlsKeyFile", "nats-tls-key", text, "key of --nats-tls-cert"),
+  setting("natsReplicas", "nats-replicas", integer(1, 5), "replicas of hookline's streams and buckets when it creates them (3 on a cluster)"),
 ] as const;
 
 export const DEFAULTS: Config = {
@@ -162,6 +176,11 @@ export const DEFAULTS: Config = {
   autoDisableAfterMs: 5 * 86_400_000,
   sqliteSync: "full",
   natsUrl: "",
+  natsCredsFile: "",
+  natsTlsCaFile: "",
+  natsTlsCertFile: "",
+  natsTlsKeyFile: "",
+  natsReplicas: 1,
 };
 
 export interface ConfigSources {

@@ -1,6 +1,6 @@
 import { matchesEventType } from "../core/validation.ts";
 import type { Endpoint, Tenant } from "../core/types.ts";
-import type { FanOut, Store } from "./store.ts";
+import type { CatalogChange, FanOut, Store } from "./store.ts";
 
 export type EndpointChange = { kind: "upsert"; endpoint: Endpoint } | { kind: "delete"; endpointId: string };
 
@@ -25,7 +25,29 @@ export class Catalog {
       after = page[page.length - 1]?.id;
     }
     for (const e of await store.allEndpoints()) catalog.endpoints.set(e.id, e);
+    store.watchCatalog?.((change) => catalog.applyRemote(change));
     return catalog;
+  }
+
+  /** A change another process made to the shared store (echoes of our own writes are skipped). */
+  private applyRemote(change: CatalogChange): void {
+    switch (change.kind) {
+      case "tenant":
+        this.tenants.set(change.tenant.id, change.tenant);
+        return;
+      case "tenant-deleted":
+        this.tenants.delete(change.id);
+        for (const e of [...this.endpoints.values()]) if (e.tenantId === change.id) this.forgetEndpoint(e.id);
+        return;
+      case "endpoint": {
+        const known = this.endpoints.get(change.endpoint.id);
+        if (known && known.updatedMs === change.endpoint.updatedMs && known.disabled === change.endpoint.disabled) return;
+        this.rememberEndpoint(change.endpoint);
+        return;
+      }
+      case "endpoint-deleted":
+        this.forgetEndpoint(change.id);
+    }
   }
 
   tenant(id: string): Tenant | undefined {

@@ -72,6 +72,13 @@ export interface AttemptRecord {
   nextAttemptMs: number;
 }
 
+/** A tenant or endpoint changed by another process sharing the store. */
+export type CatalogChange =
+  | { kind: "tenant"; tenant: Tenant }
+  | { kind: "tenant-deleted"; id: string }
+  | { kind: "endpoint"; endpoint: Endpoint }
+  | { kind: "endpoint-deleted"; id: string };
+
 /** Durable storage of tenants, endpoints, events and deliveries, plus the delivery queue. */
 export interface Store {
   close(): Promise<void>;
@@ -127,4 +134,9 @@ export interface Store {
   releaseLeases(): Promise<number>;
   /** Forgets idempotency keys older than the window. */
   expireIdempotencyKeys(olderThanMs: number): Promise<number>;
+
+  /** Shared stores only: tenants and endpoints changed by other processes. */
+  watchCatalog?(listener: (change: CatalogChange) => void): void;
+  /** Shared stores only: endpoints that may have new work (published or requeued elsewhere). */
+  onDue?(listener: (endpointIds: readonly string[]) => void): void;
 }

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { startNats, type NatsServer } from "./nats.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -11,6 +12,9 @@ export interface ServerProcess {
   readonly baseUrl: string;
   readonly dataDir: string;
   readonly pid: number;
+  /** The backend it runs on; for "jetstream", the NATS URL(s) it uses. */
+  readonly backend: Backend;
+  readonly natsUrl: string;
   /** Every log line the server wrote (JSON objects where parsable). */
   readonly logs: Record<string, unknown>[];
   /** SIGTERM and wait for exit; returns the exit code. */
@@ -21,8 +25,18 @@ export interface ServerProcess {
   cleanup(): void;
 }
 
+export type Backend = "sqlite" | "jetstream";
+
+/** The backend e2e tests run on: the vitest project sets HOOKLINE_TEST_BACKEND. */
+export function testBackend(): Backend {
+  return process.env.HOOKLINE_TEST_BACKEND === "jetstream" ? "jetstream" : "sqlite";
+}
+
 export interface StartOptions {
   dataDir?: string;
+  /** Defaults to testBackend(). With "jetstream" and no natsUrl, a nats-server of its own is started (and stopped with it). */
+  backend?: Backend;
+  natsUrl?: string;
   args?: string[];
   env?: Record<string, string>;
   /** Defaults to true: tests deliver to receivers on 127.0.0.1. */
@@ -41,7 +55,15 @@ function exited(child: ChildProcess): Promise<number | null> {
 /** Starts `hookline serve` as a real process on a random port and waits until it listens. */
 export async function startServer(options: StartOptions = {}): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? tempDir();
+  const backend = options.backend ?? testBackend();
+  let ownNats: NatsServer | undefined;
+  let natsUrl = options.natsUrl ?? "";
+  if (backend === "jetstream" && natsUrl === "") {
+    ownNats = await startNats();
+    natsUrl = ownNats.url;
+  }
   const args = [join(ROOT, "bin/hookline.js"), "serve", "--port", "0", "--data-dir", dataDir, "--shutdown-grace", "2s"];
+  if (backend === "jetstream") args.push("--nats", natsUrl);
   if (options.allowPrivateTargets !== false) args.push("--allow-private-targets");
   args.push(...(options.args ?? []));
   const child = spawn(process.execPath, args, {
@@ -52,7 +74,7 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
   const logs: Record<string, unknown>[] = [];
   let stderr = "";
   child.stderr?.on("data", (c: Buffer) => (stderr += c.toString()));
-  const port = await new Promise<number>((resolve, reject) => {
+  const listening = new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`hookline did not start in 20s; stderr: ${stderr}`)), 20_000);
     const lines = createInterface({ input: child.stdout! });
     lines.on("line", (line) => {
@@ -73,21 +95,33 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
       reject(new Error(`hookline exited with ${code} before listening; stderr: ${stderr}; logs: ${JSON.stringify(logs)}`));
     });
   });
+  let port: number;
+  try {
+    port = await listening;
+  } catch (err) {
+    await ownNats?.stop();
+    throw err;
+  }
   return {
     port,
     baseUrl: `http://127.0.0.1:${port}`,
     dataDir,
     pid: child.pid as number,
+    backend,
+    natsUrl,
     logs,
     async stop() {
       child.kill("SIGTERM");
-      return exited(child);
+      const code = await exited(child);
+      await ownNats?.stop();
+      return code;
     },
     async kill() {
       child.kill("SIGKILL");
       await exited(child);
     },
     cleanup() {
+      void ownNats?.stop();
       if (options.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -1,0 +1,71 @@
+import type { Attempt, Delivery } from "../../core/types.ts";
+
+/** What a stored event message carries besides its payload. */
+export interface EventMeta {
+  id: string;
+  tenantId: string;
+  type: string;
+  idempotencyKey: string;
+  orderingKey: string;
+  createdMs: number;
+  /** Endpoints it fanned out to, in delivery-ordinal order. */
+  endpoints: string[];
+}
+
+/** What a queued delivery message carries besides the event payload. */
+export interface DeliveryMeta {
+  deliveryId: string;
+  eventId: string;
+  tenantId: string;
+  endpointId: string;
+  type: string;
+  orderingKey: string;
+  createdMs: number;
+  /** Attempts made before this message was queued (0, or the count at a replay). */
+  priorAttempts: number;
+  cycleStartMs: number;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * Message body = 4-byte big-endian length, JSON metadata, raw payload. Metadata stays out of
+ * NATS headers so that any ordering key or event type survives unchanged.
+ */
+export function frame(meta: object, payload: Uint8Array): Uint8Array {
+  const head = encoder.encode(JSON.stringify(meta));
+  const out = new Uint8Array(4 + head.length + payload.length);
+  new DataView(out.buffer).setUint32(0, head.length);
+  out.set(head, 4);
+  out.set(payload, 4 + head.length);
+  return out;
+}
+
+export function unframe<T>(body: Uint8Array): { meta: T; payload: Uint8Array } {
+  const length = new DataView(body.buffer, body.byteOffset, body.byteLength).getUint32(0);
+  return {
+    meta: JSON.parse(decoder.decode(body.subarray(4, 4 + length))) as T,
+    payload: body.subarray(4 + length),
+  };
+}
+
+export function encodeJson(value: unknown): Uint8Array {
+  return encoder.encode(JSON.stringify(value));
+}
+
+export function decodeJson<T>(data: Uint8Array): T {
+  return JSON.parse(decoder.decode(data)) as T;
+}
+
+export function encodeAttempt(attempt: Attempt): Uint8Array {
+  return encodeJson({ ...attempt, responseBody: Buffer.from(attempt.responseBody).toString("base64") });
+}
+
+export function decodeAttempt(data: Uint8Array): Attempt {
+  const raw = decodeJson<Omit<Attempt, "responseBody"> & { responseBody: string }>(data);
+  return { ...raw, responseBody: new Uint8Array(Buffer.from(raw.responseBody, "base64")) };
+}
+
+export const encodeDelivery = (delivery: Delivery): Uint8Array => encodeJson(delivery);
+export const decodeDelivery = (data: Uint8Array): Delivery => decodeJson<Delivery>(data);

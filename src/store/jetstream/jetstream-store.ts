@@ -1,0 +1,785 @@
+import { readFileSync } from "node:fs";
+import { connect, credsAuthenticator, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamClient,
+  type JetStreamManager,
+  type PubAck,
+  type StreamConfig,
+} from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
+import { failedPrecondition, HooklineError } from "../../core/errors.ts";
+import { deliveryId as deliveryIdOf, newId } from "../../core/ids.ts";
+import {
+  DeliveryStatus,
+  type Attempt,
+  type Delivery,
+  type Endpoint,
+  type EventInput,
+  type PublishResult,
+  type StoredEvent,
+  type Tenant,
+} from "../../core/types.ts";
+import type { Logger } from "../../observability/logger.ts";
+import type {
+  AttemptRecord,
+  Backlog,
+  CatalogChange,
+  ClaimRequest,
+  ClaimResult,
+  ClaimedDelivery,
+  DeliveryFilter,
+  EndpointUpdates,
+  FanOut,
+  Store,
+} from "../store.ts";
+import {
+  decodeAttempt,
+  decodeDelivery,
+  decodeJson,
+  encodeAttempt,
+  encodeDelivery,
+  encodeJson,
+  frame,
+  unframe,
+  type DeliveryMeta,
+  type EventMeta,
+} from "./codec.ts";
+import { ConfigMirror } from "./config-mirror.ts";
+import {
+  ATTEMPTS_STREAM,
+  attemptSubject,
+  CONFIG_BUCKET,
+  configKey,
+  consumerName,
+  DELIVERIES_STREAM,
+  deliverySubject,
+  EVENTS_STREAM,
+  eventSubject,
+  laneOf,
+  lanes,
+  STATE_BUCKET,
+  STATE_STREAM,
+  stateKey,
+  stateSubject,
+  UNORDERED_LANE,
+  WAKE_SUBJECT,
+} from "./layout.ts";
+import { Puller, type PulledMessage } from "./puller.ts";
+
+export interface JetStreamStoreOptions {
+  /** One URL or a comma-separated list of cluster members. */
+  servers: string;
+  credsFile: string;
+  tls: { caFile: string; certFile: string; keyFile: string };
+  replicas: number;
+  idempotencyWindowMs: number;
+  logger: Logger;
+}
+
+/**
+ * Retries waiting out their backoff stay unacknowledged on the endpoint's consumer (nak with
+ * delay), so its max_ack_pending is max in-flight plus this allowance; each process's
+ * scheduler keeps the number of concurrent requests at the endpoint's max in-flight.
+ */
+const PARKED_RETRIES = 10_000;
+/** Beyond the attempt timeout, before a message held by a crashed process is handed out again. */
+const ACK_WAIT_MARGIN_MS = 10_000;
+/** How often every endpoint is looked at for work no wake-up announced (redeliveries after a crash). */
+const POLL_MS = 2_000;
+const OPEN_STATUSES: readonly DeliveryStatus[] = [DeliveryStatus.Pending, DeliveryStatus.Retrying];
+/** Requests kept in flight by bulk operations (replay, cancel). */
+const BULK_CONCURRENCY = 512;
+const NS_PER_MS = 1_000_000;
+
+/** A delivery this process has claimed and not yet acknowledged. */
+interface Held {
+  meta: DeliveryMeta;
+  reply: string;
+}
+
+/**
+ * The shared backend: events, delivery queues and attempts in JetStream streams, tenants,
+ * endpoints and delivery states in KV buckets. Any number of processes use it at once; the
+ * per-endpoint durable consumers divide the work between them.
+ */
+export class JetStreamStore implements Store {
+  private readonly held = new Map<string, Held>();
+  /** Retries this process parked with a nak delay, per endpoint: delivery id → due time. */
+  private readonly parked = new Map<string, Map<string, number>>();
+  /** Consumer config fingerprints this process has made sure of. */
+  private readonly ensured = new Map<string, string>();
+  private readonly dueListeners = new Set<(endpointIds: readonly string[]) => void>();
+  private readonly poll: NodeJS.Timeout;
+  private readonly puller: Puller;
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly configKv: KV,
+    private readonly stateKv: KV,
+    private readonly mirror: ConfigMirror,
+    private readonly o: JetStreamStoreOptions,
+  ) {
+    this.puller = new Puller(nc);
+    nc.subscribe(WAKE_SUBJECT, {
+      callback: (_err, msg) => {
+        try {
+          this.emitDue(decodeJson<string[]>(msg.data));
+        } catch {
+          // Not ours to act on.
+        }
+      },
+    });
+    this.poll = setInterval(() => {
+      const enabled: string[] = [];
+      for (const e of this.mirror.endpoints.values()) if (!e.disabled) enabled.push(e.id);
+      if (enabled.length > 0) this.emitDue(enabled);
+    }, POLL_MS);
+    this.poll.unref();
+  }
+
+  static async open(o: JetStreamStoreOptions): Promise<JetStreamStore> {
+    const nc = await connectTo(o);
+    try {
+      const jsm = await jetstreamManager(nc);
+      const js = jetstream(nc);
+      await ensureStream(jsm, o.logger, {
+        name: EVENTS_STREAM,
+        subjects: ["hookline.evt.>"],
+        // Publishes with the same idempotency key inside this window are answered from the first.
+        duplicate_window: o.idempotencyWindowMs * NS_PER_MS,
+        num_replicas: o.replicas,
+      });
+      await ensureStream(jsm, o.logger, {
+        name: DELIVERIES_STREAM,
+        subjects: ["hookline.dlv.>"],
+        retention: RetentionPolicy.Workqueue,
+        duplicate_window: 120_000 * NS_PER_MS,
+        num_replicas: o.replicas,
+      });
+      // Direct gets page through one delivery's attempts without a consumer.
+      await ensureStream(jsm, o.logger, { name: ATTEMPTS_STREAM, subjects: ["hookline.att.>"], num_replicas: o.replicas, allow_direct: true });
+      const kvm = new Kvm(js);
+      const configKv = await kvm.create(CONFIG_BUCKET, { replicas: o.replicas, history: 1, storage: StorageType.File });
+      const stateKv = await kvm.create(STATE_BUCKET, { replicas: o.replicas, history: 1, storage: StorageType.File });
+      const mirror = await ConfigMirror.open(configKv, o.logger);
+      return new JetStreamStore(nc, js, jsm, configKv, stateKv, mirror, o);
+    } catch (err) {
+      await nc.close();
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.poll);
+    this.mirror.close();
+    this.puller.close();
+    await this.nc.drain();
+  }
+
+  watchCatalog(listener: (change: CatalogChange) => void): void {
+    this.mirror.onChange(listener);
+  }
+
+  onDue(listener: (endpointIds: readonly string[]) => void): void {
+    this.dueListeners.add(listener);
+  }
+
+  // ---- tenants and endpoints -------------------------------------------------------------
+
+  async createTenant(tenant: Tenant): Promise<void> {
+    await this.configKv.put(configKey.tenant(tenant.id), encodeJson(tenant));
+    this.mirror.setTenant(tenant);
+  }
+
+  async getTenant(id: string): Promise<Tenant | undefined> {
+    return this.mirror.tenants.get(id);
+  }
+
+  async listTenants(afterId: string | undefined, limit: number): Promise<Tenant[]> {
+    return pageById([...this.mirror.tenants.values()], afterId, limit);
+  }
+
+  async updateTenant(tenant: Tenant): Promise<void> {
+    await this.createTenant(tenant);
+  }
+
+  async deleteTenant(id: string, nowMs: number): Promise<boolean> {
+    if (!this.mirror.tenants.has(id)) return false;
+    for (const e of [...this.mirror.endpoints.values()]) if (e.tenantId === id) await this.deleteEndpoint(e.id, nowMs);
+    await this.configKv.delete(configKey.tenant(id));
+    this.mirror.tenants.delete(id);
+    return true;
+  }
+
+  async createEndpoint(endpoint: Endpoint): Promise<void> {
+    await this.ensureConsumers(endpoint);
+    await this.configKv.put(configKey.endpoint(endpoint.id), encodeJson(endpoint));
+    this.mirror.setEndpoint(endpoint);
+  }
+
+  async getEndpoint(id: string): Promise<Endpoint | undefined> {
+    return this.mirror.endpoints.get(id);
+  }
+
+  async listEndpoints(tenantId: string, afterId: string | undefined, limit: number): Promise<Endpoint[]> {
+    return pageById(
+      [...this.mirror.endpoints.values()].filter((e) => tenantId === "" || e.tenantId === tenantId),
+      afterId,
+      limit,
+    );
+  }
+
+  async allEndpoints(): Promise<Endpoint[]> {
+    return [...this.mirror.endpoints.values()];
+  }
+
+  async updateEndpoint(endpoint: Endpoint): Promise<void> {
+    await this.createEndpoint(endpoint);
+  }
+
+  async deleteEndpoint(id: string, nowMs: number): Promise<boolean> {
+    const endpoint = this.mirror.endpoints.get(id);
+    if (!endpoint) return false;
+    await this.configKv.delete(configKey.endpoint(id));
+    this.mirror.endpoints.delete(id);
+    for (const lane of lanes(true)) {
+      await this.jsm.consumers.delete(DELIVERIES_STREAM, consumerName(id, lane)).catch(() => false);
+      this.ensured.delete(consumerName(id, lane));
+    }
+    await this.jsm.streams.purge(DELIVERIES_STREAM, { filter: `hookline.dlv.${id}.>` });
+    const open = (await this.scanStates(`*.${id}.*`)).filter((d) => OPEN_STATUSES.includes(d.status));
+    await inBatches(open, (d) =>
+      this.putState({ ...d, status: DeliveryStatus.Cancelled, nextAttemptMs: 0, lastError: "endpoint deleted", updatedMs: nowMs }),
+    );
+    await this.configKv.delete(configKey.failing(id)).catch(() => undefined);
+    this.parked.delete(id);
+    return true;
+  }
+
+  // ---- events ----------------------------------------------------------------------------
+
+  async publish(
+    batches: readonly (readonly EventInput[])[],
+    fanOut: FanOut,
+    nowMs: number,
+  ): Promise<PublishResult[][]> {
+    // Phase 1: the events themselves. The stream dedupes keyed events by message id, which
+    // is how the idempotency window works here.
+    const stored = batches.map((events) =>
+      events.map((event) => {
+        const meta: EventMeta = {
+          id: newId("evt", nowMs),
+          tenantId: event.tenantId,
+          type: event.type,
+          idempotencyKey: event.idempotencyKey,
+          orderingKey: event.orderingKey,
+          createdMs: nowMs,
+          endpoints: [...fanOut(event.tenantId, event.type)],
+        };
+        const h = natsHeaders();
+        if (event.idempotencyKey !== "") h.set("Nats-Msg-Id", `${event.tenantId}:${event.idempotencyKey}`);
+        const ack = this.js.publish(eventSubject(meta.id), frame(meta, event.payload), { headers: h });
+        return { meta, payload: event.payload, ack };
+      }),
+    );
+    const acks = await confirm(stored.flat().map((s) => s.ack));
+    // Phase 2: their deliveries. A duplicate's deliveries exist already, unless the process
+    // that stored it died between the phases: then the missing ones are queued now.
+    const queued: Promise<unknown>[] = [];
+    const woken = new Set<string>();
+    let i = 0;
+    const results = await Promise.all(
+      stored.map((events) =>
+        Promise.all(
+          events.map(async ({ meta, payload }): Promise<PublishResult> => {
+            const ack = acks[i++] as PubAck;
+            if (ack.duplicate) {
+              const original = await this.eventBySeq(ack.seq);
+              if (!original) throw new HooklineError("unavailable", `the event stored under idempotency key "${meta.idempotencyKey}" cannot be read; retry`);
+              queued.push(this.queueMissing(original.meta, original.payload, woken));
+              return { eventId: original.meta.id, duplicate: true, deliveryCount: 0 };
+            }
+            meta.endpoints.forEach((endpointId, ordinal) => {
+              queued.push(...this.queueDelivery(meta, payload, endpointId, ordinal, nowMs));
+              woken.add(endpointId);
+            });
+            return { eventId: meta.id, duplicate: false, deliveryCount: meta.endpoints.length };
+          }),
+        ),
+      ),
+    );
+    await confirm(queued);
+    if (woken.size > 0) this.nc.publish(WAKE_SUBJECT, encodeJson([...woken]));
+    return results;
+  }
+
+  async getEvent(id: string): Promise<StoredEvent | undefined> {
+    const found = await this.eventById(id);
+    if (!found) return undefined;
+    const { meta, payload } = found;
+    return {
+      id: meta.id,
+      tenantId: meta.tenantId,
+      type: meta.type,
+      payload,
+      idempotencyKey: meta.idempotencyKey,
+      orderingKey: meta.orderingKey,
+      createdMs: meta.createdMs,
+    };
+  }
+
+  // ---- deliveries ------------------------------------------------------------------------
+
+  async getDelivery(id: string): Promise<Delivery | undefined> {
+    const eventId = `evt_${id.slice(4, 30)}`;
+    const event = await this.eventById(eventId);
+    if (!event) return undefined;
+    const ordinal = event.meta.endpoints.findIndex((_, n) => deliveryIdOf(eventId, n) === id);
+    const endpointId = event.meta.endpoints[ordinal];
+    if (endpointId === undefined) return undefined;
+    return this.getState(stateKey(event.meta.tenantId, endpointId, id));
+  }
+
+  async listDeliveries(filter: DeliveryFilter, afterId: string | undefined, limit: number): Promise<Delivery[]> {
+    let found: Delivery[];
+    if (filter.eventId !== "") {
+      const event = await this.eventById(filter.eventId);
+      const states = event
+        ? await Promise.all(event.meta.endpoints.map((ep, n) => this.getState(stateKey(event.meta.tenantId, ep, deliveryIdOf(filter.eventId, n)))))
+        : [];
+      found = states.filter((d): d is Delivery => d !== undefined);
+    } else {
+      found = await this.scanStates(`${filter.tenantId || "*"}.${filter.endpointId || "*"}.*`);
+    }
+    const matching = found.filter(
+      (d) =>
+        (filter.tenantId === "" || d.tenantId === filter.tenantId) &&
+        (filter.endpointId === "" || d.endpointId === filter.endpointId) &&
+        (filter.statuses.length === 0 || filter.statuses.includes(d.status)) &&
+        (afterId === undefined || d.id < afterId),
+    );
+    return matching.sort((a, b) => (a.id < b.id ? 1 : -1)).slice(0, limit);
+  }
+
+  async listAttempts(deliveryId: string, afterId: string | undefined, limit: number): Promise<Attempt[]> {
+    const attempts: Attempt[] = [];
+    for (let seq = 0; attempts.length < limit; ) {
+      const msg = await this.jsm.direct.getMessage(ATTEMPTS_STREAM, { next_by_subj: attemptSubject(deliveryId), seq });
+      if (!msg) break;
+      seq = msg.seq + 1;
+      const attempt = decodeAttempt(msg.data);
+      if (afterId === undefined || attempt.id > afterId) attempts.push(attempt);
+    }
+    return attempts;
+  }
+
+  async retryDelivery(id: string, nowMs: number): Promise<Delivery | undefined> {
+    const delivery = await this.getDelivery(id);
+    if (!delivery || delivery.status === DeliveryStatus.Cancelled) return delivery;
+    if (OPEN_STATUSES.includes(delivery.status)) {
+      throw failedPrecondition(`delivery ${id} is queued already (next attempt at ${new Date(delivery.nextAttemptMs).toISOString()})`);
+    }
+    const requeued = await this.requeue(delivery, nowMs);
+    if (requeued) this.nc.publish(WAKE_SUBJECT, encodeJson([delivery.endpointId]));
+    return requeued;
+  }
+
+  async replayDeliveries(
+    endpointId: string,
+    statuses: readonly DeliveryStatus[],
+    fromMs: number,
+    toMs: number,
+    nowMs: number,
+  ): Promise<number> {
+    // Open deliveries are in the queue already; replay takes the finished ones back.
+    const wanted: DeliveryStatus[] = statuses.filter((s) => s === DeliveryStatus.Succeeded || s === DeliveryStatus.Dead);
+    if (wanted.length === 0) return 0;
+    const chosen = (await this.scanStates(`*.${endpointId}.*`)).filter(
+      (d) => wanted.includes(d.status) && d.createdMs >= fromMs && d.createdMs < toMs,
+    );
+    let count = 0;
+    await inBatches(chosen, async (d) => {
+      if (await this.requeue(d, nowMs)) count++;
+    });
+    if (count > 0) this.nc.publish(WAKE_SUBJECT, encodeJson([endpointId]));
+    return count;
+  }
+
+  // ---- the queue -------------------------------------------------------------------------
+
+  async dueByEndpoint(): Promise<Map<string, number>> {
+    const now = Date.now();
+    return new Map([...this.mirror.endpoints.values()].filter((e) => !e.disabled).map((e) => [e.id, now]));
+  }
+
+  async nextDue(endpointId: string): Promise<number | undefined> {
+    return this.mirror.endpoints.has(endpointId) ? Date.now() : undefined;
+  }
+
+  async claim(requests: readonly ClaimRequest[], nowMs: number): Promise<ClaimResult[]> {
+    return Promise.all(requests.map((r) => this.claimFor(r, nowMs)));
+  }
+
+  async complete(records: readonly AttemptRecord[], endpoints: EndpointUpdates, nowMs: number): Promise<void> {
+    const writes: Promise<unknown>[] = [];
+    const finished: { held: Held; record: AttemptRecord }[] = [];
+    for (const record of records) {
+      const held = this.held.get(record.attempt.deliveryId);
+      if (!held) continue;
+      const { meta } = held;
+      const { attempt } = record;
+      writes.push(this.js.publish(attemptSubject(meta.deliveryId), encodeAttempt(attempt)));
+      writes.push(
+        this.putState({
+          id: meta.deliveryId,
+          eventId: meta.eventId,
+          endpointId: meta.endpointId,
+          tenantId: meta.tenantId,
+          eventType: meta.type,
+          status: record.status,
+          attempts: attempt.number,
+          nextAttemptMs: record.nextAttemptMs,
+          lastStatusCode: attempt.statusCode,
+          lastError: attempt.error,
+          createdMs: meta.createdMs,
+          updatedMs: nowMs,
+        }),
+      );
+      finished.push({ held, record });
+    }
+    for (const [endpointId, reason] of endpoints.disable) {
+      const endpoint = this.mirror.endpoints.get(endpointId);
+      if (!endpoint) continue;
+      const disabled = { ...endpoint, disabled: true, disabledReason: reason, updatedMs: nowMs };
+      writes.push(this.configKv.put(configKey.endpoint(endpointId), encodeJson(disabled)).then(() => this.mirror.setEndpoint(disabled)));
+    }
+    for (const [endpointId, since] of endpoints.failingSince) {
+      writes.push(this.configKv.put(configKey.failing(endpointId), encodeJson(since)));
+    }
+    await confirm(writes);
+    // The results are stored: only now may the queue forget or reschedule the messages.
+    for (const { held, record } of finished) {
+      this.held.delete(held.meta.deliveryId);
+      if (record.status === DeliveryStatus.Retrying) {
+        const delayMs = Math.max(0, record.nextAttemptMs - nowMs);
+        this.nc.publish(held.reply, `-NAK ${JSON.stringify({ delay: Math.round(delayMs * NS_PER_MS) })}`);
+        this.parkedOf(held.meta.endpointId).set(held.meta.deliveryId, record.nextAttemptMs);
+      } else {
+        this.nc.publish(held.reply, record.status === DeliveryStatus.Succeeded ? "+ACK" : "+TERM");
+      }
+    }
+  }
+
+  async backlog(endpointId: string): Promise<Backlog> {
+    const endpoint = this.mirror.endpoints.get(endpointId);
+    let pending = 0;
+    let unacked = 0;
+    for (const lane of lanes(endpoint?.ordering === "ordered_by_key")) {
+      const info = await this.jsm.consumers.info(DELIVERIES_STREAM, consumerName(endpointId, lane)).catch(() => undefined);
+      pending += info?.num_pending ?? 0;
+      unacked += info?.num_ack_pending ?? 0;
+    }
+    let inFlight = 0;
+    for (const h of this.held.values()) if (h.meta.endpointId === endpointId) inFlight++;
+    return { pending, retrying: Math.max(0, unacked - inFlight), inFlight };
+  }
+
+  async failingSince(): Promise<Map<string, number>> {
+    return new Map(this.mirror.failing);
+  }
+
+  async releaseLeases(): Promise<number> {
+    const released = this.held.size;
+    for (const held of this.held.values()) this.nc.publish(held.reply, "-NAK");
+    this.held.clear();
+    await this.nc.flush();
+    return released;
+  }
+
+  async expireIdempotencyKeys(): Promise<number> {
+    // The events stream's duplicate window forgets them.
+    return 0;
+  }
+
+  // ---- internals -------------------------------------------------------------------------
+
+  private async claimFor(request: ClaimRequest, nowMs: number): Promise<ClaimResult> {
+    const endpoint = this.mirror.endpoints.get(request.endpointId);
+    if (!endpoint) return { claimed: [], nextDue: undefined };
+    await this.ensureConsumers(endpoint);
+    const pulls: Promise<PulledMessage[]>[] = [];
+    let room = request.limit;
+    if (request.ordered) {
+      // One head per lane, lanes in a rotating order so none is always last.
+      const start = Math.floor(Math.random() * 16);
+      const keyed = lanes(true).slice(1);
+      for (let i = 0; i < keyed.length && room > 1; i++) {
+        pulls.push(this.puller.pull(DELIVERIES_STREAM, consumerName(endpoint.id, keyed[(start + i) % keyed.length] as string), 1));
+        room--;
+      }
+    }
+    pulls.push(this.puller.pull(DELIVERIES_STREAM, consumerName(endpoint.id, UNORDERED_LANE), room));
+    const messages = (await Promise.all(pulls)).flat();
+    const now = this.mirror.endpoints.get(request.endpointId);
+    if (!now || now.disabled) {
+      // Disabled or deleted while the pull was out: hand the messages back untouched.
+      for (const m of messages) this.nc.publish(m.reply, "-NAK");
+      return { claimed: [], nextDue: undefined };
+    }
+    const claimed = await Promise.all(messages.map((m) => this.hold(m)));
+    return { claimed, nextDue: claimed.length < request.limit ? this.nextParked(endpoint.id, nowMs) : undefined };
+  }
+
+  private async hold(message: PulledMessage): Promise<ClaimedDelivery> {
+    const { meta, payload } = unframe<DeliveryMeta>(message.data);
+    this.held.set(meta.deliveryId, { meta, reply: message.reply });
+    this.parked.get(meta.endpointId)?.delete(meta.deliveryId);
+    let attempts = meta.priorAttempts;
+    if (message.deliveries > 1) {
+      // Handed out before: the recorded state knows how many of those were attempts (a crash
+      // or a hand-back is not one).
+      const state = await this.getState(stateKey(meta.tenantId, meta.endpointId, meta.deliveryId));
+      attempts = Math.max(meta.priorAttempts, state?.attempts ?? meta.priorAttempts + message.deliveries - 1);
+    }
+    return {
+      deliveryId: meta.deliveryId,
+      eventId: meta.eventId,
+      endpointId: meta.endpointId,
+      tenantId: meta.tenantId,
+      createdMs: meta.createdMs,
+      eventType: meta.type,
+      orderingKey: meta.orderingKey,
+      payload,
+      attempts,
+      cycleAttempts: attempts - meta.priorAttempts,
+      cycleStartMs: meta.cycleStartMs,
+    };
+  }
+
+  /** When a retry this process parked should be back; a due one may be a moment late. */
+  private nextParked(endpointId: string, nowMs: number): number | undefined {
+    const parked = this.parked.get(endpointId);
+    if (!parked) return undefined;
+    let next = Infinity;
+    for (const [id, due] of parked) {
+      // Long overdue: another process took it.
+      if (due < nowMs - 5_000) parked.delete(id);
+      else next = Math.min(next, Math.max(due, nowMs + 100));
+    }
+    return next === Infinity ? undefined : next;
+  }
+
+  private parkedOf(endpointId: string): Map<string, number> {
+    let parked = this.parked.get(endpointId);
+    if (!parked) this.parked.set(endpointId, (parked = new Map()));
+    return parked;
+  }
+
+  /** The delivery message and its PENDING state; resolves with the acks to await. */
+  private queueDelivery(meta: EventMeta, payload: Uint8Array, endpointId: string, ordinal: number, nowMs: number): Promise<unknown>[] {
+    const id = deliveryIdOf(meta.id, ordinal);
+    const endpoint = this.mirror.endpoints.get(endpointId);
+    const deliveryMeta: DeliveryMeta = {
+      deliveryId: id,
+      eventId: meta.id,
+      tenantId: meta.tenantId,
+      endpointId,
+      type: meta.type,
+      orderingKey: meta.orderingKey,
+      createdMs: meta.createdMs,
+      priorAttempts: 0,
+      cycleStartMs: meta.createdMs,
+    };
+    const state: Delivery = {
+      id,
+      eventId: meta.id,
+      endpointId,
+      tenantId: meta.tenantId,
+      eventType: meta.type,
+      status: DeliveryStatus.Pending,
+      attempts: 0,
+      nextAttemptMs: nowMs,
+      lastStatusCode: 0,
+      lastError: "",
+      createdMs: meta.createdMs,
+      updatedMs: nowMs,
+    };
+    const h = natsHeaders();
+    h.set("Nats-Msg-Id", id);
+    const lane = laneOf(endpoint?.ordering === "ordered_by_key", meta.orderingKey);
+    return [this.putState(state), this.js.publish(deliverySubject(endpointId, lane), frame(deliveryMeta, payload), { headers: h })];
+  }
+
+  /** Queues the deliveries of an already stored event that have no state yet. */
+  private async queueMissing(meta: EventMeta, payload: Uint8Array, woken: Set<string>): Promise<void> {
+    await Promise.all(
+      meta.endpoints.map(async (endpointId, ordinal) => {
+        const key = stateKey(meta.tenantId, endpointId, deliveryIdOf(meta.id, ordinal));
+        if (await this.getState(key)) return;
+        await confirm(this.queueDelivery(meta, payload, endpointId, ordinal, Date.now()));
+        woken.add(endpointId);
+      }),
+    );
+  }
+
+  /** Queues a finished delivery again with a fresh retry cycle; undefined when its event is gone. */
+  private async requeue(delivery: Delivery, nowMs: number): Promise<Delivery | undefined> {
+    const event = await this.eventById(delivery.eventId);
+    const endpoint = this.mirror.endpoints.get(delivery.endpointId);
+    if (!event || !endpoint) return undefined;
+    const meta: DeliveryMeta = {
+      deliveryId: delivery.id,
+      eventId: delivery.eventId,
+      tenantId: delivery.tenantId,
+      endpointId: delivery.endpointId,
+      type: delivery.eventType,
+      orderingKey: event.meta.orderingKey,
+      createdMs: delivery.createdMs,
+      priorAttempts: delivery.attempts,
+      cycleStartMs: nowMs,
+    };
+    const state: Delivery = {
+      ...delivery,
+      status: delivery.attempts === 0 ? DeliveryStatus.Pending : DeliveryStatus.Retrying,
+      nextAttemptMs: nowMs,
+      updatedMs: nowMs,
+    };
+    const h = natsHeaders();
+    h.set("Nats-Msg-Id", `${delivery.id}.${nowMs}`);
+    const lane = laneOf(endpoint.ordering === "ordered_by_key", event.meta.orderingKey);
+    await confirm([this.putState(state), this.js.publish(deliverySubject(endpoint.id, lane), frame(meta, event.payload), { headers: h })]);
+    return state;
+  }
+
+  private putState(delivery: Delivery): Promise<PubAck> {
+    return this.js.publish(stateSubject(stateKey(delivery.tenantId, delivery.endpointId, delivery.id)), encodeDelivery(delivery));
+  }
+
+  private async getState(key: string): Promise<Delivery | undefined> {
+    const entry = await this.stateKv.get(key);
+    return entry && entry.operation === "PUT" ? decodeDelivery(entry.value) : undefined;
+  }
+
+  /** Every delivery state whose key matches the filter (tenant.endpoint.delivery, * wildcards). */
+  private async scanStates(filter: string): Promise<Delivery[]> {
+    const info = await this.jsm.streams.info(STATE_STREAM, { subjects_filter: stateSubject(filter) });
+    if (Object.keys(info.state.subjects ?? {}).length === 0) return [];
+    const found: Delivery[] = [];
+    const watch = await this.stateKv.watch({ key: filter, ignoreDeletes: true });
+    for await (const entry of watch) {
+      if (entry.operation === "PUT") found.push(decodeDelivery(entry.value));
+      if ((entry.delta ?? 0) === 0) break;
+    }
+    watch.stop();
+    return found;
+  }
+
+  private async eventById(id: string): Promise<{ meta: EventMeta; payload: Uint8Array } | undefined> {
+    const msg = await this.jsm.streams.getMessage(EVENTS_STREAM, { last_by_subj: eventSubject(id) }).catch(() => null);
+    return msg ? unframe<EventMeta>(msg.data) : undefined;
+  }
+
+  private async eventBySeq(seq: number): Promise<{ meta: EventMeta; payload: Uint8Array } | undefined> {
+    const msg = await this.jsm.streams.getMessage(EVENTS_STREAM, { seq }).catch(() => null);
+    return msg ? unframe<EventMeta>(msg.data) : undefined;
+  }
+
+  /** Creates or updates the endpoint's consumers when their settings changed. */
+  private async ensureConsumers(endpoint: Endpoint): Promise<void> {
+    const ackWait = (endpoint.timeoutMs + ACK_WAIT_MARGIN_MS) * NS_PER_MS;
+    for (const lane of lanes(endpoint.ordering === "ordered_by_key")) {
+      const name = consumerName(endpoint.id, lane);
+      const maxAckPending = lane === UNORDERED_LANE ? endpoint.maxInFlight + PARKED_RETRIES : 1;
+      const fingerprint = `${ackWait}/${maxAckPending}`;
+      if (this.ensured.get(name) === fingerprint) continue;
+      const config = {
+        durable_name: name,
+        filter_subject: deliverySubject(endpoint.id, lane),
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ack_wait: ackWait,
+        max_ack_pending: maxAckPending,
+        max_deliver: -1,
+      };
+      const existing = await this.jsm.consumers.info(DELIVERIES_STREAM, name).catch(() => undefined);
+      if (!existing) await this.jsm.consumers.add(DELIVERIES_STREAM, config).catch(async () => this.jsm.consumers.update(DELIVERIES_STREAM, name, config));
+      else if (existing.config.ack_wait !== ackWait || existing.config.max_ack_pending !== maxAckPending) {
+        await this.jsm.consumers.update(DELIVERIES_STREAM, name, { ack_wait: ackWait, max_ack_pending: maxAckPending });
+      }
+      this.ensured.set(name, fingerprint);
+    }
+  }
+
+  private emitDue(endpointIds: readonly string[]): void {
+    for (const l of this.dueListeners) l(endpointIds);
+  }
+}
+
+async function connectTo(o: JetStreamStoreOptions): Promise<NatsConnection> {
+  const tls =
+    o.tls.caFile || o.tls.certFile || o.tls.keyFile
+      ? { ...(o.tls.caFile && { caFile: o.tls.caFile }), ...(o.tls.certFile && { certFile: o.tls.certFile }), ...(o.tls.keyFile && { keyFile: o.tls.keyFile }) }
+      : undefined;
+  try {
+    return await connect({
+      servers: o.servers.split(",").map((s) => s.trim()),
+      name: "hookline",
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      ...(o.credsFile && { authenticator: credsAuthenticator(readFileSync(o.credsFile)) }),
+      ...(tls && { tls }),
+    });
+  } catch (err) {
+    throw new Error(`cannot connect to NATS at ${o.servers}: ${(err as Error).message}; check --nats and that nats-server runs with JetStream (-js)`);
+  }
+}
+
+/** Creates the stream, or brings an existing one's duplicate window in line with the settings. */
+async function ensureStream(jsm: JetStreamManager, logger: Logger, config: Partial<StreamConfig> & { name: string }): Promise<void> {
+  const existing = await jsm.streams.info(config.name).catch(() => undefined);
+  if (!existing) {
+    await jsm.streams.add({ storage: StorageType.File, ...config });
+    return;
+  }
+  if (config.duplicate_window !== undefined && existing.config.duplicate_window !== config.duplicate_window) {
+    await jsm.streams.update(config.name, { ...existing.config, duplicate_window: config.duplicate_window });
+    logger.info({ stream: config.name }, "stream duplicate window updated");
+  }
+  if (config.num_replicas !== undefined && existing.config.num_replicas !== config.num_replicas) {
+    logger.warn(
+      { stream: config.name, replicas: existing.config.num_replicas, wanted: config.num_replicas },
+      "stream exists with other replicas; change them with `nats stream edit`",
+    );
+  }
+}
+
+/** Awaits JetStream acks; a failure becomes UNAVAILABLE that tells the caller what to do. */
+async function confirm<T>(acks: Promise<T>[]): Promise<T[]> {
+  try {
+    return await Promise.all(acks);
+  } catch (err) {
+    throw new HooklineError(
+      "unavailable",
+      `JetStream did not confirm a write (${(err as Error).message}); retry: publishes with idempotency keys are not duplicated`,
+    );
+  }
+}
+
+function pageById<T extends { id: string }>(items: T[], afterId: string | undefined, limit: number): T[] {
+  return items
+    .filter((t) => afterId === undefined || t.id > afterId)
+    .sort((a, b) => (a.id < b.id ? -1 : 1))
+    .slice(0, limit);
+}
+
+async function inBatches<T>(items: readonly T[], run: (item: T) => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < items.length; i += BULK_CONCURRENCY) await Promise.all(items.slice(i, i + BULK_CONCURRENCY).map(run));
+}

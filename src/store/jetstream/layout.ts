@@ -1,0 +1,68 @@
+/** Names of hookline's streams, subjects, buckets and consumers on JetStream: the on-server layout. */
+
+export const EVENTS_STREAM = "HOOKLINE_EVENTS";
+export const DELIVERIES_STREAM = "HOOKLINE_DELIVERIES";
+export const ATTEMPTS_STREAM = "HOOKLINE_ATTEMPTS";
+/** Tenants, endpoints and failing streaks, watched by every process. */
+export const CONFIG_BUCKET = "hookline_config";
+/** Current state of every delivery, keyed tenant.endpoint.delivery so lists can filter by subject. */
+export const STATE_BUCKET = "hookline_deliveries";
+export const STATE_STREAM = `KV_${STATE_BUCKET}`;
+/** Core (not persisted) subject on which publishers tell every process which endpoints have new work. */
+export const WAKE_SUBJECT = "hookline.wake";
+
+/**
+ * Keyed deliveries of an ordered endpoint are spread over this many lanes, each a consumer
+ * with one message in flight: one key never overtakes itself, and a failing key holds up
+ * only its own lane.
+ */
+export const ORDERED_LANES = 16;
+export const UNORDERED_LANE = "u";
+
+export function eventSubject(eventId: string): string {
+  return `hookline.evt.${eventId}`;
+}
+
+export function deliverySubject(endpointId: string, lane: string): string {
+  return `hookline.dlv.${endpointId}.${lane}`;
+}
+
+export function attemptSubject(deliveryId: string): string {
+  return `hookline.att.${deliveryId}`;
+}
+
+export function stateKey(tenantId: string, endpointId: string, deliveryId: string): string {
+  return `${tenantId}.${endpointId}.${deliveryId}`;
+}
+
+export function stateSubject(key: string): string {
+  return `$KV.${STATE_BUCKET}.${key}`;
+}
+
+export function consumerName(endpointId: string, lane: string): string {
+  return `${endpointId}_${lane}`;
+}
+
+/** The lane of a delivery: keyed deliveries of ordered endpoints hash to a lane, the rest share one. */
+export function laneOf(ordered: boolean, orderingKey: string): string {
+  if (!ordered || orderingKey === "") return UNORDERED_LANE;
+  // FNV-1a: cheap and stable across processes and versions.
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < orderingKey.length; i++) {
+    hash ^= orderingKey.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return `k${hash % ORDERED_LANES}`;
+}
+
+export function lanes(ordered: boolean): string[] {
+  const all = [UNORDERED_LANE];
+  if (ordered) for (let i = 0; i < ORDERED_LANES; i++) all.push(`k${i}`);
+  return all;
+}
+
+export const configKey = {
+  tenant: (id: string) => `tenant.${id}`,
+  endpoint: (id: string) => `endpoint.${id}`,
+  failing: (endpointId: string) => `failing.${endpointId}`,
+};

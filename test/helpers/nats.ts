@@ -1,0 +1,140 @@
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** A real nats-server with JetStream, on loopback, with its own store dir. */
+export interface NatsServer {
+  readonly url: string;
+  readonly pid: number;
+  /** SIGKILL, then wait for the exit. */
+  kill(): Promise<void>;
+  /** SIGTERM (lame duck skipped), then wait; removes the store dir unless keepData. */
+  stop(): Promise<void>;
+}
+
+const CANDIDATES = ["nats-server", "/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"];
+
+/**
+ * The nats-server binary. Missing is a test failure, with the fix: `npm test` and .ci/run
+ * install Debian's nats-server (scripts/ensure-nats-server.sh).
+ */
+export function natsServerBinary(): string {
+  for (const c of CANDIDATES) {
+    if (c.includes("/") ? existsSync(c) : spawnSync("sh", ["-c", `command -v ${c}`]).status === 0) return c;
+  }
+  throw new Error("nats-server is not installed: run `bash scripts/ensure-nats-server.sh` (Debian package nats-server) or put nats-server on PATH");
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once("exit", () => resolve()));
+}
+
+interface NodeOptions {
+  name: string;
+  port: number;
+  storeDir: string;
+  cluster?: { port: number; routes: number[] };
+}
+
+async function startNode(o: NodeOptions): Promise<NatsServer> {
+  const lines = [
+    `server_name: ${o.name}`,
+    `listen: 127.0.0.1:${o.port}`,
+    `jetstream { store_dir: "${o.storeDir}" }`,
+  ];
+  if (o.cluster) {
+    lines.push(
+      `cluster { name: hookline_test, listen: 127.0.0.1:${o.cluster.port}, routes: [${o.cluster.routes.map((p) => `nats-route://127.0.0.1:${p}`).join(", ")}] }`,
+    );
+  }
+  const configFile = join(o.storeDir, "nats.conf");
+  writeFileSync(configFile, lines.join("\n") + "\n");
+  const child = spawn(natsServerBinary(), ["-c", configFile], { stdio: ["ignore", "ignore", "pipe"] });
+  let log = "";
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`nats-server did not start in 15s: ${log}`)), 15_000);
+    child.stderr?.on("data", (c: Buffer) => {
+      log += c.toString();
+      if (log.includes("Server is ready")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`nats-server exited with ${code}: ${log}`));
+    });
+  });
+  child.stderr?.removeAllListeners("data");
+  child.stderr?.resume();
+  return {
+    url: `nats://127.0.0.1:${o.port}`,
+    pid: child.pid as number,
+    async kill() {
+      child.kill("SIGKILL");
+      await exited(child);
+    },
+    async stop() {
+      child.kill("SIGTERM");
+      await exited(child);
+    },
+  };
+}
+
+/** One nats-server with JetStream on a random port; stop() also removes its store. */
+export async function startNats(): Promise<NatsServer> {
+  const storeDir = mkdtempSync(join(tmpdir(), "hookline-nats-"));
+  const node = await startNode({ name: "n1", port: await freePort(), storeDir });
+  return {
+    ...node,
+    async stop() {
+      await node.stop();
+      rmSync(storeDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A three-node JetStream cluster on loopback. */
+export interface NatsCluster {
+  readonly nodes: NatsServer[];
+  /** All client URLs, comma-separated, as --nats takes them. */
+  readonly urls: string;
+  stop(): Promise<void>;
+}
+
+export async function startNatsCluster(size = 3): Promise<NatsCluster> {
+  const ports = await Promise.all(Array.from({ length: size }, async () => ({ client: await freePort(), route: await freePort() })));
+  const dirs = ports.map(() => mkdtempSync(join(tmpdir(), "hookline-nats-")));
+  const nodes = await Promise.all(
+    ports.map((p, i) =>
+      startNode({
+        name: `n${i + 1}`,
+        port: p.client,
+        storeDir: dirs[i] as string,
+        cluster: { port: p.route, routes: ports.filter((_, j) => j !== i).map((q) => q.route) },
+      }),
+    ),
+  );
+  return {
+    nodes,
+    urls: nodes.map((n) => n.url).join(","),
+    async stop() {
+      await Promise.all(nodes.map((n) => n.stop()));
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    },
+  };
+}
