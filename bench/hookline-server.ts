@@ -2,6 +2,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { startNats, type NatsServer } from "../test/helpers/nats.ts";
 import { spawnJsonChild, type JsonChild } from "./lib/child.ts";
 import { requestText } from "./lib/http-json.ts";
 
@@ -31,12 +32,15 @@ export interface HooklineOptions {
   root: string;
   workers: number | undefined;
   extraArgs: readonly string[];
+  backend: "sqlite" | "jetstream";
   /** Write a V8 CPU profile of the server into this directory. */
   cpuProfileDir?: string;
 }
 
 export async function startHookline(o: HooklineOptions): Promise<HooklineProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), "hookline-bench-"));
+  // JetStream: a fresh nats-server per run on loopback, so runs do not share streams.
+  const nats: NatsServer | undefined = o.backend === "jetstream" ? await startNats() : undefined;
   const args = [
     ...(o.cpuProfileDir ? ["--cpu-prof", "--cpu-prof-dir", o.cpuProfileDir] : []),
     "--import",
@@ -51,6 +55,7 @@ export async function startHookline(o: HooklineOptions): Promise<HooklineProcess
     "--shutdown-grace",
     "3s",
     ...(o.workers === undefined ? [] : ["--workers", String(o.workers)]),
+    ...(nats ? ["--nats", nats.url] : []),
     ...o.extraArgs,
   ];
   const child = spawnJsonChild("hookline", args, { cwd: o.root, env: { HOOKLINE_LOG_LEVEL: "info" } });
@@ -66,6 +71,7 @@ export async function startHookline(o: HooklineOptions): Promise<HooklineProcess
   });
   const ready = await child.waitFor((m) => m.msg === "hookline listening", 30_000, '"hookline listening"').catch(async (err: unknown) => {
     await child.stop("SIGKILL");
+    await nats?.stop();
     rmSync(dataDir, { recursive: true, force: true });
     throw err;
   });
@@ -91,6 +97,7 @@ export async function startHookline(o: HooklineOptions): Promise<HooklineProcess
     },
     async stop() {
       const code = await child.stop("SIGTERM", 15_000);
+      await nats?.stop();
       rmSync(dataDir, { recursive: true, force: true });
       return code;
     },

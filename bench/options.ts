@@ -10,7 +10,8 @@ export interface BenchOptions {
   payloadBytes: number;
   /** Longest publish phase per scenario, seconds. */
   durationS: number;
-  backend: "sqlite";
+  /** Store of the server under test; jetstream starts a nats-server of its own on loopback. */
+  backend: "sqlite" | "jetstream";
   /** hookline --workers per run; undefined keeps the server's default. */
   workers: (number | undefined)[];
   repeat: number;
@@ -51,7 +52,7 @@ signature failed, 2 on bad options.
   --tenants N              tenants per scenario
   --payload-bytes N        event payload size (default 512)
   --duration S             longest publish phase per scenario in seconds (default 60)
-  --backend NAME           sqlite (default); jetstream is not available yet
+  --backend NAME           sqlite (default) or jetstream (starts a local nats-server)
   --workers LIST           hookline --workers per run, e.g. 0,1,2 (default: server default)
   --repeat N               run everything N times, interleaved; tables show medians
   --batch N                events per PublishStream request (default 200)
@@ -159,9 +160,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions | "help" {
         break;
       case "--backend": {
         const backend = value();
-        if (backend === "jetstream")
-          throw new UsageError("backend jetstream is not available yet: hookline only has the embedded SQLite store so far; use --backend sqlite");
-        if (backend !== "sqlite") throw new UsageError(`unknown backend "${backend}"; use sqlite`);
+        if (backend !== "sqlite" && backend !== "jetstream") throw new UsageError(`unknown backend "${backend}"; use sqlite or jetstream`);
+        o.backend = backend;
         break;
       }
       case "--workers":

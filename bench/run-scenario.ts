@@ -121,7 +121,7 @@ async function runHookline(s: Scope, secrets: readonly string[], workers: number
     const { ports } = await fleet.setup({ runId, profiles: topology.profiles, endpoints: fleetEndpoints(topology, secrets), ports: topology.ports });
     const profileDir = options.cpuProf ? join(root, "bench/results/profiles") : undefined;
     if (profileDir) mkdirSync(profileDir, { recursive: true });
-    server = await startHookline({ root, workers, extraArgs: serverFlags(options), ...(profileDir ? { cpuProfileDir: profileDir } : {}) });
+    server = await startHookline({ root, workers, backend: options.backend, extraArgs: serverFlags(options), ...(profileDir ? { cpuProfileDir: profileDir } : {}) });
     phases.mark("server start");
     const created: Created = await createTopology(server.baseUrl, plan, topology, secrets, ports, runId);
     phases.mark("endpoints");

@@ -96,6 +96,8 @@ const OPEN_STATUSES: readonly DeliveryStatus[] = [DeliveryStatus.Pending, Delive
 /** Requests kept in flight by bulk operations (replay, cancel). */
 const BULK_CONCURRENCY = 512;
 const NS_PER_MS = 1_000_000;
+/** Bounds one listing of delivery states. */
+const SCAN_TIMEOUT_MS = 15_000;
 
 /** A delivery this process has claimed and not yet acknowledged. */
 interface Held {
@@ -671,15 +673,22 @@ export class JetStreamStore implements Store {
   /** Every delivery state whose key matches the filter (tenant.endpoint.delivery, * wildcards). */
   private async scanStates(filter: string): Promise<Delivery[]> {
     const info = await this.jsm.streams.info(STATE_STREAM, { subjects_filter: stateSubject(filter) });
-    if (Object.keys(info.state.subjects ?? {}).length === 0) return [];
-    const found: Delivery[] = [];
+    const keys = Object.keys(info.state.subjects ?? {}).length;
+    if (keys === 0) return [];
+    const found = new Map<string, Delivery>();
     const watch = await this.stateKv.watch({ key: filter, ignoreDeletes: true });
-    for await (const entry of watch) {
-      if (entry.operation === "PUT") found.push(decodeDelivery(entry.value));
-      if ((entry.delta ?? 0) === 0) break;
+    // Each key's last value comes once, then updates: stop when caught up or every key was seen.
+    const guard = setTimeout(() => watch.stop(), SCAN_TIMEOUT_MS);
+    try {
+      for await (const entry of watch) {
+        if (entry.operation === "PUT") found.set(entry.key, decodeDelivery(entry.value));
+        if ((entry.delta ?? 0) === 0 || found.size >= keys) break;
+      }
+    } finally {
+      clearTimeout(guard);
+      watch.stop();
     }
-    watch.stop();
-    return found;
+    return [...found.values()];
   }
 
   private async eventById(id: string): Promise<{ meta: EventMeta; payload: Uint8Array } | undefined> {

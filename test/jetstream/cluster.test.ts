@@ -1,0 +1,37 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { clients } from "../helpers/clients.ts";
+import { startNatsCluster, type NatsCluster } from "../helpers/nats.ts";
+import { Receiver } from "../helpers/receiver.ts";
+import { startServer, type ServerProcess } from "../helpers/server.ts";
+import { ms } from "../helpers/time.ts";
+import { markerOf, publishWithRetries } from "./load.ts";
+
+describe("three-node NATS cluster with R3 streams", () => {
+  const started: { cluster?: NatsCluster; server?: ServerProcess; rx?: Receiver } = {};
+  afterAll(async () => {
+    await started.server?.stop();
+    await started.rx?.close();
+    await started.cluster?.stop();
+  });
+
+  it("loses nothing acknowledged when a node is killed under load, and delivery goes on", async () => {
+    const cluster = (started.cluster = await startNatsCluster(3));
+    const rx = (started.rx = await Receiver.start(() => ({ status: 200, delayMs: 2 })));
+    const server = (started.server = await startServer({ backend: "jetstream", natsUrl: cluster.urls, args: ["--nats-replicas", "3"] }));
+    const api = clients(server.baseUrl, "grpc");
+    const tenantId = (await api.tenants.createTenant({ name: "cluster" })).tenant!.id;
+    await api.endpoints.createEndpoint({ tenantId, url: rx.url, maxInFlight: 16, timeout: ms(2000), rateLimitPerSecond: 300 });
+
+    const load = publishWithRetries({ tenantId, apiFor: () => api, total: 2000, batch: 50, deadlineMs: 45_000, pauseMs: 25 });
+    await rx.waitFor((r) => r.length >= 300, 20_000);
+    await cluster.nodes[1]!.kill();
+    const atKill = rx.requests.length;
+    const { acked } = await load;
+    expect(acked.size).toBe(2000);
+    // Delivery went on after the node died.
+    await rx.waitFor((r) => new Set(r.map(markerOf)).size >= acked.size, 45_000);
+    expect(rx.requests.length).toBeGreaterThan(atKill);
+    const delivered = new Set(rx.requests.map(markerOf));
+    expect([...acked].filter((n) => !delivered.has(n))).toEqual([]);
+  });
+});

@@ -1,0 +1,63 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { clients } from "../helpers/clients.ts";
+import { startNats, type NatsServer } from "../helpers/nats.ts";
+import { Receiver, eventually } from "../helpers/receiver.ts";
+import { startServer, type ServerProcess } from "../helpers/server.ts";
+import { ms, sleep } from "../helpers/time.ts";
+import { markerOf, publishWithRetries } from "./load.ts";
+
+describe("two hookline processes on one NATS", () => {
+  const started: { nats?: NatsServer; servers: ServerProcess[]; rx?: Receiver } = { servers: [] };
+  afterAll(async () => {
+    for (const s of started.servers) await s.kill().catch(() => undefined);
+    await started.rx?.close();
+    await started.nats?.stop();
+  });
+
+  it("share the deliveries; after SIGKILL of one, every acknowledged event is still delivered", async () => {
+    const nats = (started.nats = await startNats());
+    const rx = (started.rx = await Receiver.start(() => ({ status: 200, delayMs: 5 })));
+    const a = await startServer({ backend: "jetstream", natsUrl: nats.url });
+    const b = await startServer({ backend: "jetstream", natsUrl: nats.url });
+    started.servers.push(a, b);
+    const apiA = clients(a.baseUrl, "grpc");
+    const apiB = clients(b.baseUrl, "grpc");
+
+    const tenantId = (await apiA.tenants.createTenant({ name: "shared" })).tenant!.id;
+    // Created through A, used through B: the config bucket carries it to every process.
+    await apiA.endpoints.createEndpoint({ tenantId, url: rx.url, maxInFlight: 16, timeout: ms(2000), rateLimitPerSecond: 400 });
+    await eventually(async () => (await apiB.endpoints.listEndpoints({ tenantId })).endpoints.length === 1, 5_000, "endpoint visible on B");
+
+    let killed = false;
+    const load = publishWithRetries({
+      tenantId,
+      apiFor: (i) => (killed || i % 2 === 0 ? apiA : apiB),
+      total: 2000,
+      batch: 50,
+      deadlineMs: 40_000,
+      pauseMs: 20,
+    });
+    await rx.waitFor((r) => r.length >= 300, 20_000);
+    // Both processes took part: each has sent attempts of its own.
+    const attemptsOf = async (s: ServerProcess): Promise<number> => {
+      const text = await (await fetch(`${s.baseUrl}/metrics`)).text();
+      return [...text.matchAll(/^hookline_attempts_total\{[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+    };
+    expect(await attemptsOf(a)).toBeGreaterThan(0);
+    expect(await attemptsOf(b)).toBeGreaterThan(0);
+
+    await b.kill();
+    killed = true;
+    const { acked } = await load;
+    expect(acked.size).toBeGreaterThan(1000);
+
+    // B's unacknowledged deliveries come back after ack_wait (timeout + 10 s) and A sends them.
+    await rx.waitFor((r) => new Set(r.map(markerOf)).size >= acked.size, 45_000);
+    const delivered = new Set(rx.requests.map(markerOf));
+    const missing = [...acked].filter((n) => !delivered.has(n));
+    expect(missing).toEqual([]);
+    // Duplicates come only from what B had in flight when it died.
+    expect(rx.requests.length - rx.uniqueIds().size).toBeLessThanOrEqual(16 + 50);
+    await sleep(0);
+  });
+});
