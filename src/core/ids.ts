@@ -67,6 +67,14 @@ export function deliveryId(eventId: string, ordinal: number): string {
   return `dlv_${eventId.slice(4)}${suffix}`;
 }
 
+/** The event and fan-out ordinal a delivery id was made from (the inverse of deliveryId). */
+export function parseDeliveryId(id: string): { eventId: string; ordinal: number } {
+  const ulidEnd = id.length - ORDINAL_CHARS;
+  let ordinal = 0;
+  for (const c of id.slice(ulidEnd)) ordinal = ordinal * 32 + ALPHABET.indexOf(c);
+  return { eventId: `evt_${id.slice(4, ulidEnd)}`, ordinal };
+}
+
 /** [first, last] delivery ids an event can have. */
 export function deliveryIdRange(eventId: string): [string, string] {
   return [deliveryId(eventId, 0), deliveryId(eventId, MAX_FAN_OUT - 1)];

@@ -36,8 +36,7 @@ export class Catalog {
         this.tenants.set(change.tenant.id, change.tenant);
         return;
       case "tenant-deleted":
-        this.tenants.delete(change.id);
-        for (const e of [...this.endpoints.values()]) if (e.tenantId === change.id) this.forgetEndpoint(e.id);
+        this.forgetTenant(change.id);
         return;
       case "endpoint": {
         const known = this.endpoints.get(change.endpoint.id);
@@ -81,8 +80,7 @@ export class Catalog {
 
   async deleteTenant(id: string, nowMs: number): Promise<boolean> {
     const deleted = await this.store.deleteTenant(id, nowMs);
-    this.tenants.delete(id);
-    for (const e of [...this.endpoints.values()]) if (e.tenantId === id) this.forgetEndpoint(e.id);
+    this.forgetTenant(id);
     return deleted;
   }
 
@@ -127,6 +125,11 @@ export class Catalog {
     this.endpoints.set(endpoint.id, endpoint);
     this.fanOutMemo.clear();
     for (const l of this.listeners) l({ kind: "upsert", endpoint });
+  }
+
+  private forgetTenant(id: string): void {
+    this.tenants.delete(id);
+    for (const e of [...this.endpoints.values()]) if (e.tenantId === id) this.forgetEndpoint(e.id);
   }
 
   private forgetEndpoint(id: string): void {

@@ -2,11 +2,9 @@ import { rmSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { DeliveryStatus, type Delivery } from "../../src/gen/hookline/v1/delivery_pb.ts";
 import { clients, json, type Clients } from "../helpers/clients.ts";
-import { Receiver, eventually, type ReceivedRequest } from "../helpers/receiver.ts";
+import { Receiver, eventually, markerOf } from "../helpers/receiver.ts";
 import { startServer, tempDir, type ServerProcess } from "../helpers/server.ts";
 import { sleep } from "../helpers/time.ts";
-
-const markerOf = (req: ReceivedRequest): number => (JSON.parse(req.body.toString("utf8")) as { n: number }).n;
 
 describe("kill -9 during delivery", () => {
   const dataDir = tempDir("hookline-crash-");

@@ -21,6 +21,9 @@ export interface Reply {
 export type Responder = (req: ReceivedRequest, index: number) => Reply;
 
 /** The webhook-id header: the delivery id, the same on every attempt of a delivery. */
+/** The {"n": i} marker a load test put in an event's payload. */
+export const markerOf = (req: ReceivedRequest): number => (JSON.parse(req.body.toString("utf8")) as { n: number }).n;
+
 export const webhookId = (req: ReceivedRequest): string => String(req.headers["webhook-id"]);
 
 /**

@@ -1,9 +1,10 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { startNats, type NatsServer } from "./nats.ts";
+import { exited } from "./process.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -45,11 +46,6 @@ export interface StartOptions {
 
 export function tempDir(prefix = "hookline-test-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((resolve) => child.once("exit", (code) => resolve(code)));
 }
 
 /** Starts `hookline serve` as a real process on a random port and waits until it listens. */

@@ -1,10 +1,10 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { clients } from "../helpers/clients.ts";
 import { startNatsCluster, type NatsCluster } from "../helpers/nats.ts";
-import { Receiver } from "../helpers/receiver.ts";
+import { Receiver, markerOf } from "../helpers/receiver.ts";
 import { startServer, type ServerProcess } from "../helpers/server.ts";
 import { ms } from "../helpers/time.ts";
-import { markerOf, publishWithRetries } from "./load.ts";
+import { publishWithRetries } from "./load.ts";
 
 describe("three-node NATS cluster with R3 streams", () => {
   const started: { cluster?: NatsCluster; server?: ServerProcess; rx?: Receiver } = {};

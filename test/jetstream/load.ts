@@ -1,8 +1,5 @@
 import type { Clients } from "../helpers/clients.ts";
 import { json } from "../helpers/clients.ts";
-import type { ReceivedRequest } from "../helpers/receiver.ts";
-
-export const markerOf = (req: ReceivedRequest): number => (JSON.parse(req.body.toString("utf8")) as { n: number }).n;
 
 export interface LoadOptions {
   tenantId: string;

@@ -9,12 +9,13 @@ import {
   StorageType,
   type JetStreamClient,
   type JetStreamManager,
+  type MsgRequest,
   type PubAck,
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { failedPrecondition, HooklineError } from "../../core/errors.ts";
-import { deliveryId as deliveryIdOf, newId } from "../../core/ids.ts";
+import { deliveryId as deliveryIdOf, newId, parseDeliveryId } from "../../core/ids.ts";
 import {
   DeliveryStatus,
   type Attempt,
@@ -304,7 +305,7 @@ export class JetStreamStore implements Store {
           events.map(async ({ meta, payload }): Promise<PublishResult> => {
             const ack = acks[i++] as PubAck;
             if (ack.duplicate) {
-              const original = await this.eventBySeq(ack.seq);
+              const original = await this.readEvent({ seq: ack.seq });
               if (!original) throw new HooklineError("unavailable", `the event stored under idempotency key "${meta.idempotencyKey}" cannot be read; retry`);
               queued.push(this.queueMissing(original.meta, original.payload, woken));
               return { eventId: original.meta.id, duplicate: true, deliveryCount: 0 };
@@ -319,7 +320,7 @@ export class JetStreamStore implements Store {
       ),
     );
     await confirm(queued);
-    if (woken.size > 0) this.nc.publish(WAKE_SUBJECT, encodeJson([...woken]));
+    this.wake([...woken]);
     return results;
   }
 
@@ -341,12 +342,10 @@ export class JetStreamStore implements Store {
   // ---- deliveries ------------------------------------------------------------------------
 
   async getDelivery(id: string): Promise<Delivery | undefined> {
-    const eventId = `evt_${id.slice(4, 30)}`;
+    const { eventId, ordinal } = parseDeliveryId(id);
     const event = await this.eventById(eventId);
-    if (!event) return undefined;
-    const ordinal = event.meta.endpoints.findIndex((_, n) => deliveryIdOf(eventId, n) === id);
-    const endpointId = event.meta.endpoints[ordinal];
-    if (endpointId === undefined) return undefined;
+    const endpointId = event?.meta.endpoints[ordinal];
+    if (!event || endpointId === undefined) return undefined;
     return this.getState(stateKey(event.meta.tenantId, endpointId, id));
   }
 
@@ -390,7 +389,7 @@ export class JetStreamStore implements Store {
       throw failedPrecondition(`delivery ${id} is queued already (next attempt at ${new Date(delivery.nextAttemptMs).toISOString()})`);
     }
     const requeued = await this.requeue(delivery, nowMs);
-    if (requeued) this.nc.publish(WAKE_SUBJECT, encodeJson([delivery.endpointId]));
+    if (requeued) this.wake([delivery.endpointId]);
     return requeued;
   }
 
@@ -411,7 +410,7 @@ export class JetStreamStore implements Store {
     await inBatches(chosen, async (d) => {
       if (await this.requeue(d, nowMs)) count++;
     });
-    if (count > 0) this.nc.publish(WAKE_SUBJECT, encodeJson([endpointId]));
+    if (count > 0) this.wake([endpointId]);
     return count;
   }
 
@@ -482,10 +481,14 @@ export class JetStreamStore implements Store {
 
   async backlog(endpointId: string): Promise<Backlog> {
     const endpoint = this.mirror.endpoints.get(endpointId);
+    const infos = await Promise.all(
+      lanes(endpoint?.ordering === "ordered_by_key").map((lane) =>
+        this.jsm.consumers.info(DELIVERIES_STREAM, consumerName(endpointId, lane)).catch(() => undefined),
+      ),
+    );
     let pending = 0;
     let unacked = 0;
-    for (const lane of lanes(endpoint?.ordering === "ordered_by_key")) {
-      const info = await this.jsm.consumers.info(DELIVERIES_STREAM, consumerName(endpointId, lane)).catch(() => undefined);
+    for (const info of infos) {
       pending += info?.num_pending ?? 0;
       unacked += info?.num_ack_pending ?? 0;
     }
@@ -691,14 +694,19 @@ export class JetStreamStore implements Store {
     return [...found.values()];
   }
 
-  private async eventById(id: string): Promise<{ meta: EventMeta; payload: Uint8Array } | undefined> {
-    const msg = await this.jsm.streams.getMessage(EVENTS_STREAM, { last_by_subj: eventSubject(id) }).catch(() => null);
+  private eventById(id: string): Promise<{ meta: EventMeta; payload: Uint8Array } | undefined> {
+    return this.readEvent({ last_by_subj: eventSubject(id) });
+  }
+
+  /** A stored event by its subject (event id) or by stream sequence (a duplicate's original). */
+  private async readEvent(query: MsgRequest): Promise<{ meta: EventMeta; payload: Uint8Array } | undefined> {
+    const msg = await this.jsm.streams.getMessage(EVENTS_STREAM, query).catch(() => null);
     return msg ? unframe<EventMeta>(msg.data) : undefined;
   }
 
-  private async eventBySeq(seq: number): Promise<{ meta: EventMeta; payload: Uint8Array } | undefined> {
-    const msg = await this.jsm.streams.getMessage(EVENTS_STREAM, { seq }).catch(() => null);
-    return msg ? unframe<EventMeta>(msg.data) : undefined;
+  /** Tells every process (this one too) that these endpoints have new work. */
+  private wake(endpointIds: readonly string[]): void {
+    if (endpointIds.length > 0) this.nc.publish(WAKE_SUBJECT, encodeJson(endpointIds));
   }
 
   /** Creates or updates the endpoint's consumers when their settings changed. */
