@@ -2,24 +2,35 @@ import type { KV, KvWatchEntry } from "@nats-io/kv";
 import type { Endpoint, Tenant } from "../../core/types.ts";
 import type { Logger } from "../../observability/logger.ts";
 import type { CatalogChange } from "../store.ts";
-import { decodeJson } from "./codec.ts";
+import { decodeJson, encodeJson } from "./codec.ts";
+import { configKey } from "./layout.ts";
+
+/** Marks a key this process deleted, until the watch echoes the delete. */
+const DELETED_HERE = Number.POSITIVE_INFINITY;
 
 /**
  * A local copy of the config bucket, kept current by a watch: reads cost nothing and every
- * process sees the others' changes within a round trip.
+ * process sees the others' changes within a round trip. This process's own writes go through
+ * here so they apply at once, and the watch's late echo of an older revision (say, of the
+ * rotation before the latest) can never overwrite them.
  */
 export class ConfigMirror {
   readonly tenants = new Map<string, Tenant>();
   readonly endpoints = new Map<string, Endpoint>();
   readonly failing = new Map<string, number>();
   private readonly listeners = new Set<(change: CatalogChange) => void>();
+  /** The newest revision applied per key. */
+  private readonly revisions = new Map<string, number>();
   private stopWatch: (() => void) | undefined;
 
-  private constructor(private readonly logger: Logger) {}
+  private constructor(
+    private readonly kv: KV,
+    private readonly logger: Logger,
+  ) {}
 
   /** Loads the bucket and resolves once the copy is complete; later changes keep flowing in. */
   static async open(kv: KV, logger: Logger): Promise<ConfigMirror> {
-    const mirror = new ConfigMirror(logger);
+    const mirror = new ConfigMirror(kv, logger);
     const status = await kv.status();
     const watch = await kv.watch({ key: ">" });
     mirror.stopWatch = () => watch.stop();
@@ -44,20 +55,54 @@ export class ConfigMirror {
     this.stopWatch?.();
   }
 
-  /** Writes made by this process, applied at once rather than when the watch echoes them. */
-  setTenant(tenant: Tenant): void {
-    this.tenants.set(tenant.id, tenant);
+  async putTenant(tenant: Tenant): Promise<void> {
+    if (await this.put(configKey.tenant(tenant.id), tenant)) this.tenants.set(tenant.id, tenant);
   }
 
-  setEndpoint(endpoint: Endpoint): void {
-    this.endpoints.set(endpoint.id, endpoint);
+  async putEndpoint(endpoint: Endpoint): Promise<void> {
+    if (await this.put(configKey.endpoint(endpoint.id), endpoint)) this.endpoints.set(endpoint.id, endpoint);
+  }
+
+  async putFailing(endpointId: string, sinceMs: number): Promise<void> {
+    if (await this.put(configKey.failing(endpointId), sinceMs)) this.failing.set(endpointId, sinceMs);
+  }
+
+  async deleteTenant(id: string): Promise<void> {
+    await this.remove(configKey.tenant(id));
+    this.tenants.delete(id);
+  }
+
+  async deleteEndpoint(id: string): Promise<void> {
+    await this.remove(configKey.endpoint(id));
+    this.endpoints.delete(id);
+    await this.remove(configKey.failing(id));
+    this.failing.delete(id);
+  }
+
+  /** Stores a value; false when a newer revision of the key has already been applied. */
+  private async put(key: string, value: unknown): Promise<boolean> {
+    const revision = await this.kv.put(key, encodeJson(value));
+    if (revision < (this.revisions.get(key) ?? 0)) return false;
+    this.revisions.set(key, revision);
+    return true;
+  }
+
+  private async remove(key: string): Promise<void> {
+    this.revisions.set(key, DELETED_HERE);
+    await this.kv.delete(key);
   }
 
   private apply(entry: KvWatchEntry): void {
+    const removed = entry.operation !== "PUT";
+    const known = this.revisions.get(entry.key) ?? 0;
+    // Ids are never reused, so after a delete the key is done with: drop what we know of it.
+    if (removed) this.revisions.delete(entry.key);
+    else if (entry.revision <= known) return;
+    else this.revisions.set(entry.key, entry.revision);
+    if (removed && known === DELETED_HERE) return;
     const dot = entry.key.indexOf(".");
     const kind = entry.key.slice(0, dot);
     const id = entry.key.slice(dot + 1);
-    const removed = entry.operation !== "PUT";
     try {
       if (kind === "tenant") {
         if (removed) this.tenants.delete(id);

@@ -56,7 +56,6 @@ import {
   ATTEMPTS_STREAM,
   attemptSubject,
   CONFIG_BUCKET,
-  configKey,
   consumerName,
   DELIVERIES_STREAM,
   deliverySubject,
@@ -125,7 +124,6 @@ export class JetStreamStore implements Store {
     private readonly nc: NatsConnection,
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
-    private readonly configKv: KV,
     private readonly stateKv: KV,
     private readonly mirror: ConfigMirror,
     private readonly o: JetStreamStoreOptions,
@@ -173,7 +171,7 @@ export class JetStreamStore implements Store {
       const configKv = await kvm.create(CONFIG_BUCKET, { replicas: o.replicas, history: 1, storage: StorageType.File });
       const stateKv = await kvm.create(STATE_BUCKET, { replicas: o.replicas, history: 1, storage: StorageType.File });
       const mirror = await ConfigMirror.open(configKv, o.logger);
-      return new JetStreamStore(nc, js, jsm, configKv, stateKv, mirror, o);
+      return new JetStreamStore(nc, js, jsm, stateKv, mirror, o);
     } catch (err) {
       await nc.close();
       throw err;
@@ -198,8 +196,7 @@ export class JetStreamStore implements Store {
   // ---- tenants and endpoints -------------------------------------------------------------
 
   async createTenant(tenant: Tenant): Promise<void> {
-    await this.configKv.put(configKey.tenant(tenant.id), encodeJson(tenant));
-    this.mirror.setTenant(tenant);
+    await this.mirror.putTenant(tenant);
   }
 
   async getTenant(id: string): Promise<Tenant | undefined> {
@@ -217,15 +214,13 @@ export class JetStreamStore implements Store {
   async deleteTenant(id: string, nowMs: number): Promise<boolean> {
     if (!this.mirror.tenants.has(id)) return false;
     for (const e of [...this.mirror.endpoints.values()]) if (e.tenantId === id) await this.deleteEndpoint(e.id, nowMs);
-    await this.configKv.delete(configKey.tenant(id));
-    this.mirror.tenants.delete(id);
+    await this.mirror.deleteTenant(id);
     return true;
   }
 
   async createEndpoint(endpoint: Endpoint): Promise<void> {
     await this.ensureConsumers(endpoint);
-    await this.configKv.put(configKey.endpoint(endpoint.id), encodeJson(endpoint));
-    this.mirror.setEndpoint(endpoint);
+    await this.mirror.putEndpoint(endpoint);
   }
 
   async getEndpoint(id: string): Promise<Endpoint | undefined> {
@@ -251,8 +246,7 @@ export class JetStreamStore implements Store {
   async deleteEndpoint(id: string, nowMs: number): Promise<boolean> {
     const endpoint = this.mirror.endpoints.get(id);
     if (!endpoint) return false;
-    await this.configKv.delete(configKey.endpoint(id));
-    this.mirror.endpoints.delete(id);
+    await this.mirror.deleteEndpoint(id);
     for (const lane of lanes(true)) {
       await this.jsm.consumers.delete(DELIVERIES_STREAM, consumerName(id, lane)).catch(() => false);
       this.ensured.delete(consumerName(id, lane));
@@ -262,7 +256,6 @@ export class JetStreamStore implements Store {
     await inBatches(open, (d) =>
       this.putState({ ...d, status: DeliveryStatus.Cancelled, nextAttemptMs: 0, lastError: "endpoint deleted", updatedMs: nowMs }),
     );
-    await this.configKv.delete(configKey.failing(id)).catch(() => undefined);
     this.parked.delete(id);
     return true;
   }
@@ -460,10 +453,10 @@ export class JetStreamStore implements Store {
       const endpoint = this.mirror.endpoints.get(endpointId);
       if (!endpoint) continue;
       const disabled = { ...endpoint, disabled: true, disabledReason: reason, updatedMs: nowMs };
-      writes.push(this.configKv.put(configKey.endpoint(endpointId), encodeJson(disabled)).then(() => this.mirror.setEndpoint(disabled)));
+      writes.push(this.mirror.putEndpoint(disabled));
     }
     for (const [endpointId, since] of endpoints.failingSince) {
-      writes.push(this.configKv.put(configKey.failing(endpointId), encodeJson(since)));
+      writes.push(this.mirror.putFailing(endpointId, since));
     }
     await confirm(writes);
     // The results are stored: only now may the queue forget or reschedule the messages.
