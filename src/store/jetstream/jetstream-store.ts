@@ -286,35 +286,29 @@ export class JetStreamStore implements Store {
         return { meta, payload: event.payload, ack };
       }),
     );
-    const acks = await confirm(stored.flat().map((s) => s.ack));
+    const flat = stored.flat();
+    const acks = await confirm(flat.map((s) => s.ack));
     // Phase 2: their deliveries. A duplicate's deliveries exist already, unless the process
-    // that stored it died between the phases: then the missing ones are queued now.
-    const queued: Promise<unknown>[] = [];
+    // that stored it died (or failed) between the phases: then the missing ones are queued now.
+    // Every write is awaited inside its own event's promise, so a failure leaves none unobserved.
     const woken = new Set<string>();
-    let i = 0;
     const results = await Promise.all(
-      stored.map((events) =>
-        Promise.all(
-          events.map(async ({ meta, payload }): Promise<PublishResult> => {
-            const ack = acks[i++] as PubAck;
-            if (ack.duplicate) {
-              const original = await this.readEvent({ seq: ack.seq });
-              if (!original) throw new HooklineError("unavailable", `the event stored under idempotency key "${meta.idempotencyKey}" cannot be read; retry`);
-              queued.push(this.queueMissing(original.meta, original.payload, woken));
-              return { eventId: original.meta.id, duplicate: true, deliveryCount: 0 };
-            }
-            meta.endpoints.forEach((endpointId, ordinal) => {
-              queued.push(...this.queueDelivery(meta, payload, endpointId, ordinal, nowMs));
-              woken.add(endpointId);
-            });
-            return { eventId: meta.id, duplicate: false, deliveryCount: meta.endpoints.length };
-          }),
-        ),
-      ),
+      flat.map(async ({ meta, payload }, i): Promise<PublishResult> => {
+        const ack = acks[i] as PubAck;
+        if (ack.duplicate) {
+          const original = await this.readEvent({ seq: ack.seq });
+          if (!original) throw new HooklineError("unavailable", `the event stored under idempotency key "${meta.idempotencyKey}" cannot be read; retry`);
+          await this.queueMissing(original.meta, original.payload, woken);
+          return { eventId: original.meta.id, duplicate: true, deliveryCount: 0 };
+        }
+        await confirm(meta.endpoints.flatMap((endpointId, ordinal) => this.queueDelivery(meta, payload, endpointId, ordinal, nowMs)));
+        for (const endpointId of meta.endpoints) woken.add(endpointId);
+        return { eventId: meta.id, duplicate: false, deliveryCount: meta.endpoints.length };
+      }),
     );
-    await confirm(queued);
     this.wake([...woken]);
-    return results;
+    let next = 0;
+    return stored.map((events) => results.slice(next, (next += events.length)));
   }
 
   async getEvent(id: string): Promise<StoredEvent | undefined> {
@@ -532,21 +526,27 @@ export class JetStreamStore implements Store {
       for (const m of messages) this.nc.publish(m.reply, "-NAK");
       return { claimed: [], nextDue: undefined };
     }
-    const claimed = await Promise.all(messages.map((m) => this.hold(m)));
+    const claimed = (await Promise.all(messages.map((m) => this.hold(m)))).filter((c): c is ClaimedDelivery => c !== undefined);
     return { claimed, nextDue: claimed.length < request.limit ? this.nextParked(endpoint.id, nowMs) : undefined };
   }
 
-  private async hold(message: PulledMessage): Promise<ClaimedDelivery> {
+  /** Takes a pulled message on; undefined when it turns out to be finished already. */
+  private async hold(message: PulledMessage): Promise<ClaimedDelivery | undefined> {
     const { meta, payload } = unframe<DeliveryMeta>(message.data);
-    this.held.set(meta.deliveryId, { meta, reply: message.reply });
     this.parked.get(meta.endpointId)?.delete(meta.deliveryId);
     let attempts = meta.priorAttempts;
     if (message.deliveries > 1) {
       // Handed out before: the recorded state knows how many of those were attempts (a crash
       // or a hand-back is not one).
       const state = await this.getState(stateKey(meta.tenantId, meta.endpointId, meta.deliveryId));
+      if (state && !OPEN_STATUSES.includes(state.status)) {
+        // Its outcome was stored but the ack was lost (a node failed over): settle it, do not send it again.
+        this.nc.publish(message.reply, state.status === DeliveryStatus.Succeeded ? "+ACK" : "+TERM");
+        return undefined;
+      }
       attempts = Math.max(meta.priorAttempts, state?.attempts ?? meta.priorAttempts + message.deliveries - 1);
     }
+    this.held.set(meta.deliveryId, { meta, reply: message.reply });
     return {
       deliveryId: meta.deliveryId,
       eventId: meta.eventId,
@@ -584,18 +584,6 @@ export class JetStreamStore implements Store {
   /** The delivery message and its PENDING state; resolves with the acks to await. */
   private queueDelivery(meta: EventMeta, payload: Uint8Array, endpointId: string, ordinal: number, nowMs: number): Promise<unknown>[] {
     const id = deliveryIdOf(meta.id, ordinal);
-    const endpoint = this.mirror.endpoints.get(endpointId);
-    const deliveryMeta: DeliveryMeta = {
-      deliveryId: id,
-      eventId: meta.id,
-      tenantId: meta.tenantId,
-      endpointId,
-      type: meta.type,
-      orderingKey: meta.orderingKey,
-      createdMs: meta.createdMs,
-      priorAttempts: 0,
-      cycleStartMs: meta.createdMs,
-    };
     const state: Delivery = {
       id,
       eventId: meta.id,
@@ -610,19 +598,41 @@ export class JetStreamStore implements Store {
       createdMs: meta.createdMs,
       updatedMs: nowMs,
     };
-    const h = natsHeaders();
-    h.set("Nats-Msg-Id", id);
-    const lane = laneOf(endpoint?.ordering === "ordered_by_key", meta.orderingKey);
-    return [this.putState(state), this.js.publish(deliverySubject(endpointId, lane), frame(deliveryMeta, payload), { headers: h })];
+    return [this.putState(state), this.publishDelivery(meta, payload, endpointId, ordinal)];
   }
 
-  /** Queues the deliveries of an already stored event that have no state yet. */
+  /** The delivery's message on its endpoint's subject; a repeat inside the duplicate window is dropped by the stream. */
+  private publishDelivery(meta: EventMeta, payload: Uint8Array, endpointId: string, ordinal: number): Promise<PubAck> {
+    const deliveryMeta: DeliveryMeta = {
+      deliveryId: deliveryIdOf(meta.id, ordinal),
+      eventId: meta.id,
+      tenantId: meta.tenantId,
+      endpointId,
+      type: meta.type,
+      orderingKey: meta.orderingKey,
+      createdMs: meta.createdMs,
+      priorAttempts: 0,
+      cycleStartMs: meta.createdMs,
+    };
+    const h = natsHeaders();
+    h.set("Nats-Msg-Id", deliveryMeta.deliveryId);
+    const lane = laneOf(this.mirror.endpoints.get(endpointId)?.ordering === "ordered_by_key", meta.orderingKey);
+    return this.js.publish(deliverySubject(endpointId, lane), frame(deliveryMeta, payload), { headers: h });
+  }
+
+  /**
+   * Queues the deliveries of an already stored event that the first publish may not have:
+   * those with no state, and those never started, since a state write can succeed while
+   * its message's publish fails. The message is sent again only; the state is left alone,
+   * as a worker may be finishing the delivery right now.
+   */
   private async queueMissing(meta: EventMeta, payload: Uint8Array, woken: Set<string>): Promise<void> {
     await Promise.all(
       meta.endpoints.map(async (endpointId, ordinal) => {
-        const key = stateKey(meta.tenantId, endpointId, deliveryIdOf(meta.id, ordinal));
-        if (await this.getState(key)) return;
-        await confirm(this.queueDelivery(meta, payload, endpointId, ordinal, Date.now()));
+        const state = await this.getState(stateKey(meta.tenantId, endpointId, deliveryIdOf(meta.id, ordinal)));
+        if (!state) await confirm(this.queueDelivery(meta, payload, endpointId, ordinal, Date.now()));
+        else if (state.status === DeliveryStatus.Pending && state.attempts === 0) await confirm([this.publishDelivery(meta, payload, endpointId, ordinal)]);
+        else return;
         woken.add(endpointId);
       }),
     );
@@ -776,6 +786,7 @@ async function confirm<T>(acks: Promise<T>[]): Promise<T[]> {
   try {
     return await Promise.all(acks);
   } catch (err) {
+    if (err instanceof HooklineError) throw err;
     throw new HooklineError(
       "unavailable",
       `JetStream did not confirm a write (${(err as Error).message}); retry: publishes with idempotency keys are not duplicated`,
