@@ -342,7 +342,10 @@ export class Scheduler {
     return wait;
   }
 
-  private dispatch(endpoint: Endpoint, state: EndpointState, claimed: ClaimedDelivery[]): void {
+  private dispatch(planned: Endpoint, state: EndpointState, claimed: ClaimedDelivery[]): void {
+    // The claim took a while (a network round trip on JetStream): a secret rotated or a URL
+    // changed meanwhile must already apply to what it returned.
+    const endpoint = this.o.catalog.endpoint(planned.id) ?? planned;
     state.inFlight += claimed.length;
     this.totalInFlight += claimed.length;
     const now = this.o.now();
