@@ -39,11 +39,19 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** PEM files; with caFile set, clients must present a certificate signed by it. */
+export interface NatsTls {
+  certFile: string;
+  keyFile: string;
+  caFile?: string;
+}
+
 interface NodeOptions {
   name: string;
   port: number;
   storeDir: string;
   cluster?: { port: number; routes: number[] };
+  tls?: NatsTls;
 }
 
 async function startNode(o: NodeOptions): Promise<NatsServer> {
@@ -52,6 +60,10 @@ async function startNode(o: NodeOptions): Promise<NatsServer> {
     `listen: 127.0.0.1:${o.port}`,
     `jetstream { store_dir: "${o.storeDir}" }`,
   ];
+  if (o.tls) {
+    const { certFile, keyFile, caFile } = o.tls;
+    lines.push(`tls { cert_file: "${certFile}", key_file: "${keyFile}"${caFile ? `, ca_file: "${caFile}", verify: true` : ""} }`);
+  }
   if (o.cluster) {
     lines.push(
       `cluster { name: hookline_test, listen: 127.0.0.1:${o.cluster.port}, routes: [${o.cluster.routes.map((p) => `nats-route://127.0.0.1:${p}`).join(", ")}] }`,
@@ -78,7 +90,7 @@ async function startNode(o: NodeOptions): Promise<NatsServer> {
   child.stderr?.removeAllListeners("data");
   child.stderr?.resume();
   return {
-    url: `nats://127.0.0.1:${o.port}`,
+    url: `${o.tls ? "tls" : "nats"}://127.0.0.1:${o.port}`,
     pid: child.pid as number,
     async kill() {
       child.kill("SIGKILL");
@@ -92,9 +104,9 @@ async function startNode(o: NodeOptions): Promise<NatsServer> {
 }
 
 /** One nats-server with JetStream on a random port; stop() also removes its store. */
-export async function startNats(): Promise<NatsServer> {
+export async function startNats(options: { tls?: NatsTls } = {}): Promise<NatsServer> {
   const storeDir = mkdtempSync(join(tmpdir(), "hookline-nats-"));
-  const node = await startNode({ name: "n1", port: await freePort(), storeDir });
+  const node = await startNode({ name: "n1", port: await freePort(), storeDir, ...options });
   return {
     ...node,
     async stop() {

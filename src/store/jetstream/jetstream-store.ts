@@ -743,6 +743,8 @@ export class JetStreamStore implements Store {
   }
 }
 
+const CONNECT_TIMEOUT_MS = 10_000;
+
 async function connectTo(o: JetStreamStoreOptions): Promise<NatsConnection> {
   const tls =
     o.tls.caFile || o.tls.certFile || o.tls.keyFile
@@ -752,13 +754,20 @@ async function connectTo(o: JetStreamStoreOptions): Promise<NatsConnection> {
     return await connect({
       servers: o.servers.split(",").map((s) => s.trim()),
       name: "hookline",
+      // A server that wants a client certificate and gets none stalls the handshake: give up
+      // well before a supervisor's start timeout, with the hint below.
+      timeout: CONNECT_TIMEOUT_MS,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       ...(o.credsFile && { authenticator: credsAuthenticator(readFileSync(o.credsFile)) }),
       ...(tls && { tls }),
     });
   } catch (err) {
-    throw new Error(`cannot connect to NATS at ${o.servers}: ${(err as Error).message}; check --nats and that nats-server runs with JetStream (-js)`);
+    const secured = tls !== undefined || o.credsFile !== "" || o.servers.includes("tls://");
+    throw new Error(
+      `cannot connect to NATS at ${o.servers}: ${(err as Error).message}; check --nats and that nats-server runs with JetStream (-js)` +
+        (secured ? ", and that --nats-tls-ca/--nats-tls-cert/--nats-tls-key and --nats-creds match what the server requires" : ""),
+    );
   }
 }
 
