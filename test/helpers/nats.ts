@@ -52,6 +52,8 @@ interface NodeOptions {
   storeDir: string;
   cluster?: { port: number; routes: number[] };
   tls?: NatsTls;
+  /** Extra config lines, e.g. operator-mode auth (see nats-auth.ts). */
+  config?: string[];
 }
 
 async function startNode(o: NodeOptions): Promise<NatsServer> {
@@ -60,6 +62,7 @@ async function startNode(o: NodeOptions): Promise<NatsServer> {
     `listen: 127.0.0.1:${o.port}`,
     `jetstream { store_dir: "${o.storeDir}" }`,
   ];
+  lines.push(...(o.config ?? []));
   if (o.tls) {
     const { certFile, keyFile, caFile } = o.tls;
     lines.push(`tls { cert_file: "${certFile}", key_file: "${keyFile}"${caFile ? `, ca_file: "${caFile}", verify: true` : ""} }`);
@@ -104,7 +107,7 @@ async function startNode(o: NodeOptions): Promise<NatsServer> {
 }
 
 /** One nats-server with JetStream on a random port; stop() also removes its store. */
-export async function startNats(options: { tls?: NatsTls } = {}): Promise<NatsServer> {
+export async function startNats(options: { tls?: NatsTls; config?: string[] } = {}): Promise<NatsServer> {
   const storeDir = mkdtempSync(join(tmpdir(), "hookline-nats-"));
   const node = await startNode({ name: "n1", port: await freePort(), storeDir, ...options });
   return {

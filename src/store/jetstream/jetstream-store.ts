@@ -763,9 +763,10 @@ async function connectTo(o: JetStreamStoreOptions): Promise<NatsConnection> {
       ...(tls && { tls }),
     });
   } catch (err) {
-    const secured = tls !== undefined || o.credsFile !== "" || o.servers.includes("tls://");
+    const reason = (err as Error).message;
+    const secured = tls !== undefined || o.credsFile !== "" || o.servers.includes("tls://") || /authori[sz]ation|auth/i.test(reason);
     throw new Error(
-      `cannot connect to NATS at ${o.servers}: ${(err as Error).message}; check --nats and that nats-server runs with JetStream (-js)` +
+      `cannot connect to NATS at ${o.servers}: ${reason}; check --nats and that nats-server runs with JetStream (-js)` +
         (secured ? ", and that --nats-tls-ca/--nats-tls-cert/--nats-tls-key and --nats-creds match what the server requires" : ""),
     );
   }
