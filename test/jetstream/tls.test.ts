@@ -1,9 +1,8 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { clients, json } from "../helpers/clients.ts";
 import { startNats, type NatsServer } from "../helpers/nats.ts";
-import { Receiver } from "../helpers/receiver.ts";
 import { startServer, type ServerProcess } from "../helpers/server.ts";
+import { expectDelivers, startFailure } from "./round-trip.ts";
 
 /** test/fixtures/tls/make.sh makes these: a CA, a server cert for 127.0.0.1, a client cert. */
 const PKI = join(import.meta.dirname, "../fixtures/tls");
@@ -24,34 +23,15 @@ describe("NATS over mutual TLS", () => {
 
   it("runs with --nats-tls-ca, --nats-tls-cert and --nats-tls-key and delivers", async () => {
     expect(nats.url.startsWith("tls://")).toBe(true);
-    const server = await startServer({
-      backend: "jetstream",
-      natsUrl: nats.url,
-      args: ["--nats-tls-ca", pem("ca.pem"), "--nats-tls-cert", pem("client.pem"), "--nats-tls-key", pem("client-key.pem")],
-    });
+    const tlsFlags = ["--nats-tls-ca", pem("ca.pem"), "--nats-tls-cert", pem("client.pem"), "--nats-tls-key", pem("client-key.pem")];
+    const server = await startServer({ backend: "jetstream", natsUrl: nats.url, args: tlsFlags });
     servers.push(server);
-    const rx = await Receiver.start(() => ({ status: 200 }));
-    try {
-      const api = clients(server.baseUrl, "grpc");
-      const tenantId = (await api.tenants.createTenant({ name: "tls" })).tenant!.id;
-      await api.endpoints.createEndpoint({ tenantId, url: rx.url });
-      await api.events.publish({ events: [{ tenantId, type: "tls.check", payload: json({ over: "tls" }) }] });
-      await rx.waitFor((r) => r.length === 1);
-      expect(JSON.parse(rx.requests[0]!.body.toString())).toEqual({ over: "tls" });
-    } finally {
-      await rx.close();
-    }
+    await expectDelivers(server, "tls");
   });
 
-  it("refuses to start without a client certificate, naming the setting to check", async () => {
-    const failure = await startServer({ backend: "jetstream", natsUrl: nats.url, args: ["--nats-tls-ca", pem("ca.pem")] }).then(
-      (s) => {
-        servers.push(s);
-        return "started";
-      },
-      (err: Error) => err.message,
-    );
+  it("refuses to start without a client certificate, naming the settings to check", async () => {
+    const failure = await startFailure({ backend: "jetstream", natsUrl: nats.url, args: ["--nats-tls-ca", pem("ca.pem")] }, servers);
     expect(failure).toMatch(/cannot connect to NATS/);
-    expect(failure).toMatch(/--nats/);
+    expect(failure).toMatch(/--nats-tls-cert/);
   });
 });
