@@ -90,6 +90,8 @@ export interface JetStreamStoreOptions {
 const PARKED_RETRIES = 10_000;
 /** Beyond the attempt timeout, before a message held by a crashed process is handed out again. */
 const ACK_WAIT_MARGIN_MS = 10_000;
+/** How long to wait for the server to confirm an ordered lane's ack (it is sent regardless). */
+const LANE_ACK_TIMEOUT_MS = 2_000;
 /** How often every endpoint is looked at for work no wake-up announced (redeliveries after a crash). */
 const POLL_MS = 2_000;
 const OPEN_STATUSES: readonly DeliveryStatus[] = [DeliveryStatus.Pending, DeliveryStatus.Retrying];
@@ -99,10 +101,14 @@ const NS_PER_MS = 1_000_000;
 /** Bounds one listing of delivery states. */
 const SCAN_TIMEOUT_MS = 15_000;
 
+type LanedMessage = PulledMessage & { lane: string | undefined };
+
 /** A delivery this process has claimed and not yet acknowledged. */
 interface Held {
   meta: DeliveryMeta;
   reply: string;
+  /** The ordered lane's consumer it came from; undefined for the unordered lane. */
+  lane: string | undefined;
 }
 
 /**
@@ -112,6 +118,18 @@ interface Held {
  */
 export class JetStreamStore implements Store {
   private readonly held = new Map<string, Held>();
+  /**
+   * Ordered lanes whose head this process holds or parked, with when that ends: pulling such
+   * a lane (max_ack_pending 1) would only wait out the pull's expiry for nothing.
+   */
+  private readonly busyLanes = new Map<string, number>();
+  /**
+   * Ordered lanes found empty, with the endpoint's wake count at that moment: not pulled
+   * again until the next wake-up or poll for the endpoint, or until this process settles a
+   * message of theirs. Most of an ordered endpoint's 16 lanes are empty most of the time.
+   */
+  private readonly quietLanes = new Map<string, number>();
+  private readonly wakeCounts = new Map<string, number>();
   /** Retries this process parked with a nak delay, per endpoint: delivery id → due time. */
   private readonly parked = new Map<string, Map<string, number>>();
   /** Consumer config fingerprints this process has made sure of. */
@@ -250,6 +268,8 @@ export class JetStreamStore implements Store {
     for (const lane of lanes(true)) {
       await this.jsm.consumers.delete(DELIVERIES_STREAM, consumerName(id, lane)).catch(() => false);
       this.ensured.delete(consumerName(id, lane));
+      this.busyLanes.delete(consumerName(id, lane));
+      this.quietLanes.delete(consumerName(id, lane));
     }
     await this.jsm.streams.purge(DELIVERIES_STREAM, { filter: `hookline.dlv.${id}.>` });
     const open = (await this.scanStates(`*.${id}.*`)).filter((d) => OPEN_STATUSES.includes(d.status));
@@ -409,6 +429,8 @@ export class JetStreamStore implements Store {
   }
 
   async nextDue(endpointId: string): Promise<number | undefined> {
+    // Asked to look again (re-enabled, retried, replayed): lanes found empty may not be now.
+    this.countWake(endpointId);
     return this.mirror.endpoints.has(endpointId) ? Date.now() : undefined;
   }
 
@@ -454,16 +476,34 @@ export class JetStreamStore implements Store {
     }
     await confirm(writes);
     // The results are stored: only now may the queue forget or reschedule the messages.
+    const laneAcks: Promise<unknown>[] = [];
     for (const { held, record } of finished) {
       this.held.delete(held.meta.deliveryId);
+      let verdict = record.status === DeliveryStatus.Succeeded ? "+ACK" : "+TERM";
       if (record.status === DeliveryStatus.Retrying) {
         const delayMs = Math.max(0, record.nextAttemptMs - nowMs);
-        this.nc.publish(held.reply, `-NAK ${JSON.stringify({ delay: Math.round(delayMs * NS_PER_MS) })}`);
+        verdict = `-NAK ${JSON.stringify({ delay: Math.round(delayMs * NS_PER_MS) })}`;
         this.parkedOf(held.meta.endpointId).set(held.meta.deliveryId, record.nextAttemptMs);
-      } else {
-        this.nc.publish(held.reply, record.status === DeliveryStatus.Succeeded ? "+ACK" : "+TERM");
       }
+      const { lane } = held;
+      if (lane === undefined) {
+        this.nc.publish(held.reply, verdict);
+        continue;
+      }
+      // An ordered lane hands out its next message only once the server has processed this
+      // one's ack: wait for that, or the scheduler's next pull finds the lane still taken.
+      this.quietLanes.delete(lane);
+      if (record.status === DeliveryStatus.Retrying) this.busyLanes.set(lane, record.nextAttemptMs);
+      laneAcks.push(
+        this.nc
+          .request(held.reply, verdict, { timeout: LANE_ACK_TIMEOUT_MS })
+          .catch(() => undefined)
+          .finally(() => {
+            if (record.status !== DeliveryStatus.Retrying) this.busyLanes.delete(lane);
+          }),
+      );
     }
+    await Promise.all(laneAcks);
   }
 
   async backlog(endpointId: string): Promise<Backlog> {
@@ -492,6 +532,7 @@ export class JetStreamStore implements Store {
     const released = this.held.size;
     for (const held of this.held.values()) this.nc.publish(held.reply, "-NAK");
     this.held.clear();
+    this.busyLanes.clear();
     await this.nc.flush();
     return released;
   }
@@ -507,18 +548,27 @@ export class JetStreamStore implements Store {
     const endpoint = this.mirror.endpoints.get(request.endpointId);
     if (!endpoint) return { claimed: [], nextDue: undefined };
     await this.ensureConsumers(endpoint);
-    const pulls: Promise<PulledMessage[]>[] = [];
+    const pulls: Promise<LanedMessage[]>[] = [];
     let room = request.limit;
     if (request.ordered) {
       // One head per lane, lanes in a rotating order so none is always last.
+      const wakes = this.wakeCounts.get(endpoint.id) ?? 0;
       const start = Math.floor(Math.random() * 16);
       const keyed = lanes(true).slice(1);
       for (let i = 0; i < keyed.length && room > 1; i++) {
-        pulls.push(this.puller.pull(DELIVERIES_STREAM, consumerName(endpoint.id, keyed[(start + i) % keyed.length] as string), 1));
+        const consumer = consumerName(endpoint.id, keyed[(start + i) % keyed.length] as string);
+        if ((this.busyLanes.get(consumer) ?? 0) > nowMs || this.quietLanes.get(consumer) === wakes) continue;
+        pulls.push(
+          this.puller.pull(DELIVERIES_STREAM, consumer, 1).then((ms) => {
+            if (ms.length === 0) this.quietLanes.set(consumer, wakes);
+            else this.quietLanes.delete(consumer);
+            return ms.map((m) => ({ ...m, lane: consumer }));
+          }),
+        );
         room--;
       }
     }
-    pulls.push(this.puller.pull(DELIVERIES_STREAM, consumerName(endpoint.id, UNORDERED_LANE), room));
+    pulls.push(this.puller.pull(DELIVERIES_STREAM, consumerName(endpoint.id, UNORDERED_LANE), room).then((ms) => ms.map((m) => ({ ...m, lane: undefined }))));
     const messages = (await Promise.all(pulls)).flat();
     const now = this.mirror.endpoints.get(request.endpointId);
     if (!now || now.disabled) {
@@ -526,12 +576,12 @@ export class JetStreamStore implements Store {
       for (const m of messages) this.nc.publish(m.reply, "-NAK");
       return { claimed: [], nextDue: undefined };
     }
-    const claimed = (await Promise.all(messages.map((m) => this.hold(m)))).filter((c): c is ClaimedDelivery => c !== undefined);
+    const claimed = (await Promise.all(messages.map((m) => this.hold(m, endpoint, nowMs)))).filter((c): c is ClaimedDelivery => c !== undefined);
     return { claimed, nextDue: claimed.length < request.limit ? this.nextParked(endpoint.id, nowMs) : undefined };
   }
 
   /** Takes a pulled message on; undefined when it turns out to be finished already. */
-  private async hold(message: PulledMessage): Promise<ClaimedDelivery | undefined> {
+  private async hold(message: LanedMessage, endpoint: Endpoint, nowMs: number): Promise<ClaimedDelivery | undefined> {
     const { meta, payload } = unframe<DeliveryMeta>(message.data);
     this.parked.get(meta.endpointId)?.delete(meta.deliveryId);
     let attempts = meta.priorAttempts;
@@ -546,7 +596,9 @@ export class JetStreamStore implements Store {
       }
       attempts = Math.max(meta.priorAttempts, state?.attempts ?? meta.priorAttempts + message.deliveries - 1);
     }
-    this.held.set(meta.deliveryId, { meta, reply: message.reply });
+    this.held.set(meta.deliveryId, { meta, reply: message.reply, lane: message.lane });
+    // Until it is settled; at worst until the server would hand it out again.
+    if (message.lane) this.busyLanes.set(message.lane, nowMs + endpoint.timeoutMs + ACK_WAIT_MARGIN_MS);
     return {
       deliveryId: meta.deliveryId,
       eventId: meta.eventId,
@@ -738,7 +790,12 @@ export class JetStreamStore implements Store {
     }
   }
 
+  private countWake(endpointId: string): void {
+    this.wakeCounts.set(endpointId, (this.wakeCounts.get(endpointId) ?? 0) + 1);
+  }
+
   private emitDue(endpointIds: readonly string[]): void {
+    for (const id of endpointIds) this.countWake(id);
     for (const l of this.dueListeners) l(endpointIds);
   }
 }
@@ -757,6 +814,8 @@ async function connectTo(o: JetStreamStoreOptions): Promise<NatsConnection> {
       // A server that wants a client certificate and gets none stalls the handshake: give up
       // well before a supervisor's start timeout, with the hint below.
       timeout: CONNECT_TIMEOUT_MS,
+      // Every request would otherwise capture a stack trace up front, a cost per delivery.
+      noAsyncTraces: true,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       ...(o.credsFile && { authenticator: credsAuthenticator(readFileSync(o.credsFile)) }),
