@@ -63,6 +63,7 @@ import {
   eventSubject,
   laneOf,
   lanes,
+  parseConsumerName,
   STATE_BUCKET,
   STATE_STREAM,
   stateKey,
@@ -90,6 +91,8 @@ export interface JetStreamStoreOptions {
 const PARKED_RETRIES = 10_000;
 /** Beyond the attempt timeout, before a message held by a crashed process is handed out again. */
 const ACK_WAIT_MARGIN_MS = 10_000;
+/** A pulled message not claimed within this is handed back (ack_wait is at least 10 s more). */
+const READY_MAX_AGE_MS = 5_000;
 /** How long to wait for the server to confirm an ordered lane's ack (it is sent regardless). */
 const LANE_ACK_TIMEOUT_MS = 2_000;
 /** How often every endpoint is looked at for work no wake-up announced (redeliveries after a crash). */
@@ -100,8 +103,6 @@ const BULK_CONCURRENCY = 512;
 const NS_PER_MS = 1_000_000;
 /** Bounds one listing of delivery states. */
 const SCAN_TIMEOUT_MS = 15_000;
-
-type LanedMessage = PulledMessage & { lane: string | undefined };
 
 /** A delivery this process has claimed and not yet acknowledged. */
 interface Held {
@@ -129,6 +130,8 @@ export class JetStreamStore implements Store {
    * message of theirs. Most of an ordered endpoint's 16 lanes are empty most of the time.
    */
   private readonly quietLanes = new Map<string, number>();
+  /** Messages pulled for an endpoint that arrived after the claim that asked for them was answered. */
+  private readonly ready = new Map<string, { message: PulledMessage; arrivedMs: number }[]>();
   private readonly wakeCounts = new Map<string, number>();
   /** Retries this process parked with a nak delay, per endpoint: delivery id → due time. */
   private readonly parked = new Map<string, Map<string, number>>();
@@ -146,7 +149,21 @@ export class JetStreamStore implements Store {
     private readonly mirror: ConfigMirror,
     private readonly o: JetStreamStoreOptions,
   ) {
-    this.puller = new Puller(nc);
+    this.puller = new Puller(nc, {
+      late: (message) => {
+        const { endpointId } = parseConsumerName(message.consumer);
+        const endpoint = this.mirror.endpoints.get(endpointId);
+        if (!endpoint || endpoint.disabled) {
+          this.nc.publish(message.reply, "-NAK");
+          return;
+        }
+        const ready = this.ready.get(endpointId) ?? [];
+        ready.push({ message, arrivedMs: Date.now() });
+        this.ready.set(endpointId, ready);
+        this.notifyDue([endpointId]);
+      },
+      ended: (consumer) => this.notifyDue([parseConsumerName(consumer).endpointId]),
+    });
     nc.subscribe(WAKE_SUBJECT, {
       callback: (_err, msg) => {
         try {
@@ -157,6 +174,7 @@ export class JetStreamStore implements Store {
       },
     });
     this.poll = setInterval(() => {
+      this.handBackStale(Date.now());
       const enabled: string[] = [];
       for (const e of this.mirror.endpoints.values()) if (!e.disabled) enabled.push(e.id);
       if (enabled.length > 0) this.emitDue(enabled);
@@ -277,6 +295,7 @@ export class JetStreamStore implements Store {
       this.putState({ ...d, status: DeliveryStatus.Cancelled, nextAttemptMs: 0, lastError: "endpoint deleted", updatedMs: nowMs }),
     );
     this.parked.delete(id);
+    this.ready.delete(id);
     return true;
   }
 
@@ -529,9 +548,12 @@ export class JetStreamStore implements Store {
   }
 
   async releaseLeases(): Promise<number> {
-    const released = this.held.size;
+    const buffered = [...this.ready.values()].flat();
+    const released = this.held.size + buffered.length;
     for (const held of this.held.values()) this.nc.publish(held.reply, "-NAK");
+    for (const { message } of buffered) this.nc.publish(message.reply, "-NAK");
     this.held.clear();
+    this.ready.clear();
     this.busyLanes.clear();
     await this.nc.flush();
     return released;
@@ -548,8 +570,12 @@ export class JetStreamStore implements Store {
     const endpoint = this.mirror.endpoints.get(request.endpointId);
     if (!endpoint) return { claimed: [], nextDue: undefined };
     await this.ensureConsumers(endpoint);
-    const pulls: Promise<LanedMessage[]>[] = [];
-    let room = request.limit;
+    const buffered = this.ready.get(endpoint.id) ?? [];
+    const taken = buffered.splice(0, request.limit).map((r) => r.message);
+    if (buffered.length === 0) this.ready.delete(endpoint.id);
+    const waitingLanes = new Set(buffered.map((r) => r.message.consumer));
+    const pulls: Promise<PulledMessage[]>[] = [Promise.resolve(taken)];
+    let room = request.limit - taken.length;
     if (request.ordered) {
       // One head per lane, lanes in a rotating order so none is always last.
       const wakes = this.wakeCounts.get(endpoint.id) ?? 0;
@@ -557,18 +583,18 @@ export class JetStreamStore implements Store {
       const keyed = lanes(true).slice(1);
       for (let i = 0; i < keyed.length && room > 1; i++) {
         const consumer = consumerName(endpoint.id, keyed[(start + i) % keyed.length] as string);
-        if ((this.busyLanes.get(consumer) ?? 0) > nowMs || this.quietLanes.get(consumer) === wakes) continue;
+        if ((this.busyLanes.get(consumer) ?? 0) > nowMs || this.quietLanes.get(consumer) === wakes || waitingLanes.has(consumer)) continue;
         pulls.push(
           this.puller.pull(DELIVERIES_STREAM, consumer, 1).then((ms) => {
-            if (ms.length === 0) this.quietLanes.set(consumer, wakes);
-            else this.quietLanes.delete(consumer);
-            return ms.map((m) => ({ ...m, lane: consumer }));
+            if (ms?.length === 0) this.quietLanes.set(consumer, wakes);
+            else if (ms) this.quietLanes.delete(consumer);
+            return ms ?? [];
           }),
         );
         room--;
       }
     }
-    pulls.push(this.puller.pull(DELIVERIES_STREAM, consumerName(endpoint.id, UNORDERED_LANE), room).then((ms) => ms.map((m) => ({ ...m, lane: undefined }))));
+    if (room > 0) pulls.push(this.puller.pull(DELIVERIES_STREAM, consumerName(endpoint.id, UNORDERED_LANE), room).then((ms) => ms ?? []));
     const messages = (await Promise.all(pulls)).flat();
     const now = this.mirror.endpoints.get(request.endpointId);
     if (!now || now.disabled) {
@@ -581,7 +607,7 @@ export class JetStreamStore implements Store {
   }
 
   /** Takes a pulled message on; undefined when it turns out to be finished already. */
-  private async hold(message: LanedMessage, endpoint: Endpoint, nowMs: number): Promise<ClaimedDelivery | undefined> {
+  private async hold(message: PulledMessage, endpoint: Endpoint, nowMs: number): Promise<ClaimedDelivery | undefined> {
     const { meta, payload } = unframe<DeliveryMeta>(message.data);
     this.parked.get(meta.endpointId)?.delete(meta.deliveryId);
     let attempts = meta.priorAttempts;
@@ -596,9 +622,10 @@ export class JetStreamStore implements Store {
       }
       attempts = Math.max(meta.priorAttempts, state?.attempts ?? meta.priorAttempts + message.deliveries - 1);
     }
-    this.held.set(meta.deliveryId, { meta, reply: message.reply, lane: message.lane });
+    const lane = parseConsumerName(message.consumer).keyed ? message.consumer : undefined;
+    this.held.set(meta.deliveryId, { meta, reply: message.reply, lane });
     // Until it is settled; at worst until the server would hand it out again.
-    if (message.lane) this.busyLanes.set(message.lane, nowMs + endpoint.timeoutMs + ACK_WAIT_MARGIN_MS);
+    if (lane) this.busyLanes.set(lane, nowMs + endpoint.timeoutMs + ACK_WAIT_MARGIN_MS);
     return {
       deliveryId: meta.deliveryId,
       eventId: meta.eventId,
@@ -794,8 +821,26 @@ export class JetStreamStore implements Store {
     this.wakeCounts.set(endpointId, (this.wakeCounts.get(endpointId) ?? 0) + 1);
   }
 
+  /**
+   * Gives pulled messages back that waited too long to be claimed (the endpoint's breaker
+   * opened, say), well before the server would hand them out again anyway.
+   */
+  private handBackStale(nowMs: number): void {
+    for (const [endpointId, ready] of this.ready) {
+      const fresh = ready.filter((r) => r.arrivedMs > nowMs - READY_MAX_AGE_MS);
+      for (const r of ready) if (!fresh.includes(r)) this.nc.publish(r.message.reply, "-NAK");
+      if (fresh.length > 0) this.ready.set(endpointId, fresh);
+      else this.ready.delete(endpointId);
+    }
+  }
+
+  /** A wake-up or poll: new work may be anywhere on these endpoints. */
   private emitDue(endpointIds: readonly string[]): void {
     for (const id of endpointIds) this.countWake(id);
+    this.notifyDue(endpointIds);
+  }
+
+  private notifyDue(endpointIds: readonly string[]): void {
     for (const l of this.dueListeners) l(endpointIds);
   }
 }

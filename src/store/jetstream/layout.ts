@@ -43,6 +43,12 @@ export function consumerName(endpointId: string, lane: string): string {
   return `${endpointId}_${lane}`;
 }
 
+/** The endpoint a consumer serves, and whether it is one of an ordered endpoint's keyed lanes. */
+export function parseConsumerName(name: string): { endpointId: string; keyed: boolean } {
+  const cut = name.lastIndexOf("_");
+  return { endpointId: name.slice(0, cut), keyed: name.slice(cut + 1) !== UNORDERED_LANE };
+}
+
 /** The lane of a delivery: keyed deliveries of ordered endpoints hash to a lane, the rest share one. */
 export function laneOf(ordered: boolean, orderingKey: string): string {
   if (!ordered || orderingKey === "") return UNORDERED_LANE;

@@ -7,62 +7,88 @@ export interface PulledMessage {
   reply: string;
   /** How many times the server has handed this message out, this time included. */
   deliveries: number;
+  /** The consumer it came from. */
+  consumer: string;
 }
 
-interface Waiting {
+/** What the puller reports about pulls whose caller was already answered. */
+export interface PullerEvents {
+  /** A message that arrived after its pull was answered: it is the receiver's to take on. */
+  late(message: PulledMessage): void;
+  /** The open pull of a consumer that turned a caller away ended: it can be pulled again. */
+  ended(consumer: string): void;
+}
+
+interface OpenPull {
   consumer: string;
-  messages: PulledMessage[];
   want: number;
-  done: (messages: PulledMessage[]) => void;
-  timer: NodeJS.Timeout;
+  received: number;
+  /** Set until the caller is answered. */
+  answer: ((messages: PulledMessage[]) => void) | undefined;
+  messages: PulledMessage[];
+  quiet: NodeJS.Timeout | undefined;
+  guard: NodeJS.Timeout;
 }
 
 /**
- * A no_wait pull can still be held open while a redelivery is about to become due; the
- * request expires after this, so one endpoint's pull never stalls a scheduler pass.
+ * The server (2.9) ends a no_wait pull that found too few messages only at its expiry; the
+ * expiry stays at 100 ms because a shorter one gets requests dropped unanswered under load.
  */
 const PULL_EXPIRES_MS = 100;
+/**
+ * The caller is answered once nothing more has arrived for this long: the ready messages
+ * come in one burst right after the request, the end-of-pull status only at the expiry.
+ */
+const QUIET_MS = 3;
 /** Gives up on a pull whose end-of-batch status never came (lost on a reconnect). */
 const PULL_GUARD_MS = 2_000;
 
 /**
  * Fetches what a pull consumer has ready right now (no_wait) over one wildcard inbox
  * subscription, so a pull costs one request message and no subscribe/unsubscribe.
+ * A caller gets its answer within a few milliseconds; the pull itself stays open until the
+ * server ends it, and what still arrives meanwhile is handed to `late`.
  */
 export class Puller {
   private readonly prefix = createInbox();
-  private readonly waiting = new Map<string, Waiting>();
+  private readonly open = new Map<string, OpenPull>();
   /** The open pull of each consumer: messages arrive on their stream subject, named only by their ack subject. */
   private readonly byConsumer = new Map<string, string>();
-  /** Pulls queued behind an open one of the same consumer. */
-  private readonly queued = new Map<string, (() => void)[]>();
+  /** Consumers a caller asked for while their pull was open. */
+  private readonly turnedAway = new Set<string>();
   private readonly sub: Subscription;
   private next = 0;
 
-  constructor(private readonly nc: NatsConnection) {
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly events: PullerEvents,
+  ) {
     this.sub = nc.subscribe(`${this.prefix}.*`, { callback: (_err, msg) => this.receive(msg) });
   }
 
-  /** Up to `max` messages that are ready now; fewer (or none) when the consumer has no more. */
-  async pull(stream: string, consumer: string, max: number): Promise<PulledMessage[]> {
-    while (this.byConsumer.has(consumer)) {
-      await new Promise<void>((resolve) => {
-        const queue = this.queued.get(consumer) ?? [];
-        queue.push(resolve);
-        this.queued.set(consumer, queue);
-      });
+  /**
+   * Up to `max` messages that are ready now; fewer (or none) when the consumer has no more.
+   * Undefined at once while a pull of the consumer is open: `ended` says when to come back.
+   */
+  async pull(stream: string, consumer: string, max: number): Promise<PulledMessage[] | undefined> {
+    if (this.byConsumer.has(consumer)) {
+      this.turnedAway.add(consumer);
+      return undefined;
     }
     const token = String(this.next++);
     this.byConsumer.set(consumer, token);
     return new Promise((resolve) => {
-      const waiting: Waiting = {
+      const pull: OpenPull = {
         consumer,
-        messages: [],
         want: max,
-        done: resolve,
-        timer: setTimeout(() => this.finish(token), PULL_GUARD_MS),
+        received: 0,
+        answer: resolve,
+        messages: [],
+        quiet: undefined,
+        guard: setTimeout(() => this.end(token), PULL_GUARD_MS),
       };
-      this.waiting.set(token, waiting);
+      this.open.set(token, pull);
+      this.quietFor(token, pull);
       this.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`, JSON.stringify({ batch: max, no_wait: true, expires: PULL_EXPIRES_MS * 1_000_000 }), {
         reply: `${this.prefix}.${token}`,
       });
@@ -71,7 +97,7 @@ export class Puller {
 
   close(): void {
     this.sub.unsubscribe();
-    for (const token of [...this.waiting.keys()]) this.finish(token);
+    for (const token of [...this.open.keys()]) this.end(token);
   }
 
   private receive(msg: Msg): void {
@@ -79,28 +105,47 @@ export class Puller {
     if (status !== 0) {
       // Status messages come on the inbox. 404/408: nothing (more) ready; 409: the consumer
       // is at max_ack_pending or gone.
-      this.finish(msg.subject.slice(this.prefix.length + 1));
+      this.end(msg.subject.slice(this.prefix.length + 1));
       return;
     }
     const reply = msg.reply ?? "";
-    const token = this.byConsumer.get(ackTokens(reply).consumer);
-    const waiting = token === undefined ? undefined : this.waiting.get(token);
-    if (token === undefined || !waiting) {
+    const { consumer, deliveries } = ackTokens(reply);
+    const token = this.byConsumer.get(consumer);
+    const pull = token === undefined ? undefined : this.open.get(token);
+    if (token === undefined || !pull) {
       // Arrived after the guard gave up: leave it unacknowledged, it is redelivered after ack_wait.
       return;
     }
-    waiting.messages.push({ data: msg.data, reply, deliveries: ackTokens(reply).deliveries });
-    if (waiting.messages.length >= waiting.want) this.finish(token);
+    const message: PulledMessage = { data: msg.data, reply, deliveries, consumer };
+    pull.received++;
+    if (pull.answer) pull.messages.push(message);
+    else this.events.late(message);
+    if (pull.received >= pull.want) this.end(token);
+    else if (pull.answer) this.quietFor(token, pull);
   }
 
-  private finish(token: string): void {
-    const waiting = this.waiting.get(token);
-    if (!waiting) return;
-    this.waiting.delete(token);
-    this.byConsumer.delete(waiting.consumer);
-    clearTimeout(waiting.timer);
-    waiting.done(waiting.messages);
-    this.queued.get(waiting.consumer)?.shift()?.();
+  /** (Re)arms the wait after which the caller gets what has arrived so far. */
+  private quietFor(token: string, pull: OpenPull): void {
+    if (pull.quiet) clearTimeout(pull.quiet);
+    pull.quiet = setTimeout(() => this.answer(pull), QUIET_MS);
+  }
+
+  private answer(pull: OpenPull): void {
+    if (pull.quiet) clearTimeout(pull.quiet);
+    const answer = pull.answer;
+    pull.answer = undefined;
+    answer?.(pull.messages);
+    pull.messages = [];
+  }
+
+  private end(token: string): void {
+    const pull = this.open.get(token);
+    if (!pull) return;
+    this.open.delete(token);
+    this.byConsumer.delete(pull.consumer);
+    clearTimeout(pull.guard);
+    this.answer(pull);
+    if (this.turnedAway.delete(pull.consumer)) this.events.ended(pull.consumer);
   }
 }
 
