@@ -38,6 +38,12 @@ async function serve(argv: string[]): Promise<void> {
     throw err;
   }
   const logger = createLogger(config.logLevel);
+  // A promise nobody awaited failed: a bug. Say so in the structured log, then exit, since
+  // the state in memory can no longer be trusted; acknowledged work is in the store.
+  process.on("unhandledRejection", (err) => {
+    logger.fatal({ err }, "internal error (unhandled rejection): exiting; restart hookline, nothing acknowledged is lost");
+    process.exit(70);
+  });
   let app;
   try {
     app = await startHookline(config, logger);
