@@ -90,7 +90,7 @@ describe("a retried publish completes one that failed half-way", () => {
       createdMs: meta.createdMs,
       updatedMs: meta.createdMs,
     };
-    await jetstream(nc).publish(stateSubject(stateKey(tenantId, endpointId, id)), encodeDelivery(pending));
+    await jetstream(nc).publish(stateSubject(stateKey(tenantId, endpointId, id)), encodeDelivery({ delivery: pending, lastAttempt: undefined }));
     const result = await retry("state-no-message", 2);
     expect(result).toMatchObject({ eventId: meta.id, duplicate: true });
     await rx.waitFor((r) => r.some((q) => webhookId(q) === id));

@@ -58,14 +58,34 @@ export function decodeJson<T>(data: Uint8Array): T {
   return JSON.parse(decoder.decode(data)) as T;
 }
 
+type AttemptJson = Omit<Attempt, "responseBody"> & { responseBody: string };
+
+const attemptToJson = (attempt: Attempt): AttemptJson => ({ ...attempt, responseBody: Buffer.from(attempt.responseBody).toString("base64") });
+const attemptFromJson = (raw: AttemptJson): Attempt => ({ ...raw, responseBody: new Uint8Array(Buffer.from(raw.responseBody, "base64")) });
+
 export function encodeAttempt(attempt: Attempt): Uint8Array {
-  return encodeJson({ ...attempt, responseBody: Buffer.from(attempt.responseBody).toString("base64") });
+  return encodeJson(attemptToJson(attempt));
 }
 
 export function decodeAttempt(data: Uint8Array): Attempt {
-  const raw = decodeJson<Omit<Attempt, "responseBody"> & { responseBody: string }>(data);
-  return { ...raw, responseBody: new Uint8Array(Buffer.from(raw.responseBody, "base64")) };
+  return attemptFromJson(decodeJson<AttemptJson>(data));
 }
 
-export const encodeDelivery = (delivery: Delivery): Uint8Array => encodeJson(delivery);
-export const decodeDelivery = (data: Uint8Array): Delivery => decodeJson<Delivery>(data);
+/**
+ * A delivery's state as stored. Its newest attempt rides along in the same message, which
+ * saves a write per delivery; the attempts stream gets an attempt only once a newer one
+ * replaces it (or the delivery is queued again).
+ */
+export interface StoredDelivery {
+  delivery: Delivery;
+  lastAttempt: Attempt | undefined;
+}
+
+export function encodeDelivery({ delivery, lastAttempt }: StoredDelivery): Uint8Array {
+  return encodeJson(lastAttempt ? { ...delivery, lastAttempt: attemptToJson(lastAttempt) } : delivery);
+}
+
+export function decodeDelivery(data: Uint8Array): StoredDelivery {
+  const { lastAttempt, ...delivery } = decodeJson<Delivery & { lastAttempt?: AttemptJson }>(data);
+  return { delivery, lastAttempt: lastAttempt && attemptFromJson(lastAttempt) };
+}

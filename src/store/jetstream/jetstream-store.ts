@@ -50,6 +50,7 @@ import {
   unframe,
   type DeliveryMeta,
   type EventMeta,
+  type StoredDelivery,
 } from "./codec.ts";
 import { ConfigMirror } from "./config-mirror.ts";
 import {
@@ -110,6 +111,8 @@ interface Held {
   reply: string;
   /** The ordered lane's consumer it came from; undefined for the unordered lane. */
   lane: string | undefined;
+  /** The attempt stored with the state when it was claimed (a retry): to be moved to the stream. */
+  lastAttempt: Attempt | undefined;
 }
 
 /**
@@ -290,9 +293,9 @@ export class JetStreamStore implements Store {
       this.quietLanes.delete(consumerName(id, lane));
     }
     await this.jsm.streams.purge(DELIVERIES_STREAM, { filter: `hookline.dlv.${id}.>` });
-    const open = (await this.scanStates(`*.${id}.*`)).filter((d) => OPEN_STATUSES.includes(d.status));
-    await inBatches(open, (d) =>
-      this.putState({ ...d, status: DeliveryStatus.Cancelled, nextAttemptMs: 0, lastError: "endpoint deleted", updatedMs: nowMs }),
+    const open = (await this.scanStates(`*.${id}.*`)).filter((s) => OPEN_STATUSES.includes(s.delivery.status));
+    await inBatches(open, ({ delivery: d, lastAttempt }) =>
+      this.putState({ ...d, status: DeliveryStatus.Cancelled, nextAttemptMs: 0, lastError: "endpoint deleted", updatedMs: nowMs }, lastAttempt),
     );
     this.parked.delete(id);
     this.ready.delete(id);
@@ -368,11 +371,16 @@ export class JetStreamStore implements Store {
   // ---- deliveries ------------------------------------------------------------------------
 
   async getDelivery(id: string): Promise<Delivery | undefined> {
+    return (await this.storedDelivery(id))?.delivery;
+  }
+
+  /** A delivery's stored state, found through its event (which names tenant and endpoint). */
+  private async storedDelivery(id: string): Promise<StoredDelivery | undefined> {
     const { eventId, ordinal } = parseDeliveryId(id);
     const event = await this.eventById(eventId);
     const endpointId = event?.meta.endpoints[ordinal];
     if (!event || endpointId === undefined) return undefined;
-    return this.getState(stateKey(event.meta.tenantId, endpointId, id));
+    return this.getStored(stateKey(event.meta.tenantId, endpointId, id));
   }
 
   async listDeliveries(filter: DeliveryFilter, afterId: string | undefined, limit: number): Promise<Delivery[]> {
@@ -384,7 +392,7 @@ export class JetStreamStore implements Store {
         : [];
       found = states.filter((d): d is Delivery => d !== undefined);
     } else {
-      found = await this.scanStates(`${filter.tenantId || "*"}.${filter.endpointId || "*"}.*`);
+      found = (await this.scanStates(`${filter.tenantId || "*"}.${filter.endpointId || "*"}.*`)).map((s) => s.delivery);
     }
     const matching = found.filter(
       (d) =>
@@ -397,24 +405,33 @@ export class JetStreamStore implements Store {
   }
 
   async listAttempts(deliveryId: string, afterId: string | undefined, limit: number): Promise<Attempt[]> {
+    const stored = await this.storedDelivery(deliveryId);
     const attempts: Attempt[] = [];
+    const seen = new Set<string>();
+    const take = (attempt: Attempt): void => {
+      if (seen.has(attempt.id)) return;
+      seen.add(attempt.id);
+      if (afterId === undefined || attempt.id > afterId) attempts.push(attempt);
+    };
     for (let seq = 0; attempts.length < limit; ) {
       const msg = await this.jsm.direct.getMessage(ATTEMPTS_STREAM, { next_by_subj: attemptSubject(deliveryId), seq });
       if (!msg) break;
       seq = msg.seq + 1;
-      const attempt = decodeAttempt(msg.data);
-      if (afterId === undefined || attempt.id > afterId) attempts.push(attempt);
+      take(decodeAttempt(msg.data));
     }
+    // The newest attempt is kept with the state until a newer one moves it to the stream.
+    if (stored?.lastAttempt && attempts.length < limit) take(stored.lastAttempt);
     return attempts;
   }
 
   async retryDelivery(id: string, nowMs: number): Promise<Delivery | undefined> {
-    const delivery = await this.getDelivery(id);
-    if (!delivery || delivery.status === DeliveryStatus.Cancelled) return delivery;
+    const stored = await this.storedDelivery(id);
+    const delivery = stored?.delivery;
+    if (!stored || !delivery || delivery.status === DeliveryStatus.Cancelled) return delivery;
     if (OPEN_STATUSES.includes(delivery.status)) {
       throw failedPrecondition(`delivery ${id} is queued already (next attempt at ${new Date(delivery.nextAttemptMs).toISOString()})`);
     }
-    const requeued = await this.requeue(delivery, nowMs);
+    const requeued = await this.requeue(stored, nowMs);
     if (requeued) this.wake([delivery.endpointId]);
     return requeued;
   }
@@ -430,7 +447,7 @@ export class JetStreamStore implements Store {
     const wanted: DeliveryStatus[] = statuses.filter((s) => s === DeliveryStatus.Succeeded || s === DeliveryStatus.Dead);
     if (wanted.length === 0) return 0;
     const chosen = (await this.scanStates(`*.${endpointId}.*`)).filter(
-      (d) => wanted.includes(d.status) && d.createdMs >= fromMs && d.createdMs < toMs,
+      ({ delivery: d }) => wanted.includes(d.status) && d.createdMs >= fromMs && d.createdMs < toMs,
     );
     let count = 0;
     await inBatches(chosen, async (d) => {
@@ -465,22 +482,27 @@ export class JetStreamStore implements Store {
       if (!held) continue;
       const { meta } = held;
       const { attempt } = record;
-      writes.push(this.js.publish(attemptSubject(meta.deliveryId), encodeAttempt(attempt)));
+      const state: Delivery = {
+        id: meta.deliveryId,
+        eventId: meta.eventId,
+        endpointId: meta.endpointId,
+        tenantId: meta.tenantId,
+        eventType: meta.type,
+        status: record.status,
+        attempts: attempt.number,
+        nextAttemptMs: record.nextAttemptMs,
+        lastStatusCode: attempt.statusCode,
+        lastError: attempt.error,
+        createdMs: meta.createdMs,
+        updatedMs: nowMs,
+      };
+      // One write: the state carries this attempt. The one it replaces goes to the stream
+      // first, so that a failure in between loses neither.
+      const previous = held.lastAttempt;
       writes.push(
-        this.putState({
-          id: meta.deliveryId,
-          eventId: meta.eventId,
-          endpointId: meta.endpointId,
-          tenantId: meta.tenantId,
-          eventType: meta.type,
-          status: record.status,
-          attempts: attempt.number,
-          nextAttemptMs: record.nextAttemptMs,
-          lastStatusCode: attempt.statusCode,
-          lastError: attempt.error,
-          createdMs: meta.createdMs,
-          updatedMs: nowMs,
-        }),
+        previous && previous.id !== attempt.id
+          ? this.publishAttempt(previous).then(() => this.putState(state, attempt))
+          : this.putState(state, attempt),
       );
       finished.push({ held, record });
     }
@@ -611,10 +633,13 @@ export class JetStreamStore implements Store {
     const { meta, payload } = unframe<DeliveryMeta>(message.data);
     this.parked.get(meta.endpointId)?.delete(meta.deliveryId);
     let attempts = meta.priorAttempts;
+    let lastAttempt: Attempt | undefined;
     if (message.deliveries > 1) {
       // Handed out before: the recorded state knows how many of those were attempts (a crash
       // or a hand-back is not one).
-      const state = await this.getState(stateKey(meta.tenantId, meta.endpointId, meta.deliveryId));
+      const stored = await this.getStored(stateKey(meta.tenantId, meta.endpointId, meta.deliveryId));
+      const state = stored?.delivery;
+      lastAttempt = stored?.lastAttempt;
       if (state && !OPEN_STATUSES.includes(state.status)) {
         // Its outcome was stored but the ack was lost (a node failed over): settle it, do not send it again.
         this.nc.publish(message.reply, state.status === DeliveryStatus.Succeeded ? "+ACK" : "+TERM");
@@ -623,7 +648,7 @@ export class JetStreamStore implements Store {
       attempts = Math.max(meta.priorAttempts, state?.attempts ?? meta.priorAttempts + message.deliveries - 1);
     }
     const lane = parseConsumerName(message.consumer).keyed ? message.consumer : undefined;
-    this.held.set(meta.deliveryId, { meta, reply: message.reply, lane });
+    this.held.set(meta.deliveryId, { meta, reply: message.reply, lane, lastAttempt });
     // Until it is settled; at worst until the server would hand it out again.
     if (lane) this.busyLanes.set(lane, nowMs + endpoint.timeoutMs + ACK_WAIT_MARGIN_MS);
     return {
@@ -718,7 +743,7 @@ export class JetStreamStore implements Store {
   }
 
   /** Queues a finished delivery again with a fresh retry cycle; undefined when its event is gone. */
-  private async requeue(delivery: Delivery, nowMs: number): Promise<Delivery | undefined> {
+  private async requeue({ delivery, lastAttempt }: StoredDelivery, nowMs: number): Promise<Delivery | undefined> {
     const event = await this.eventById(delivery.eventId);
     const endpoint = this.mirror.endpoints.get(delivery.endpointId);
     if (!event || !endpoint) return undefined;
@@ -742,25 +767,38 @@ export class JetStreamStore implements Store {
     const h = natsHeaders();
     h.set("Nats-Msg-Id", `${delivery.id}.${nowMs}`);
     const lane = laneOf(endpoint.ordering === "ordered_by_key", event.meta.orderingKey);
+    // The next attempt's record will not know this one: move it to the stream first.
+    if (lastAttempt) await confirm([this.publishAttempt(lastAttempt)]);
     await confirm([this.putState(state), this.js.publish(deliverySubject(endpoint.id, lane), frame(meta, event.payload), { headers: h })]);
     return state;
   }
 
-  private putState(delivery: Delivery): Promise<PubAck> {
-    return this.js.publish(stateSubject(stateKey(delivery.tenantId, delivery.endpointId, delivery.id)), encodeDelivery(delivery));
+  private putState(delivery: Delivery, lastAttempt?: Attempt): Promise<PubAck> {
+    return this.js.publish(stateSubject(stateKey(delivery.tenantId, delivery.endpointId, delivery.id)), encodeDelivery({ delivery, lastAttempt }));
   }
 
-  private async getState(key: string): Promise<Delivery | undefined> {
+  /** Moves an attempt into the attempts stream; its id as message id makes a repeat harmless. */
+  private publishAttempt(attempt: Attempt): Promise<PubAck> {
+    const h = natsHeaders();
+    h.set("Nats-Msg-Id", attempt.id);
+    return this.js.publish(attemptSubject(attempt.deliveryId), encodeAttempt(attempt), { headers: h });
+  }
+
+  private async getStored(key: string): Promise<StoredDelivery | undefined> {
     const entry = await this.stateKv.get(key);
     return entry && entry.operation === "PUT" ? decodeDelivery(entry.value) : undefined;
   }
 
+  private async getState(key: string): Promise<Delivery | undefined> {
+    return (await this.getStored(key))?.delivery;
+  }
+
   /** Every delivery state whose key matches the filter (tenant.endpoint.delivery, * wildcards). */
-  private async scanStates(filter: string): Promise<Delivery[]> {
+  private async scanStates(filter: string): Promise<StoredDelivery[]> {
     const info = await this.jsm.streams.info(STATE_STREAM, { subjects_filter: stateSubject(filter) });
     const keys = Object.keys(info.state.subjects ?? {}).length;
     if (keys === 0) return [];
-    const found = new Map<string, Delivery>();
+    const found = new Map<string, StoredDelivery>();
     const watch = await this.stateKv.watch({ key: filter, ignoreDeletes: true });
     // Each key's last value comes once, then updates: stop when caught up or every key was seen.
     const guard = setTimeout(() => watch.stop(), SCAN_TIMEOUT_MS);
