@@ -40,7 +40,10 @@ const PULL_EXPIRES_MS = 100;
  * come in one burst right after the request, the end-of-pull status only at the expiry.
  */
 const QUIET_MS = 3;
-/** Gives up on a pull whose end-of-batch status never came (lost on a reconnect). */
+/**
+ * Gives up on a pull whose end-of-batch status never came: lost on a reconnect, or dropped
+ * by a busy server that found the request expired. A message that still comes is not lost.
+ */
 const PULL_GUARD_MS = 2_000;
 
 /**
@@ -110,13 +113,15 @@ export class Puller {
     }
     const reply = msg.reply ?? "";
     const { consumer, deliveries } = ackTokens(reply);
+    const message: PulledMessage = { data: msg.data, reply, deliveries, consumer };
     const token = this.byConsumer.get(consumer);
     const pull = token === undefined ? undefined : this.open.get(token);
     if (token === undefined || !pull) {
-      // Arrived after the guard gave up: leave it unacknowledged, it is redelivered after ack_wait.
+      // Arrived after the guard gave up on its pull. It is ours all the same: left alone it
+      // would wait out ack_wait, and on an ordered lane hold up every key behind it.
+      this.events.late(message);
       return;
     }
-    const message: PulledMessage = { data: msg.data, reply, deliveries, consumer };
     pull.received++;
     if (pull.answer) pull.messages.push(message);
     else this.events.late(message);
