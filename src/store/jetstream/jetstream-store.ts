@@ -183,6 +183,17 @@ export class JetStreamStore implements Store {
       if (enabled.length > 0) this.emitDue(enabled);
     }, POLL_MS);
     this.poll.unref();
+    void this.logConnection();
+  }
+
+  /** Connection trouble shows in the log: in-flight pulls and acks are lost across a reconnect. */
+  private async logConnection(): Promise<void> {
+    for await (const status of this.nc.status()) {
+      if (status.type === "ping" || status.type === "update") continue;
+      const fields = { nats: status.type, ...("server" in status && { server: status.server }) };
+      if (status.type === "reconnect") this.o.logger.info(fields, "NATS connection restored");
+      else if (status.type !== "close") this.o.logger.warn({ ...fields, ...("error" in status && { err: status.error }) }, "NATS connection trouble");
+    }
   }
 
   static async open(o: JetStreamStoreOptions): Promise<JetStreamStore> {
