@@ -153,18 +153,7 @@ export class JetStreamStore implements Store {
     private readonly o: JetStreamStoreOptions,
   ) {
     this.puller = new Puller(nc, {
-      late: (message) => {
-        const { endpointId } = parseConsumerName(message.consumer);
-        const endpoint = this.mirror.endpoints.get(endpointId);
-        if (!endpoint || endpoint.disabled) {
-          this.nc.publish(message.reply, "-NAK");
-          return;
-        }
-        const ready = this.ready.get(endpointId) ?? [];
-        ready.push({ message, arrivedMs: Date.now() });
-        this.ready.set(endpointId, ready);
-        this.notifyDue([endpointId]);
-      },
+      late: (message) => this.keepForNextClaim(message),
       ended: (consumer) => this.notifyDue([parseConsumerName(consumer).endpointId]),
     });
     nc.subscribe(WAKE_SUBJECT, {
@@ -437,8 +426,8 @@ export class JetStreamStore implements Store {
 
   async retryDelivery(id: string, nowMs: number): Promise<Delivery | undefined> {
     const stored = await this.storedDelivery(id);
-    const delivery = stored?.delivery;
-    if (!stored || !delivery || delivery.status === DeliveryStatus.Cancelled) return delivery;
+    if (!stored || stored.delivery.status === DeliveryStatus.Cancelled) return stored?.delivery;
+    const { delivery } = stored;
     if (OPEN_STATUSES.includes(delivery.status)) {
       throw failedPrecondition(`delivery ${id} is queued already (next attempt at ${new Date(delivery.nextAttemptMs).toISOString()})`);
     }
@@ -531,8 +520,9 @@ export class JetStreamStore implements Store {
     const laneAcks: Promise<unknown>[] = [];
     for (const { held, record } of finished) {
       this.held.delete(held.meta.deliveryId);
+      const retrying = record.status === DeliveryStatus.Retrying;
       let verdict = record.status === DeliveryStatus.Succeeded ? "+ACK" : "+TERM";
-      if (record.status === DeliveryStatus.Retrying) {
+      if (retrying) {
         const delayMs = Math.max(0, record.nextAttemptMs - nowMs);
         verdict = `-NAK ${JSON.stringify({ delay: Math.round(delayMs * NS_PER_MS) })}`;
         this.parkedOf(held.meta.endpointId).set(held.meta.deliveryId, record.nextAttemptMs);
@@ -545,13 +535,13 @@ export class JetStreamStore implements Store {
       // An ordered lane hands out its next message only once the server has processed this
       // one's ack: wait for that, or the scheduler's next pull finds the lane still taken.
       this.quietLanes.delete(lane);
-      if (record.status === DeliveryStatus.Retrying) this.busyLanes.set(lane, record.nextAttemptMs);
+      if (retrying) this.busyLanes.set(lane, record.nextAttemptMs);
       laneAcks.push(
         this.nc
           .request(held.reply, verdict, { timeout: LANE_ACK_TIMEOUT_MS })
           .catch(() => undefined)
           .finally(() => {
-            if (record.status !== DeliveryStatus.Retrying) this.busyLanes.delete(lane);
+            if (!retrying) this.busyLanes.delete(lane);
           }),
       );
     }
@@ -629,8 +619,8 @@ export class JetStreamStore implements Store {
     }
     if (room > 0) pulls.push(this.puller.pull(DELIVERIES_STREAM, consumerName(endpoint.id, UNORDERED_LANE), room).then((ms) => ms ?? []));
     const messages = (await Promise.all(pulls)).flat();
-    const now = this.mirror.endpoints.get(request.endpointId);
-    if (!now || now.disabled) {
+    const current = this.mirror.endpoints.get(request.endpointId);
+    if (!current || current.disabled) {
       // Disabled or deleted while the pull was out: hand the messages back untouched.
       for (const m of messages) this.nc.publish(m.reply, "-NAK");
       return { claimed: [], nextDue: undefined };
@@ -716,7 +706,7 @@ export class JetStreamStore implements Store {
     return [this.putState(state), this.publishDelivery(meta, payload, endpointId, ordinal)];
   }
 
-  /** The delivery's message on its endpoint's subject; a repeat inside the duplicate window is dropped by the stream. */
+  /** A new delivery's message; a repeat inside the duplicate window is dropped by the stream. */
   private publishDelivery(meta: EventMeta, payload: Uint8Array, endpointId: string, ordinal: number): Promise<PubAck> {
     const deliveryMeta: DeliveryMeta = {
       deliveryId: deliveryIdOf(meta.id, ordinal),
@@ -729,10 +719,15 @@ export class JetStreamStore implements Store {
       priorAttempts: 0,
       cycleStartMs: meta.createdMs,
     };
+    return this.sendDelivery(deliveryMeta, payload, deliveryMeta.deliveryId);
+  }
+
+  /** A delivery message on its endpoint's lane subject, under the given message id. */
+  private sendDelivery(meta: DeliveryMeta, payload: Uint8Array, messageId: string): Promise<PubAck> {
     const h = natsHeaders();
-    h.set("Nats-Msg-Id", deliveryMeta.deliveryId);
-    const lane = laneOf(this.mirror.endpoints.get(endpointId)?.ordering === "ordered_by_key", meta.orderingKey);
-    return this.js.publish(deliverySubject(endpointId, lane), frame(deliveryMeta, payload), { headers: h });
+    h.set("Nats-Msg-Id", messageId);
+    const lane = laneOf(this.mirror.endpoints.get(meta.endpointId)?.ordering === "ordered_by_key", meta.orderingKey);
+    return this.js.publish(deliverySubject(meta.endpointId, lane), frame(meta, payload), { headers: h });
   }
 
   /**
@@ -775,12 +770,10 @@ export class JetStreamStore implements Store {
       nextAttemptMs: nowMs,
       updatedMs: nowMs,
     };
-    const h = natsHeaders();
-    h.set("Nats-Msg-Id", `${delivery.id}.${nowMs}`);
-    const lane = laneOf(endpoint.ordering === "ordered_by_key", event.meta.orderingKey);
     // The next attempt's record will not know this one: move it to the stream first.
     if (lastAttempt) await confirm([this.publishAttempt(lastAttempt)]);
-    await confirm([this.putState(state), this.js.publish(deliverySubject(endpoint.id, lane), frame(meta, event.payload), { headers: h })]);
+    // A fresh message id: the first cycle's is still in the stream's duplicate window.
+    await confirm([this.putState(state), this.sendDelivery(meta, event.payload, `${delivery.id}.${nowMs}`)]);
     return state;
   }
 
@@ -870,14 +863,31 @@ export class JetStreamStore implements Store {
     this.wakeCounts.set(endpointId, (this.wakeCounts.get(endpointId) ?? 0) + 1);
   }
 
+  /** A message that arrived after its claim was answered waits for the endpoint's next one. */
+  private keepForNextClaim(message: PulledMessage): void {
+    const { endpointId } = parseConsumerName(message.consumer);
+    const endpoint = this.mirror.endpoints.get(endpointId);
+    if (!endpoint || endpoint.disabled) {
+      this.nc.publish(message.reply, "-NAK");
+      return;
+    }
+    const ready = this.ready.get(endpointId) ?? [];
+    ready.push({ message, arrivedMs: Date.now() });
+    this.ready.set(endpointId, ready);
+    this.notifyDue([endpointId]);
+  }
+
   /**
    * Gives pulled messages back that waited too long to be claimed (the endpoint's breaker
    * opened, say), well before the server would hand them out again anyway.
    */
   private handBackStale(nowMs: number): void {
     for (const [endpointId, ready] of this.ready) {
-      const fresh = ready.filter((r) => r.arrivedMs > nowMs - READY_MAX_AGE_MS);
-      for (const r of ready) if (!fresh.includes(r)) this.nc.publish(r.message.reply, "-NAK");
+      const fresh: typeof ready = [];
+      for (const r of ready) {
+        if (r.arrivedMs > nowMs - READY_MAX_AGE_MS) fresh.push(r);
+        else this.nc.publish(r.message.reply, "-NAK");
+      }
       if (fresh.length > 0) this.ready.set(endpointId, fresh);
       else this.ready.delete(endpointId);
     }
