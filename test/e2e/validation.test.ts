@@ -3,7 +3,8 @@ import { Code } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import type { DeliveryStatus } from "../../src/gen/hookline/v1/delivery_pb.ts";
 import type { OrderingMode } from "../../src/gen/hookline/v1/endpoint_pb.ts";
-import { clients, clientsOver, json, type Clients } from "../helpers/clients.ts";
+import { TEST_ADMIN_KEY } from "../helpers/auth.ts";
+import { bearer, clients, clientsOver, json, type Clients } from "../helpers/clients.ts";
 import { rejection, violatedFields } from "../helpers/errors.ts";
 import { useHookline } from "../helpers/fixtures.ts";
 
@@ -171,7 +172,7 @@ const CASES: Case[] = [
 
 /** Connect protocol with JSON bodies: bad input arrives through the JSON parser instead of binary. */
 function jsonClients(baseUrl: string): Clients {
-  return clientsOver(createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false }));
+  return clientsOver(createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false, interceptors: [bearer(TEST_ADMIN_KEY)] }));
 }
 
 const { server, api, newTenant } = useHookline({ allowPrivateTargets: false });

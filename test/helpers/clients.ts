@@ -1,6 +1,8 @@
 import { createClient, type Client, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import type { Interceptor } from "@connectrpc/connect";
 import type { DescService } from "@bufbuild/protobuf";
+import { TEST_ADMIN_KEY } from "./auth.ts";
 import { DeliveryService } from "../../src/gen/hookline/v1/delivery_pb.ts";
 import { EndpointService } from "../../src/gen/hookline/v1/endpoint_pb.ts";
 import { EventService } from "../../src/gen/hookline/v1/event_pb.ts";
@@ -8,16 +10,25 @@ import { TenantService } from "../../src/gen/hookline/v1/tenant_pb.ts";
 
 export type Protocol = "connect-http1" | "connect-http2" | "grpc" | "grpc-web-http1";
 
-export function transport(baseUrl: string, protocol: Protocol): Transport {
+/** Sends `authorization: Bearer <key>` on every call; an empty key sends none. */
+export function bearer(key: string): Interceptor {
+  return (next) => async (req) => {
+    if (key !== "") req.header.set("authorization", `Bearer ${key}`);
+    return next(req);
+  };
+}
+
+export function transport(baseUrl: string, protocol: Protocol, key: string = TEST_ADMIN_KEY): Transport {
+  const interceptors = [bearer(key)];
   switch (protocol) {
     case "connect-http1":
-      return createConnectTransport({ baseUrl, httpVersion: "1.1" });
+      return createConnectTransport({ baseUrl, httpVersion: "1.1", interceptors });
     case "connect-http2":
-      return createConnectTransport({ baseUrl, httpVersion: "2" });
+      return createConnectTransport({ baseUrl, httpVersion: "2", interceptors });
     case "grpc":
-      return createGrpcTransport({ baseUrl });
+      return createGrpcTransport({ baseUrl, interceptors });
     case "grpc-web-http1":
-      return createGrpcWebTransport({ baseUrl, httpVersion: "1.1" });
+      return createGrpcWebTransport({ baseUrl, httpVersion: "1.1", interceptors });
   }
 }
 
@@ -28,8 +39,9 @@ export interface Clients {
   deliveries: Client<typeof DeliveryService>;
 }
 
-export function clients(baseUrl: string, protocol: Protocol = "grpc"): Clients {
-  return clientsOver(transport(baseUrl, protocol));
+/** Clients that authenticate with `key` (the test admin key unless given). */
+export function clients(baseUrl: string, protocol: Protocol = "grpc", key: string = TEST_ADMIN_KEY): Clients {
+  return clientsOver(transport(baseUrl, protocol, key));
 }
 
 /** The four service clients over any transport (for one configured beyond a Protocol). */
