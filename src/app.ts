@@ -1,5 +1,6 @@
 import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { apiKeyService } from "./api/api-key-service.ts";
 import { deliveryService } from "./api/delivery-service.ts";
 import type { ServiceDeps } from "./api/deps.ts";
 import { endpointService } from "./api/endpoint-service.ts";
@@ -9,6 +10,9 @@ import { HealthState, healthService } from "./api/health.ts";
 import { reflectionServices } from "./api/reflection.ts";
 import { tenantService } from "./api/tenant-service.ts";
 import { listen, type Listener } from "./api/transport.ts";
+import { Authenticator } from "./auth/authenticator.ts";
+import { ensureFirstAdminKey } from "./auth/bootstrap.ts";
+import { authInterceptor } from "./auth/interceptor.ts";
 import type { Config } from "./config/config.ts";
 import { DeliveryFeed } from "./dispatch/delivery-feed.ts";
 import { createInlineSender } from "./dispatch/inline-sender.ts";
@@ -18,6 +22,7 @@ import { file_google_rpc_error_details } from "./gen/google/rpc/error_details_pb
 import { Health } from "./gen/grpc/health/v1/health_pb.ts";
 import { ServerReflection as ReflectionV1 } from "./gen/grpc/reflection/v1/reflection_pb.ts";
 import { ServerReflection as ReflectionV1alpha } from "./gen/grpc/reflection/v1alpha/reflection_pb.ts";
+import { ApiKeyService } from "./gen/hookline/v1/api_key_pb.ts";
 import { DeliveryService } from "./gen/hookline/v1/delivery_pb.ts";
 import { EndpointService } from "./gen/hookline/v1/endpoint_pb.ts";
 import { EventService } from "./gen/hookline/v1/event_pb.ts";
@@ -38,13 +43,15 @@ export interface Hookline {
   stop(): Promise<void>;
 }
 
-const HOOKLINE_SERVICES = [TenantService, EndpointService, EventService, DeliveryService];
+const HOOKLINE_SERVICES = [TenantService, EndpointService, EventService, DeliveryService, ApiKeyService];
 
 /** Opens the store, starts the dispatcher and serves every API on one port. */
 export async function startHookline(config: Config, logger: Logger): Promise<Hookline> {
   const now = Date.now;
   const store = await openStore(config, logger);
   const catalog = await Catalog.load(store);
+  await ensureFirstAdminKey(store.apiKeys, config.adminKey, logger, now());
+  const auth = new Authenticator({ keys: store.apiKeys, adminKey: config.adminKey, cacheMs: config.apiKeyCacheMs, now });
   const metrics = createMetrics();
   const sender =
     config.workers === 0
@@ -100,6 +107,7 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
     router.service(EndpointService, endpointService({ ...deps, dispatch: scheduler }));
     router.service(EventService, eventService({ ...deps, ingest }));
     router.service(DeliveryService, deliveryService({ ...deps, dispatch: scheduler, feed }));
+    router.service(ApiKeyService, apiKeyService({ ...deps, auth }));
     router.service(Health, healthService(health, HOOKLINE_SERVICES.map((s) => s.typeName)));
     router.service(ReflectionV1, reflection.v1);
     router.service(ReflectionV1alpha, reflection.v1alpha);
@@ -107,7 +115,8 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
   const shutdown = new AbortController();
   const handler = connectNodeAdapter({
     routes,
-    interceptors: [errorInterceptor(logger)],
+    // The error interceptor is outermost, so refusals leave as proper statuses too.
+    interceptors: [errorInterceptor(logger), authInterceptor(auth, logger, now)],
     shutdownSignal: shutdown.signal,
     // A message over this size cannot be decoded, so it fails the call (or ends the stream).
     readMaxBytes: config.maxRequestBytes,

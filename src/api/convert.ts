@@ -1,6 +1,8 @@
 import { create } from "@bufbuild/protobuf";
 import { DurationSchema, timestampFromMs, timestampMs, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
+import type { ApiKeyRecord } from "../auth/api-key.ts";
 import { invalidArgument } from "../core/errors.ts";
+import { ApiKeySchema, type ApiKey } from "../gen/hookline/v1/api_key_pb.ts";
 import type * as domain from "../core/types.ts";
 import {
   AttemptSchema,
@@ -64,7 +66,19 @@ export function orderingFromProto(field: string, mode: OrderingMode): domain.Ord
   }
 }
 
-/** The endpoint as clients see it; the secret only when asked (create, rotate). */
+/** What reads show instead of a custom header's value: headers often carry receivers' credentials. */
+export const MASKED_HEADER_VALUE = "<redacted>";
+
+function maskHeaders(headers: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of Object.keys(headers)) out[name] = MASKED_HEADER_VALUE;
+  return out;
+}
+
+/**
+ * The endpoint as clients see it. Only create and rotate (withSecret) show the signing secret
+ * and the custom header values; every other read masks them.
+ */
 export function endpointToProto(e: domain.Endpoint, withSecret: boolean): Endpoint {
   return create(EndpointSchema, {
     id: e.id,
@@ -85,7 +99,7 @@ export function endpointToProto(e: domain.Endpoint, withSecret: boolean): Endpoi
     rateLimitPerSecond: e.rateLimitPerSecond,
     maxInFlight: e.maxInFlight,
     timeout: msToDuration(e.timeoutMs),
-    headers: e.headers,
+    headers: withSecret ? e.headers : maskHeaders(e.headers),
     ordering: orderingToProto(e.ordering),
     createTime: timestampFromMs(e.createdMs),
     updateTime: timestampFromMs(e.updatedMs),
@@ -120,6 +134,17 @@ export function deliveryToProto(d: domain.Delivery): Delivery {
     lastError: d.lastError,
     createTime: timestampFromMs(d.createdMs),
     updateTime: timestampFromMs(d.updatedMs),
+  });
+}
+
+export function apiKeyToProto(k: ApiKeyRecord): ApiKey {
+  return create(ApiKeySchema, {
+    id: k.id,
+    tenantId: k.tenantId,
+    name: k.name,
+    prefix: k.prefix,
+    createTime: timestampFromMs(k.createdMs),
+    revokeTime: optionalTimestamp(k.revokedMs),
   });
 }
 

@@ -1,4 +1,5 @@
-import type { ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { principalOf, requireVisible, scopedTenant } from "../auth/principal.ts";
 import { failedPrecondition, invalidArgument, notFound } from "../core/errors.ts";
 import { DeliveryStatus as Status } from "../core/types.ts";
 import { requireNonEmpty } from "../core/validation.ts";
@@ -25,21 +26,31 @@ function checkStatuses(field: string, statuses: readonly DeliveryStatus[]): Stat
 export function deliveryService(deps: ServiceDeps & { dispatch: DispatchControl; feed: DeliveryFeed }): ServiceImpl<typeof DeliveryService> {
   const { store, catalog, dispatch, feed, now } = deps;
 
-  async function existing(field: string, id: string) {
+  /** The delivery named by the request, if the caller may see it. */
+  async function existing(ctx: HandlerContext, field: string, id: string) {
     requireNonEmpty(field, id);
     const delivery = await store.getDelivery(id);
     if (!delivery) throw notFound("delivery", id);
+    requireVisible(principalOf(ctx), "delivery", id, delivery.tenantId);
     return delivery;
   }
 
+  /** An endpoint named as a filter or target, if the caller may see it. */
+  function visibleEndpoint(ctx: HandlerContext, id: string) {
+    const endpoint = catalog.endpoint(id);
+    if (!endpoint) throw notFound("endpoint", id);
+    requireVisible(principalOf(ctx), "endpoint", id, endpoint.tenantId);
+    return endpoint;
+  }
+
   return {
-    async getDelivery(req) {
-      return { delivery: deliveryToProto(await existing("id", req.id)) };
+    async getDelivery(req, ctx) {
+      return { delivery: deliveryToProto(await existing(ctx, "id", req.id)) };
     },
 
-    async listDeliveries(req) {
+    async listDeliveries(req, ctx) {
       const filter = {
-        tenantId: req.tenantId,
+        tenantId: scopedTenant(principalOf(ctx), "tenant_id", req.tenantId),
         endpointId: req.endpointId,
         eventId: req.eventId,
         statuses: checkStatuses("statuses", req.statuses),
@@ -48,14 +59,14 @@ export function deliveryService(deps: ServiceDeps & { dispatch: DispatchControl;
       return { deliveries: page.items, nextPageToken: page.nextPageToken };
     },
 
-    async listAttempts(req) {
-      await existing("delivery_id", req.deliveryId);
+    async listAttempts(req, ctx) {
+      await existing(ctx, "delivery_id", req.deliveryId);
       const page = await paginate("attempts", req, (after, limit) => store.listAttempts(req.deliveryId, after, limit), attemptToProto);
       return { attempts: page.items, nextPageToken: page.nextPageToken };
     },
 
-    async retryDelivery(req) {
-      const delivery = await existing("id", req.id);
+    async retryDelivery(req, ctx) {
+      const delivery = await existing(ctx, "id", req.id);
       if (delivery.status === Status.Cancelled) throw failedPrecondition(`delivery ${req.id} is cancelled: its endpoint was deleted`);
       const updated = await store.retryDelivery(req.id, now());
       if (!updated) throw notFound("delivery", req.id);
@@ -64,9 +75,9 @@ export function deliveryService(deps: ServiceDeps & { dispatch: DispatchControl;
       return { delivery: deliveryToProto(updated) };
     },
 
-    async replayDeliveries(req) {
+    async replayDeliveries(req, ctx) {
       requireNonEmpty("endpoint_id", req.endpointId);
-      if (!catalog.endpoint(req.endpointId)) throw notFound("endpoint", req.endpointId);
+      visibleEndpoint(ctx, req.endpointId);
       const statuses = req.statuses.length === 0 ? [Status.Dead] : checkStatuses("statuses", req.statuses);
       const nowMs = now();
       const fromMs = timestampToMs(req.startTime) ?? 0;
@@ -78,9 +89,10 @@ export function deliveryService(deps: ServiceDeps & { dispatch: DispatchControl;
     },
 
     async *watchDeliveries(req, ctx) {
-      if (req.tenantId !== "" && !catalog.tenant(req.tenantId)) throw notFound("tenant", req.tenantId);
-      if (req.endpointId !== "" && !catalog.endpoint(req.endpointId)) throw notFound("endpoint", req.endpointId);
-      for await (const delivery of feed.watch(req, ctx.signal)) yield { delivery: deliveryToProto(delivery) };
+      const tenantId = scopedTenant(principalOf(ctx), "tenant_id", req.tenantId);
+      if (tenantId !== "" && !catalog.tenant(tenantId)) throw notFound("tenant", tenantId);
+      if (req.endpointId !== "") visibleEndpoint(ctx, req.endpointId);
+      for await (const delivery of feed.watch({ ...req, tenantId }, ctx.signal)) yield { delivery: deliveryToProto(delivery) };
     },
   };
 }

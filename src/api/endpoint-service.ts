@@ -1,4 +1,5 @@
-import type { ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { principalOf, requireTenant, requireVisible, scopedTenant } from "../auth/principal.ts";
 import { invalidArgument, notFound, resourceExhausted } from "../core/errors.ts";
 import { MAX_FAN_OUT, newId } from "../core/ids.ts";
 import { DEFAULT_RETRY_POLICY } from "../core/retry.ts";
@@ -25,7 +26,7 @@ import {
   EndpointStatsSchema,
   type RetryPolicy as RetryPolicyProto,
 } from "../gen/hookline/v1/endpoint_pb.ts";
-import { durationToMs, endpointToProto, msToDuration, orderingFromProto } from "./convert.ts";
+import { MASKED_HEADER_VALUE, durationToMs, endpointToProto, msToDuration, orderingFromProto } from "./convert.ts";
 import type { ServiceDeps } from "./deps.ts";
 import { maskPaths } from "./field-mask.ts";
 import { paginate } from "./paging.ts";
@@ -59,6 +60,17 @@ export function retryPolicyFromProto(field: string, p: RetryPolicyProto | undefi
   return { maxAttempts, initialBackoffMs: initial, maxBackoffMs: max, maxAgeMs: maxAge, retryClientErrors: p.retryClientErrors };
 }
 
+/** Reads mask header values: a masked value sent back in an update keeps the stored one. */
+function keepMaskedValues(input: Record<string, string>, stored: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(input)) {
+    if (value !== MASKED_HEADER_VALUE) out[name] = value;
+    else if (stored[name] !== undefined) out[name] = stored[name];
+    else throw invalidArgument(`endpoint.headers[${name}]`, `is the masked placeholder ${MASKED_HEADER_VALUE}; send the real value`);
+  }
+  return out;
+}
+
 /** Live endpoint health, kept by the dispatcher. */
 export interface HealthSource {
   health(endpointId: string): EndpointHealth | undefined;
@@ -68,10 +80,12 @@ const BREAKER_STATES = { closed: BreakerState.CLOSED, open: BreakerState.OPEN, h
 
 export function endpointService(deps: ServiceDeps & { dispatch: HealthSource }): ServiceImpl<typeof EndpointService> {
   const { catalog, store, config, now, dispatch } = deps;
-  function existing(field: string, id: string): Endpoint {
+  /** The endpoint named by the request, if the caller may see it. */
+  function existing(ctx: HandlerContext, field: string, id: string): Endpoint {
     requireNonEmpty(field, id);
     const endpoint = catalog.endpoint(id);
     if (!endpoint) throw notFound("endpoint", id);
+    requireVisible(principalOf(ctx), "endpoint", id, endpoint.tenantId);
     return endpoint;
   }
 
@@ -93,8 +107,9 @@ export function endpointService(deps: ServiceDeps & { dispatch: HealthSource }):
   }
 
   return {
-    async createEndpoint(req) {
+    async createEndpoint(req, ctx) {
       requireNonEmpty("tenant_id", req.tenantId);
+      requireTenant(principalOf(ctx), "tenant_id", req.tenantId);
       if (!catalog.tenant(req.tenantId)) throw notFound("tenant", req.tenantId);
       if (catalog.endpointCount(req.tenantId) >= MAX_FAN_OUT)
         throw resourceExhausted(`tenant ${req.tenantId} has ${MAX_FAN_OUT} endpoints, the most one event can fan out to`);
@@ -123,25 +138,26 @@ export function endpointService(deps: ServiceDeps & { dispatch: HealthSource }):
       return { endpoint: endpointToProto(endpoint, true) };
     },
 
-    async getEndpoint(req) {
-      return { endpoint: endpointToProto(existing("id", req.id), false) };
+    async getEndpoint(req, ctx) {
+      return { endpoint: endpointToProto(existing(ctx, "id", req.id), false) };
     },
 
-    async listEndpoints(req) {
-      if (req.tenantId !== "" && !catalog.tenant(req.tenantId)) throw notFound("tenant", req.tenantId);
+    async listEndpoints(req, ctx) {
+      const tenantId = scopedTenant(principalOf(ctx), "tenant_id", req.tenantId);
+      if (tenantId !== "" && !catalog.tenant(tenantId)) throw notFound("tenant", tenantId);
       const page = await paginate(
         "endpoints",
         req,
-        (after, limit) => store.listEndpoints(req.tenantId, after, limit),
+        (after, limit) => store.listEndpoints(tenantId, after, limit),
         (e) => endpointToProto(e, false),
       );
       return { endpoints: page.items, nextPageToken: page.nextPageToken };
     },
 
-    async updateEndpoint(req) {
+    async updateEndpoint(req, ctx) {
       const input = req.endpoint;
       if (!input) throw invalidArgument("endpoint", "is required");
-      const current = existing("endpoint.id", input.id);
+      const current = existing(ctx, "endpoint.id", input.id);
       const paths = maskPaths(req.updateMask, UPDATABLE, "refuse");
       const next: Endpoint = { ...current, updatedMs: now() };
       if (paths.has("url")) next.url = await checkUrlAllowed("endpoint.url", input.url);
@@ -157,20 +173,20 @@ export function endpointService(deps: ServiceDeps & { dispatch: HealthSource }):
         next.rateLimitPerSecond = checkRate("endpoint.rate_limit_per_second", input.rateLimitPerSecond);
       if (paths.has("max_in_flight")) next.maxInFlight = maxInFlight("endpoint.max_in_flight", input.maxInFlight);
       if (paths.has("timeout")) next.timeoutMs = timeoutMs("endpoint.timeout", input.timeout);
-      if (paths.has("headers")) next.headers = checkHeaders("endpoint.headers", input.headers);
+      if (paths.has("headers")) next.headers = checkHeaders("endpoint.headers", keepMaskedValues(input.headers, current.headers));
       if (paths.has("ordering")) next.ordering = orderingFromProto("endpoint.ordering", input.ordering);
       await catalog.updateEndpoint(next);
       return { endpoint: endpointToProto(next, false) };
     },
 
-    async deleteEndpoint(req) {
-      existing("id", req.id);
+    async deleteEndpoint(req, ctx) {
+      existing(ctx, "id", req.id);
       await catalog.deleteEndpoint(req.id, now());
       return {};
     },
 
-    async getEndpointStats(req) {
-      const endpoint = existing("id", req.id);
+    async getEndpointStats(req, ctx) {
+      const endpoint = existing(ctx, "id", req.id);
       const health = dispatch.health(endpoint.id);
       const backlog = await store.backlog(endpoint.id);
       const ts = (ms: number) => (ms > 0 ? timestampFromMs(ms) : undefined);
@@ -197,8 +213,8 @@ export function endpointService(deps: ServiceDeps & { dispatch: HealthSource }):
       };
     },
 
-    async rotateEndpointSecret(req) {
-      const current = existing("id", req.id);
+    async rotateEndpointSecret(req, ctx) {
+      const current = existing(ctx, "id", req.id);
       const secret = req.secret === "" ? generateSecret() : checkSecret("secret", req.secret);
       const graceMs = req.gracePeriod === undefined ? DEFAULT_GRACE_MS : (durationToMs("grace_period", req.gracePeriod) ?? 0);
       checkDurationRange("grace_period", graceMs, 0, Limits.maxGraceMs);

@@ -12,6 +12,8 @@ const CODES: Record<ErrorCode, Code> = {
   resource_exhausted: Code.ResourceExhausted,
   unavailable: Code.Unavailable,
   unimplemented: Code.Unimplemented,
+  unauthenticated: Code.Unauthenticated,
+  permission_denied: Code.PermissionDenied,
 };
 
 /** A domain error as a ConnectError; bad input carries google.rpc.BadRequest naming the fields. */

@@ -1,5 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
+import { principalOf, requireTenant, requireVisible, type Principal } from "../auth/principal.ts";
 import { HooklineError, invalidArgument, notFound, withFieldPrefix } from "../core/errors.ts";
 import type { EventInput, PublishResult } from "../core/types.ts";
 import { Limits, checkEventType, checkKey, requireNonEmpty } from "../core/validation.ts";
@@ -25,8 +26,9 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 export function eventService(deps: ServiceDeps & { ingest: GroupCommit }): ServiceImpl<typeof EventService> {
   const { catalog, config, store, ingest, logger } = deps;
 
-  function checkEvent(e: EventInputProto): EventInput {
+  function checkEvent(caller: Principal, e: EventInputProto): EventInput {
     requireNonEmpty("tenant_id", e.tenantId);
+    requireTenant(caller, "tenant_id", e.tenantId);
     if (!catalog.tenant(e.tenantId)) throw invalidArgument("tenant_id", `tenant "${e.tenantId}" does not exist`);
     checkEventType("type", e.type);
     if (e.payload.length === 0) throw invalidArgument("payload", "is required (a JSON document)");
@@ -47,13 +49,13 @@ export function eventService(deps: ServiceDeps & { ingest: GroupCommit }): Servi
   }
 
   /** The whole batch or nothing: the first bad event names itself as events[i].field. */
-  function checkBatch(events: readonly EventInputProto[]): EventInput[] {
+  function checkBatch(caller: Principal, events: readonly EventInputProto[]): EventInput[] {
     if (events.length === 0) throw invalidArgument("events", "must hold at least one event");
     if (events.length > config.maxBatchEvents)
       throw invalidArgument("events", `holds ${events.length} events; the limit is ${config.maxBatchEvents} per request`);
     return events.map((e, i) => {
       try {
-        return checkEvent(e);
+        return checkEvent(caller, e);
       } catch (err) {
         throw withFieldPrefix(err, `events[${i}].`);
       }
@@ -62,9 +64,9 @@ export function eventService(deps: ServiceDeps & { ingest: GroupCommit }): Servi
 
   const toResults = (results: PublishResult[]) => results.map((r) => create(PublishResultSchema, r));
 
-  async function answer(req: PublishStreamRequest): Promise<PublishStreamResponse> {
+  async function answer(caller: Principal, req: PublishStreamRequest): Promise<PublishStreamResponse> {
     try {
-      const results = await ingest.submit(checkBatch(req.events));
+      const results = await ingest.submit(checkBatch(caller, req.events));
       return create(PublishStreamResponseSchema, { requestId: req.requestId, results: toResults(results) });
     } catch (err) {
       const connectErr = asConnectError(err, logger, "PublishStream");
@@ -77,11 +79,12 @@ export function eventService(deps: ServiceDeps & { ingest: GroupCommit }): Servi
   }
 
   return {
-    async publish(req) {
-      return { results: toResults(await ingest.submit(checkBatch(req.events))) };
+    async publish(req, ctx) {
+      return { results: toResults(await ingest.submit(checkBatch(principalOf(ctx), req.events))) };
     },
 
-    async *publishStream(requests) {
+    async *publishStream(requests, ctx) {
+      const caller = principalOf(ctx);
       const iterator = requests[Symbol.asyncIterator]();
       const pending: Promise<PublishStreamResponse>[] = [];
       const never = new Promise<never>(() => undefined);
@@ -97,7 +100,7 @@ export function eventService(deps: ServiceDeps & { ingest: GroupCommit }): Servi
         if (winner.kind === "request") {
           if (winner.r.done) exhausted = true;
           else {
-            pending.push(answer(winner.r.value));
+            pending.push(answer(caller, winner.r.value));
             nextRequest = iterator.next();
           }
         } else {
@@ -107,10 +110,11 @@ export function eventService(deps: ServiceDeps & { ingest: GroupCommit }): Servi
       }
     },
 
-    async getEvent(req) {
+    async getEvent(req, ctx) {
       requireNonEmpty("id", req.id);
       const event = await store.getEvent(req.id);
       if (!event) throw notFound("event", req.id);
+      requireVisible(principalOf(ctx), "event", req.id, event.tenantId);
       return { event: eventToProto(event) };
     },
   };

@@ -1,4 +1,5 @@
-import type { ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { isAdmin, principalOf, requireAdmin, requireVisible } from "../auth/principal.ts";
 import { invalidArgument, notFound } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import type { Tenant } from "../core/types.ts";
@@ -12,15 +13,17 @@ import { paginate } from "./paging.ts";
 const UPDATABLE = ["name", "rate_limit_per_second", "metadata"] as const;
 
 export function tenantService({ catalog, store, now }: ServiceDeps): ServiceImpl<typeof TenantService> {
-  function existing(field: string, id: string): Tenant {
+  function existing(ctx: HandlerContext, field: string, id: string): Tenant {
     requireNonEmpty(field, id);
     const tenant = catalog.tenant(id);
     if (!tenant) throw notFound("tenant", id);
+    requireVisible(principalOf(ctx), "tenant", id, id);
     return tenant;
   }
 
   return {
-    async createTenant(req) {
+    async createTenant(req, ctx) {
+      requireAdmin(principalOf(ctx), "create tenants");
       const createdMs = now();
       const tenant: Tenant = {
         id: newId("tnt", createdMs),
@@ -34,18 +37,25 @@ export function tenantService({ catalog, store, now }: ServiceDeps): ServiceImpl
       return { tenant: tenantToProto(tenant) };
     },
 
-    async getTenant(req) {
-      return { tenant: tenantToProto(existing("id", req.id)) };
+    async getTenant(req, ctx) {
+      return { tenant: tenantToProto(existing(ctx, "id", req.id)) };
     },
 
-    async listTenants(req) {
-      const page = await paginate("tenants", req, (after, limit) => store.listTenants(after, limit), tenantToProto);
+    async listTenants(req, ctx) {
+      const caller = principalOf(ctx);
+      // A tenant key's list is its own tenant.
+      const own = async (after: string | undefined): Promise<Tenant[]> => {
+        const tenant = catalog.tenant(caller.tenantId);
+        return tenant && (after === undefined || after < tenant.id) ? [tenant] : [];
+      };
+      const fetch = isAdmin(caller) ? (after: string | undefined, limit: number) => store.listTenants(after, limit) : own;
+      const page = await paginate("tenants", req, fetch, tenantToProto);
       return { tenants: page.items, nextPageToken: page.nextPageToken };
     },
 
-    async updateTenant(req) {
+    async updateTenant(req, ctx) {
       if (!req.tenant) throw invalidArgument("tenant", "is required");
-      const current = existing("tenant.id", req.tenant.id);
+      const current = existing(ctx, "tenant.id", req.tenant.id);
       const paths = maskPaths(req.updateMask, UPDATABLE, UPDATABLE);
       const next: Tenant = { ...current, updatedMs: now() };
       if (paths.has("name")) next.name = checkName("tenant.name", req.tenant.name);
@@ -56,9 +66,12 @@ export function tenantService({ catalog, store, now }: ServiceDeps): ServiceImpl
       return { tenant: tenantToProto(next) };
     },
 
-    async deleteTenant(req) {
-      existing("id", req.id);
+    async deleteTenant(req, ctx) {
+      requireAdmin(principalOf(ctx), "delete tenants");
+      existing(ctx, "id", req.id);
       await catalog.deleteTenant(req.id, now());
+      // Its keys would otherwise outlive it and act on a tenant id that could never come back.
+      await store.apiKeys.revokeTenant(req.id, now());
       return {};
     },
   };

@@ -1,7 +1,8 @@
-import { createClient, type Client } from "@connectrpc/connect";
+import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { timestampDate, timestampFromMs, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { parseDuration } from "../config/config.ts";
+import { ApiKeyService, type ApiKey } from "../gen/hookline/v1/api_key_pb.ts";
 import { DeliveryService, DeliveryStatus, type Delivery } from "../gen/hookline/v1/delivery_pb.ts";
 import { BreakerState, EndpointService } from "../gen/hookline/v1/endpoint_pb.ts";
 import { TenantService } from "../gen/hookline/v1/tenant_pb.ts";
@@ -12,15 +13,27 @@ interface Api {
   tenants: Client<typeof TenantService>;
   endpoints: Client<typeof EndpointService>;
   deliveries: Client<typeof DeliveryService>;
+  keys: Client<typeof ApiKeyService>;
+}
+
+/** The key from --api-key or HOOKLINE_API_KEY, sent on every call. */
+function bearer(args: ParsedArgs): Interceptor {
+  const key = args.flags.get("api-key") ?? process.env.HOOKLINE_API_KEY ?? "";
+  if (key === "") throw new Error("no API key: set HOOKLINE_API_KEY (or pass --api-key KEY); the server printed the first admin key when it first started");
+  return (next) => async (req) => {
+    req.header.set("authorization", `Bearer ${key}`);
+    return next(req);
+  };
 }
 
 function api(args: ParsedArgs): Api {
   const baseUrl = args.flags.get("server") ?? process.env.HOOKLINE_SERVER ?? "http://127.0.0.1:8080";
-  const transport = createGrpcTransport({ baseUrl });
+  const transport = createGrpcTransport({ baseUrl, interceptors: [bearer(args)] });
   return {
     tenants: createClient(TenantService, transport),
     endpoints: createClient(EndpointService, transport),
     deliveries: createClient(DeliveryService, transport),
+    keys: createClient(ApiKeyService, transport),
   };
 }
 
@@ -155,7 +168,36 @@ async function tail(args: ParsedArgs): Promise<void> {
   }
 }
 
-export const ADMIN_USAGE = `operator commands (talk to a running server; --server URL or HOOKLINE_SERVER, default http://127.0.0.1:8080):
+function keyLine(k: ApiKey): string {
+  const state = k.revokeTime ? `revoked ${iso(k.revokeTime)}` : "active";
+  return `${k.id}  ${k.prefix}…  ${k.tenantId || "admin"}  ${state}  ${k.name}`;
+}
+
+async function keys(args: ParsedArgs): Promise<void> {
+  const client = api(args);
+  const [sub, id] = args.positionals;
+  if (sub === "create") {
+    const res = await client.keys.createApiKey({ tenantId: args.flags.get("tenant") ?? "", name: required(args, "name") });
+    out(`${keyLine(res.apiKey!)}
+key: ${res.key}
+(shown only now)`);
+    return;
+  }
+  if (sub === "revoke") {
+    const res = await client.keys.revokeApiKey({ id: id ?? required(args, "id") });
+    out(keyLine(res.apiKey!));
+    return;
+  }
+  let pageToken = "";
+  do {
+    const page = await client.keys.listApiKeys({ tenantId: args.flags.get("tenant") ?? "", includeRevoked: args.flags.has("all"), pageSize: 1000, pageToken });
+    for (const k of page.apiKeys) out(keyLine(k));
+    pageToken = page.nextPageToken;
+  } while (pageToken !== "");
+}
+
+export const ADMIN_USAGE = `operator commands (talk to a running server; --server URL or HOOKLINE_SERVER, default http://127.0.0.1:8080;
+the API key comes from --api-key KEY or HOOKLINE_API_KEY):
   hookline tenants [list] | tenants create NAME
   hookline endpoints [list] [--tenant ID]     endpoints with health: breaker, success rate, p95, backlog
   hookline endpoints create --tenant ID --url URL [--types a.b,c.*]
@@ -164,6 +206,9 @@ export const ADMIN_USAGE = `operator commands (talk to a running server; --serve
   hookline attempts DELIVERY_ID               a delivery with every attempt
   hookline replay --endpoint ID [--status dead] [--since 24h]
   hookline tail [--tenant ID] [--endpoint ID] [--event ID]   stream delivery changes as they happen
+  hookline keys [list] [--tenant ID] [--all]  API keys (--all includes revoked ones)
+  hookline keys create --name NAME [--tenant ID]   a tenant key, or an admin key without --tenant
+  hookline keys revoke KEY_ID
 `;
 
 export const ADMIN_COMMANDS: Record<string, (args: ParsedArgs) => Promise<void>> = {
@@ -173,10 +218,11 @@ export const ADMIN_COMMANDS: Record<string, (args: ParsedArgs) => Promise<void>>
   attempts,
   replay,
   tail,
+  keys,
 };
 
 export async function runAdmin(command: string, argv: string[]): Promise<void> {
   const run = ADMIN_COMMANDS[command];
   if (!run) throw new Error(`unknown command ${command}`);
-  await run(parseArgs(argv));
+  await run(parseArgs(argv, ["all"]));
 }

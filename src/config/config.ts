@@ -33,6 +33,10 @@ export interface Config {
   natsTlsKeyFile: string;
   /** Replicas of the streams and buckets hookline creates (1, or 3 on a cluster). */
   natsReplicas: number;
+  /** The operator's admin API key; empty = only stored keys (the first start creates one). */
+  adminKey: string;
+  /** How long an API key lookup is trusted: a revoked key stops working within this time. */
+  apiKeyCacheMs: number;
 }
 
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
@@ -114,6 +118,17 @@ function natsUrl(raw: string): string {
   return v;
 }
 
+const MIN_ADMIN_KEY_LENGTH = 32;
+const SECRET_SETTINGS: ReadonlySet<keyof Config> = new Set(["adminKey"]);
+
+function adminKey(raw: string): string {
+  const v = raw.trim();
+  if (v === "") return v;
+  if (v.length < MIN_ADMIN_KEY_LENGTH || /\s/.test(v))
+    throw new Error(`must be at least ${MIN_ADMIN_KEY_LENGTH} characters without spaces (e.g. the output of "openssl rand -base64 32")`);
+  return v;
+}
+
 function setting<K extends keyof Config>(key: K, flag: string, parse: Parser<Config[K]>, help: string, env?: string): Setting<K> {
   return { key, flag, env: env ?? `HOOKLINE_${flag.replace(/-/g, "_").toUpperCase()}`, parse, help };
 }
@@ -151,6 +166,8 @@ export const SETTINGS = [
   setting("natsTlsCertFile", "nats-tls-cert", text, "client certificate for NATS mutual TLS"),
   setting("natsTlsKeyFile", "nats-tls-key", text, "key of --nats-tls-cert"),
   setting("natsReplicas", "nats-replicas", integer(1, 5), "replicas of hookline's streams and buckets when it creates them (3 on a cluster)"),
+  setting("adminKey", "admin-key", adminKey, "admin API key (at least 32 characters); without one, the first start creates and prints one"),
+  setting("apiKeyCacheMs", "api-key-cache", duration(0, 60_000), "how long an API key check is cached: a revoked key stops working within this time"),
 ] as const;
 
 export const DEFAULTS: Config = {
@@ -181,6 +198,8 @@ export const DEFAULTS: Config = {
   natsTlsCertFile: "",
   natsTlsKeyFile: "",
   natsReplicas: 1,
+  adminKey: "",
+  apiKeyCacheMs: 2_000,
 };
 
 export interface ConfigSources {
@@ -192,7 +211,9 @@ function applySetting(config: Config, s: Setting<keyof Config>, raw: string, ori
   try {
     (config as unknown as Record<string, unknown>)[s.key] = s.parse(raw);
   } catch (err) {
-    throw new ConfigError(`invalid ${origin}: ${(err as Error).message} (got "${raw}")`);
+    // Secrets are never echoed into a terminal or a log.
+    const shown = SECRET_SETTINGS.has(s.key) ? "" : ` (got "${raw}")`;
+    throw new ConfigError(`invalid ${origin}: ${(err as Error).message}${shown}`);
   }
 }
 

@@ -6,7 +6,9 @@ export type ErrorCode =
   | "failed_precondition"
   | "resource_exhausted"
   | "unavailable"
-  | "unimplemented";
+  | "unimplemented"
+  | "unauthenticated"
+  | "permission_denied";
 
 export interface FieldViolation {
   field: string;
@@ -39,6 +41,14 @@ export function failedPrecondition(message: string): HooklineError {
 
 export function resourceExhausted(message: string): HooklineError {
   return new HooklineError("resource_exhausted", message);
+}
+
+export function unauthenticated(message: string): HooklineError {
+  return new HooklineError("unauthenticated", message);
+}
+
+export function permissionDenied(message: string): HooklineError {
+  return new HooklineError("permission_denied", message);
 }
 
 /** Prefixes the field paths of a validation error, e.g. "type" → "events[3].type". */

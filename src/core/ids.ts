@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 // Crockford base32: sortable as plain strings, no ambiguous letters.
 const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
-export type IdPrefix = "tnt" | "ep" | "evt" | "dlv" | "att";
+export type IdPrefix = "tnt" | "ep" | "evt" | "dlv" | "att" | "key";
 
 let lastMs = -1;
 let lastTime = "";

@@ -8,6 +8,7 @@ import type {
   StoredEvent,
   Tenant,
 } from "../core/types.ts";
+import type { ApiKeyStore } from "./api-key-store.ts";
 
 /** Filters of ListDeliveries; empty strings mean "any". */
 export interface DeliveryFilter {
@@ -82,6 +83,8 @@ export type CatalogChange =
 /** Durable storage of tenants, endpoints, events and deliveries, plus the delivery queue. */
 export interface Store {
   close(): Promise<void>;
+
+  readonly apiKeys: ApiKeyStore;
 
   createTenant(tenant: Tenant): Promise<void>;
   getTenant(id: string): Promise<Tenant | undefined>;

@@ -143,7 +143,7 @@ describe.each(PROTOCOLS)("CRUD over %s", (protocol) => {
       tenantId = tenant!.id;
     });
 
-    it("creates an endpoint with an ep_ id and a whsec_ secret that Get never returns", async () => {
+    it("creates an endpoint with an ep_ id and a whsec_ secret that Get never returns, nor header values", async () => {
       const { endpoint } = await api.endpoints.createEndpoint({
         tenantId,
         url: "http://127.0.0.1:9/hook",
@@ -168,7 +168,8 @@ describe.each(PROTOCOLS)("CRUD over %s", (protocol) => {
       expect(got?.url).toBe("http://127.0.0.1:9/hook");
       expect(got?.eventTypes).toEqual(["invoice.paid", "customer.*"]);
       expect(got?.description).toBe("billing");
-      expect(got?.headers).toEqual({ "x-team": "billing" });
+      expect(endpoint!.headers).toEqual({ "x-team": "billing" });
+      expect(got?.headers).toEqual({ "x-team": "<redacted>" });
       expect(got?.maxInFlight).toBe(4);
       expect(got?.rateLimitPerSecond).toBe(10);
       expect(got?.timeout?.seconds).toBe(5n);

@@ -4,6 +4,7 @@ import * as protoLoader from "@grpc/proto-loader";
 import { fromBinary } from "@bufbuild/protobuf";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { BadRequestSchema, type BadRequest } from "../../src/gen/google/rpc/error_details_pb.ts";
+import { grpcJsBearer } from "../helpers/grpc-js.ts";
 import { startServer, type ServerProcess } from "../helpers/server.ts";
 
 // A non-Connect client: @grpc/grpc-js with stubs built at run time from the .proto files.
@@ -92,7 +93,7 @@ describe("gRPC interop with @grpc/grpc-js + proto-loader", () => {
     const make = (name: string): grpc.Client => {
       const Ctor = pkg.hookline.v1[name];
       if (!Ctor) throw new Error(`service ${name} missing from the loaded protos`);
-      return new Ctor(target, grpc.credentials.createInsecure());
+      return new Ctor(target, grpc.credentials.createInsecure(), { interceptors: [grpcJsBearer()] });
     };
     stubs = {
       tenants: make("TenantService"),

@@ -81,7 +81,7 @@ describe("restart on the same data dir", () => {
     expect(ep.url).toBe(receiver.url);
     expect(ep.eventTypes).toEqual(["order.*"]);
     expect(ep.description).toBe("survives restarts");
-    expect(ep.headers).toEqual({ "x-source": "restart-test" });
+    expect(ep.headers).toEqual({ "x-source": "<redacted>" });
     expect(ep.timeout?.seconds).toBe(4n);
     expect(ep.maxInFlight).toBe(3);
     expect(ep.ordering).toBe(OrderingMode.ORDERED_BY_KEY);

@@ -9,6 +9,7 @@ import { json } from "../helpers/clients.ts";
 import { useHookline } from "../helpers/fixtures.ts";
 import { eventually, perDelivery } from "../helpers/receiver.ts";
 import { runCli } from "../helpers/server.ts";
+import { TEST_ADMIN_KEY } from "../helpers/auth.ts";
 import { sleep } from "../helpers/time.ts";
 
 // Observability of deliveries: WatchDeliveries (server stream of status changes),
@@ -188,7 +189,7 @@ describe("GetEndpointStats", () => {
 
 describe("operator CLI", () => {
   it("endpoints, deliveries --status dead, attempts, replay and tail against a running server", async () => {
-    const env = { HOOKLINE_SERVER: server.baseUrl };
+    const env = { HOOKLINE_SERVER: server.baseUrl, HOOKLINE_API_KEY: TEST_ADMIN_KEY };
     let failingUp = false;
     const failing = await receiver(() => (failingUp ? { status: 200 } : { status: 500, body: "nope" }));
     const ok = await receiver();

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { startNats, type NatsServer } from "./nats.ts";
+import { TEST_ADMIN_KEY } from "./auth.ts";
 import { exited } from "./process.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -42,6 +43,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** Defaults to true: tests deliver to receivers on 127.0.0.1. */
   allowPrivateTargets?: boolean;
+  /** --admin-key; defaults to TEST_ADMIN_KEY, "" starts without one. */
+  adminKey?: string;
 }
 
 export function tempDir(prefix = "hookline-test-"): string {
@@ -61,6 +64,8 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
   const args = [join(ROOT, "bin/hookline.js"), "serve", "--port", "0", "--data-dir", dataDir, "--shutdown-grace", "2s"];
   if (backend === "jetstream") args.push("--nats", natsUrl);
   if (options.allowPrivateTargets !== false) args.push("--allow-private-targets");
+  const adminKey = options.adminKey ?? TEST_ADMIN_KEY;
+  if (adminKey !== "") args.push("--admin-key", adminKey);
   args.push(...(options.args ?? []));
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
@@ -123,12 +128,12 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
   };
 }
 
-/** Runs `hookline <args>` to completion (for start-up failures, CLI commands). */
+/** Runs `hookline <args>` to completion (for start-up failures, CLI commands), with the test admin key unless env says otherwise. */
 export function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [join(ROOT, "bin/hookline.js"), ...args], {
       cwd: ROOT,
-      env: { ...process.env, ...env },
+      env: { ...process.env, HOOKLINE_API_KEY: TEST_ADMIN_KEY, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";

@@ -52,10 +52,13 @@ import {
   type EventMeta,
   type StoredDelivery,
 } from "./codec.ts";
+import type { ApiKeyStore } from "../api-key-store.ts";
+import { JetStreamApiKeyStore } from "./api-key-store.ts";
 import { ConfigMirror } from "./config-mirror.ts";
 import {
   ATTEMPTS_STREAM,
   attemptSubject,
+  API_KEY_BUCKET,
   CONFIG_BUCKET,
   consumerName,
   DELIVERIES_STREAM,
@@ -150,6 +153,7 @@ export class JetStreamStore implements Store {
     private readonly jsm: JetStreamManager,
     private readonly stateKv: KV,
     private readonly mirror: ConfigMirror,
+    readonly apiKeys: ApiKeyStore,
     private readonly o: JetStreamStoreOptions,
   ) {
     this.puller = new Puller(nc, {
@@ -209,8 +213,9 @@ export class JetStreamStore implements Store {
       const kvm = new Kvm(js);
       const configKv = await kvm.create(CONFIG_BUCKET, { replicas: o.replicas, history: 1, storage: StorageType.File });
       const stateKv = await kvm.create(STATE_BUCKET, { replicas: o.replicas, history: 1, storage: StorageType.File });
+      const apiKeyKv = await kvm.create(API_KEY_BUCKET, { replicas: o.replicas, history: 1, storage: StorageType.File });
       const mirror = await ConfigMirror.open(configKv, o.logger);
-      return new JetStreamStore(nc, js, jsm, stateKv, mirror, o);
+      return new JetStreamStore(nc, js, jsm, stateKv, mirror, new JetStreamApiKeyStore(apiKeyKv), o);
     } catch (err) {
       await nc.close();
       throw err;

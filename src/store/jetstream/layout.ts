@@ -5,6 +5,8 @@ export const DELIVERIES_STREAM = "HOOKLINE_DELIVERIES";
 export const ATTEMPTS_STREAM = "HOOKLINE_ATTEMPTS";
 /** Tenants, endpoints and failing streaks, watched by every process. */
 export const CONFIG_BUCKET = "hookline_config";
+/** API keys (hashes and descriptions, never the keys), read on authentication. */
+export const API_KEY_BUCKET = "hookline_api_keys";
 /** Current state of every delivery, keyed tenant.endpoint.delivery so lists can filter by subject. */
 export const STATE_BUCKET = "hookline_deliveries";
 export const STATE_STREAM = `KV_${STATE_BUCKET}`;

@@ -24,6 +24,7 @@ import type {
   FanOut,
   Store,
 } from "../store.ts";
+import { SqliteApiKeyStore } from "./api-key-store.ts";
 import { migrate } from "./migrations.ts";
 
 export type SyncMode = "full" | "normal";
@@ -222,6 +223,7 @@ const DELIVERY_COLUMNS =
 /** The embedded store: one SQLite file in WAL mode; every write path is one transaction. */
 export class SqliteStore implements Store {
   readonly db: Database.Database;
+  readonly apiKeys: SqliteApiKeyStore;
   private readonly stmt;
   private readonly durableSync: "FULL" | "NORMAL";
   /** Statements whose SQL depends on the filters given: compiled once per distinct shape. */
@@ -237,6 +239,7 @@ export class SqliteStore implements Store {
     this.db.pragma("busy_timeout = 5000");
     this.db.pragma("cache_size = -65536");
     migrate(this.db);
+    this.apiKeys = new SqliteApiKeyStore(this.db);
     const db = this.db;
     this.stmt = {
       insertTenant: db.prepare(
