@@ -6,6 +6,7 @@ import { defineConfig } from "vitest/config";
  */
 const CONTRACT = [
   "api-crud",
+  "auth",
   "breaker",
   "delivery-smoke",
   "grpc-js",

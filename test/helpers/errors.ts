@@ -1,5 +1,5 @@
 import { expect } from "vitest";
-import { ConnectError } from "@connectrpc/connect";
+import { ConnectError, type Code } from "@connectrpc/connect";
 import { BadRequestSchema } from "../../src/gen/google/rpc/error_details_pb.ts";
 
 /** The ConnectError a call rejects with (fails the test when the call succeeds). */
@@ -10,6 +10,16 @@ export async function rejection(call: Promise<unknown>): Promise<ConnectError> {
     return ConnectError.from(err);
   }
   throw new Error("expected the call to fail, but it succeeded");
+}
+
+/** The code a call ends with: Code OK (0) when it succeeds. For polling until a call starts failing. */
+export async function codeOf(call: Promise<unknown>): Promise<Code | 0> {
+  try {
+    await call;
+    return 0;
+  } catch (err) {
+    return ConnectError.from(err).code;
+  }
 }
 
 /** The fields a google.rpc.BadRequest detail of the error names, in order. */

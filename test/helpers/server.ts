@@ -19,6 +19,8 @@ export interface ServerProcess {
   readonly natsUrl: string;
   /** Every log line the server wrote (JSON objects where parsable). */
   readonly logs: Record<string, unknown>[];
+  /** What the server wrote to stderr so far. */
+  stderr(): string;
   /** SIGTERM and wait for exit; returns the exit code. */
   stop(): Promise<number | null>;
   /** SIGKILL and wait for exit. */
@@ -111,6 +113,7 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
     backend,
     natsUrl,
     logs,
+    stderr: () => stderr,
     async stop() {
       child.kill("SIGTERM");
       const code = await exited(child);
