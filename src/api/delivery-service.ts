@@ -92,7 +92,14 @@ export function deliveryService(deps: ServiceDeps & { dispatch: DispatchControl;
       const tenantId = scopedTenant(principalOf(ctx), "tenant_id", req.tenantId);
       if (tenantId !== "" && !catalog.tenant(tenantId)) throw notFound("tenant", tenantId);
       if (req.endpointId !== "") visibleEndpoint(ctx, req.endpointId);
-      for await (const delivery of feed.watch({ ...req, tenantId }, ctx.signal)) yield { delivery: deliveryToProto(delivery) };
+      const changes = feed.watch({ ...req, tenantId }, ctx.signal)[Symbol.asyncIterator]();
+      // The first next() registers the watcher synchronously: once the marker is out, no change is missed.
+      let next = changes.next();
+      yield {};
+      for (let r = await next; !r.done; r = await next) {
+        yield { delivery: deliveryToProto(r.value) };
+        next = changes.next();
+      }
     },
   };
 }

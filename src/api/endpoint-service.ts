@@ -1,13 +1,14 @@
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { principalOf, requireTenant, requireVisible, scopedTenant } from "../auth/principal.ts";
-import { invalidArgument, notFound, resourceExhausted } from "../core/errors.ts";
-import { MAX_FAN_OUT, newId } from "../core/ids.ts";
+import { failedPrecondition, invalidArgument, notFound, resourceExhausted } from "../core/errors.ts";
+import { MAX_FAN_OUT, deliveryId, newId } from "../core/ids.ts";
 import { DEFAULT_RETRY_POLICY } from "../core/retry.ts";
 import { checkSecret, generateSecret } from "../core/secrets.ts";
 import type { Endpoint, RetryPolicy } from "../core/types.ts";
 import {
   Limits,
   checkDurationRange,
+  checkEventType,
   checkEventTypeFilters,
   checkHeaders,
   checkIntRange,
@@ -20,6 +21,7 @@ import { checkTargetAllowed } from "../dispatch/target-guard.ts";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { EndpointHealth } from "../dispatch/scheduler.ts";
+import type { DispatchControl } from "./delivery-service.ts";
 import {
   BreakerState,
   EndpointService,
@@ -78,7 +80,10 @@ export interface HealthSource {
 
 const BREAKER_STATES = { closed: BreakerState.CLOSED, open: BreakerState.OPEN, half_open: BreakerState.HALF_OPEN } as const;
 
-export function endpointService(deps: ServiceDeps & { dispatch: HealthSource }): ServiceImpl<typeof EndpointService> {
+const TEST_EVENT_TYPE = "hookline.test";
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+export function endpointService(deps: ServiceDeps & { dispatch: HealthSource & DispatchControl }): ServiceImpl<typeof EndpointService> {
   const { catalog, store, config, now, dispatch } = deps;
   /** The endpoint named by the request, if the caller may see it. */
   function existing(ctx: HandlerContext, field: string, id: string): Endpoint {
@@ -211,6 +216,26 @@ export function endpointService(deps: ServiceDeps & { dispatch: HealthSource }):
           disabledReason: endpoint.disabledReason,
         }),
       };
+    },
+
+    async sendTestEvent(req, ctx) {
+      const endpoint = existing(ctx, "endpoint_id", req.endpointId);
+      if (endpoint.disabled) throw failedPrecondition(`endpoint ${endpoint.id} is disabled (${endpoint.disabledReason}); enable it first`);
+      const type = req.type === "" ? TEST_EVENT_TYPE : checkEventType("type", req.type);
+      const sentMs = now();
+      const payload = req.payload.length > 0 ? req.payload : new TextEncoder().encode(JSON.stringify({ test: true, sent_at: new Date(sentMs).toISOString() }));
+      if (payload.length > config.maxPayloadBytes) throw invalidArgument("payload", `is ${payload.length} bytes; the limit is ${config.maxPayloadBytes}`);
+      try {
+        JSON.parse(utf8.decode(payload));
+      } catch (err) {
+        throw invalidArgument("payload", `must be JSON: ${(err as Error).message}`);
+      }
+      const event = { tenantId: endpoint.tenantId, type, payload, idempotencyKey: "", orderingKey: "" };
+      // Fan-out to this endpoint alone, whatever its event-type filter.
+      const result = (await store.publish([[event]], () => [endpoint.id], sentMs, config.idempotencyWindowMs))[0]?.[0];
+      if (!result) throw new Error("the store answered a one-event publish with no result");
+      await dispatch.wake(endpoint.id);
+      return { eventId: result.eventId, deliveryId: deliveryId(result.eventId, 0) };
     },
 
     async rotateEndpointSecret(req, ctx) {

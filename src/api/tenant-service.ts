@@ -1,6 +1,6 @@
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { isAdmin, principalOf, requireAdmin, requireVisible } from "../auth/principal.ts";
-import { invalidArgument, notFound } from "../core/errors.ts";
+import { failedPrecondition, invalidArgument, notFound } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import type { Tenant } from "../core/types.ts";
 import { checkMetadata, checkName, checkRate, requireNonEmpty } from "../core/validation.ts";
@@ -69,6 +69,14 @@ export function tenantService({ catalog, store, now }: ServiceDeps): ServiceImpl
     async deleteTenant(req, ctx) {
       requireAdmin(principalOf(ctx), "delete tenants");
       existing(ctx, "id", req.id);
+      if (!req.force) {
+        const endpoints = catalog.endpointCount(req.id);
+        const deliveries = await store.listDeliveries({ tenantId: req.id, endpointId: "", eventId: "", statuses: [] }, undefined, 1);
+        if (endpoints > 0 || deliveries.length > 0)
+          throw failedPrecondition(
+            `tenant ${req.id} has ${endpoints} endpoint(s)${deliveries.length > 0 ? " and deliveries" : ""}; delete with force: true to remove them and cancel its open deliveries`,
+          );
+      }
       await catalog.deleteTenant(req.id, now());
       // Its keys would otherwise outlive it and act on a tenant id that could never come back.
       await store.apiKeys.revokeTenant(req.id, now());

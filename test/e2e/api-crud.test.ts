@@ -307,10 +307,14 @@ describe.each(PROTOCOLS)("CRUD over %s", (protocol) => {
       expect(listed.endpoints.map((e) => e.id)).not.toContain(id);
     });
 
-    it("deleting a tenant removes its endpoints", async () => {
+    it("deleting a tenant with endpoints needs force, and then removes them", async () => {
       const { tenant } = await api.tenants.createTenant({ name: "with endpoints" });
       const { endpoint } = await api.endpoints.createEndpoint({ tenantId: tenant!.id, url: "http://127.0.0.1:9/t" });
-      await api.tenants.deleteTenant({ id: tenant!.id });
+      const refused = await rejection(api.tenants.deleteTenant({ id: tenant!.id }));
+      expect(refused.code).toBe(Code.FailedPrecondition);
+      expect(refused.rawMessage).toMatch(/force/);
+      expect((await api.endpoints.getEndpoint({ id: endpoint!.id })).endpoint?.id).toBe(endpoint!.id);
+      await api.tenants.deleteTenant({ id: tenant!.id, force: true });
       expect((await rejection(api.endpoints.getEndpoint({ id: endpoint!.id }))).code).toBe(Code.NotFound);
       expect((await rejection(api.endpoints.listEndpoints({ tenantId: tenant!.id }))).code).toBe(Code.NotFound);
     });

@@ -30,7 +30,7 @@ describe("token-bucket rate limits", () => {
   const { api, receiver } = useHookline();
   let tenantId = "";
   afterEach(async () => {
-    if (tenantId !== "") await api.tenants.deleteTenant({ id: tenantId });
+    if (tenantId !== "") await api.tenants.deleteTenant({ id: tenantId, force: true });
     tenantId = "";
   });
 

@@ -428,7 +428,8 @@ export const WatchDeliveriesRequestSchema: GenMessage<WatchDeliveriesRequest> = 
  */
 export type WatchDeliveriesResponse = Message<"hookline.v1.WatchDeliveriesResponse"> & {
   /**
-   * The delivery as it is after the change.
+   * The delivery as it is after the change. Unset in the first message of every watch, which
+   * says the watch is registered: every change after it is sent.
    *
    * @generated from field: hookline.v1.Delivery delivery = 1;
    */
