@@ -1,9 +1,9 @@
 /** The bench's calls to hookline's API (generated Connect clients over gRPC). */
 import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import { DeliveryService, DeliveryStatus } from "../src/gen/hookline/v1/delivery_pb.ts";
 import { BreakerState, EndpointService, OrderingMode } from "../src/gen/hookline/v1/endpoint_pb.ts";
 import { TenantService } from "../src/gen/hookline/v1/tenant_pb.ts";
+import { apiTransport, type HooklineApi } from "./lib/api-transport.ts";
 import type { RetryPolicyPlan, ScenarioPlan } from "./scenarios.ts";
 import type { Topology } from "./topology.ts";
 
@@ -33,14 +33,14 @@ async function inParallel<T>(items: readonly T[], limit: number, fn: (item: T) =
 
 /** Creates the plan's tenants and endpoints; endpoint i gets secrets[i] and the fleet URL for its port. */
 export async function createTopology(
-  baseUrl: string,
+  api: HooklineApi,
   plan: ScenarioPlan,
   topology: Topology,
   secrets: readonly string[],
   ports: readonly number[],
   runId: string,
 ): Promise<Created> {
-  const transport = createGrpcTransport({ baseUrl });
+  const transport = apiTransport(api);
   const tenants = createClient(TenantService, transport);
   const endpoints = createClient(EndpointService, transport);
   const tenantIds: string[] = [];
@@ -64,16 +64,16 @@ export async function createTopology(
 }
 
 /** Lifts the hold of a backlog run: rate limit back to 0 (unlimited) on every endpoint. */
-export async function releaseEndpoints(baseUrl: string, endpointIds: readonly string[]): Promise<void> {
-  const endpoints = createClient(EndpointService, createGrpcTransport({ baseUrl }));
+export async function releaseEndpoints(api: HooklineApi, endpointIds: readonly string[]): Promise<void> {
+  const endpoints = createClient(EndpointService, apiTransport(api));
   await inParallel(endpointIds, 16, async (id) => {
     await endpoints.updateEndpoint({ endpoint: { id, rateLimitPerSecond: 0 }, updateMask: { paths: ["rate_limit_per_second"] } });
   });
 }
 
 /** How many of these endpoints hookline has disabled (410 Gone must disable an endpoint). */
-export async function countDisabled(baseUrl: string, endpointIds: readonly string[]): Promise<number> {
-  const endpoints = createClient(EndpointService, createGrpcTransport({ baseUrl }));
+export async function countDisabled(api: HooklineApi, endpointIds: readonly string[]): Promise<number> {
+  const endpoints = createClient(EndpointService, apiTransport(api));
   let disabled = 0;
   for (const id of endpointIds) if ((await endpoints.getEndpoint({ id })).endpoint?.disabled) disabled++;
   return disabled;
@@ -85,8 +85,8 @@ const ms = (t: { seconds: bigint; nanos: number } | undefined): string => (t ? n
  * Why deliveries are still missing after a drain: up to `max` open or dead deliveries of the
  * given endpoints, each with its endpoint's live stats, as lines for the report.
  */
-export async function describeOutstanding(baseUrl: string, endpointIds: readonly string[], max = 5): Promise<string[]> {
-  const transport = createGrpcTransport({ baseUrl });
+export async function describeOutstanding(api: HooklineApi, endpointIds: readonly string[], max = 5): Promise<string[]> {
+  const transport = apiTransport(api);
   const deliveries = createClient(DeliveryService, transport);
   const endpoints = createClient(EndpointService, transport);
   const lines: string[] = [];

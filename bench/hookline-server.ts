@@ -1,15 +1,16 @@
 /** Starts `hookline serve` as its own process and reads what the bench needs from it. */
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startNats, type NatsServer } from "../test/helpers/nats.ts";
+import type { HooklineApi } from "./lib/api-transport.ts";
 import { spawnJsonChild, type JsonChild } from "./lib/child.ts";
 import { requestText } from "./lib/http-json.ts";
 
-export interface HooklineProcess {
+export interface HooklineProcess extends HooklineApi {
   readonly child: JsonChild;
   readonly port: number;
-  readonly baseUrl: string;
   readonly dataDir: string;
   /** Log lines at warn level or above (pino levels 40+), for the report. */
   readonly warnings: string[];
@@ -41,6 +42,8 @@ export async function startHookline(o: HooklineOptions): Promise<HooklineProcess
   const dataDir = mkdtempSync(join(tmpdir(), "hookline-bench-"));
   // JetStream: a fresh nats-server per run on loopback, so runs do not share streams.
   const nats: NatsServer | undefined = o.backend === "jetstream" ? await startNats() : undefined;
+  // A fresh admin key per run: the bench's clients send it, nothing else knows it.
+  const apiKey = randomBytes(32).toString("base64url");
   const args = [
     ...(o.cpuProfileDir ? ["--cpu-prof", "--cpu-prof-dir", o.cpuProfileDir] : []),
     "--import",
@@ -54,6 +57,8 @@ export async function startHookline(o: HooklineOptions): Promise<HooklineProcess
     "--allow-private-targets",
     "--shutdown-grace",
     "3s",
+    "--admin-key",
+    apiKey,
     ...(o.workers === undefined ? [] : ["--workers", String(o.workers)]),
     ...(nats ? ["--nats", nats.url] : []),
     ...o.extraArgs,
@@ -81,6 +86,7 @@ export async function startHookline(o: HooklineOptions): Promise<HooklineProcess
     child,
     port,
     baseUrl,
+    apiKey,
     dataDir,
     warnings,
     loopDelay,

@@ -7,8 +7,8 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import { EventService, PublishStreamRequestSchema, type PublishStreamRequest } from "../src/gen/hookline/v1/event_pb.ts";
+import { apiTransport } from "./lib/api-transport.ts";
 import { Bitmap } from "./lib/bitmap.ts";
 import { exitWithParent, readJsonInput, send } from "./lib/child.ts";
 import { nowMs, sleep } from "./lib/clock.ts";
@@ -32,7 +32,7 @@ interface Batch {
 const config = await readJsonInput<PublisherConfig>();
 exitWithParent();
 
-const client = createClient(EventService, createGrpcTransport({ baseUrl: config.baseUrl }));
+const client = createClient(EventService, apiTransport(config));
 const tenants = config.tenantIds.length;
 
 const acked = new Bitmap(config.events);

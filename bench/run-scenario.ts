@@ -123,7 +123,7 @@ async function runHookline(s: Scope, secrets: readonly string[], workers: number
     if (profileDir) mkdirSync(profileDir, { recursive: true });
     server = await startHookline({ root, workers, backend: options.backend, extraArgs: serverFlags(options), ...(profileDir ? { cpuProfileDir: profileDir } : {}) });
     phases.mark("server start");
-    const created: Created = await createTopology(server.baseUrl, plan, topology, secrets, ports, runId);
+    const created: Created = await createTopology(server, plan, topology, secrets, ports, runId);
     phases.mark("endpoints");
 
     run.cpu.before = sampleProcess(server.child.pid);
@@ -132,6 +132,7 @@ async function runHookline(s: Scope, secrets: readonly string[], workers: number
     const progress = new Progress(s.label, server.child.pid, fleet.child.pid, ctx.log);
     const published = await publish(s, server, publisher, {
       baseUrl: server.baseUrl,
+      apiKey: server.apiKey,
       tenantIds: created.tenantIds,
       events: plan.events,
       batch: publishBatch(plan, options),
@@ -148,14 +149,14 @@ async function runHookline(s: Scope, secrets: readonly string[], workers: number
       run.deliveredBeforeRelease = deliveredSoFar((await fleet.stats()).okByEndpoint, topology);
       run.cpu.release = sampleProcess(server.child.pid);
       run.releasedMs = nowMs();
-      await releaseEndpoints(server.baseUrl, created.endpointIds);
+      await releaseEndpoints(server, created.endpointIds);
       phases.mark("release");
     }
     const stoppedEarly = await drain(s, server, expected, published.acked, progress);
     if (stoppedEarly) {
       run.notes.push(stoppedEarly);
       const expectedIds = topology.endpoints.filter(expectsDelivery).map((e) => created.endpointIds[e.index] as string);
-      run.notes.push(...(await describeOutstanding(server.baseUrl, expectedIds)));
+      run.notes.push(...(await describeOutstanding(server, expectedIds)));
     }
     run.cpu.after = sampleProcess(server.child.pid);
     run.measuredMs = nowMs() - measureStart;
@@ -168,7 +169,7 @@ async function runHookline(s: Scope, secrets: readonly string[], workers: number
     run.commitMsAvg = commits > 0 ? ((metrics.get("hookline_publish_commit_duration_seconds_sum") ?? 0) * 1000) / commits : 0;
     run.failedAttempts = ["retry", "gone", "fail"].reduce((n, outcome) => n + (metrics.get(`hookline_attempts_total{outcome="${outcome}"}`) ?? 0), 0);
     const gone = topology.endpoints.filter((e) => e.group.profile.gone).map((e) => created.endpointIds[e.index] as string);
-    run.goneDisabled = gone.length > 0 ? { disabled: await countDisabled(server.baseUrl, gone), total: gone.length } : undefined;
+    run.goneDisabled = gone.length > 0 ? { disabled: await countDisabled(server, gone), total: gone.length } : undefined;
     run.report = await fleet.report();
     run.published = published;
     const measuredFrom = Date.now() - run.measuredMs;

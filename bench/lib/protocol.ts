@@ -77,6 +77,8 @@ export interface FleetReport extends FleetStats {
 
 export interface PublisherConfig {
   baseUrl: string;
+  /** Sent as `authorization: Bearer <key>` (the config arrives on stdin, not argv). */
+  apiKey: string;
   tenantIds: string[];
   events: number;
   batch: number;

@@ -7,11 +7,14 @@ EventService.PublishStream with a bounded window of unacknowledged requests, ret
 requests the server refuses for a transient reason, reopens the stream if it breaks
 (idempotency keys make resending safe), then pages through ListDeliveries until every
 delivery has succeeded (or a timeout), and prints a one-line JSON summary on stdout.
+Every call, the bidirectional stream included, carries the API key
+(`authorization: Bearer <key>`), added by a client interceptor on the channel.
 
-    python3 examples/python/publish.py --server http://127.0.0.1:8080 --receiver http://127.0.0.1:9000/hook
+    HOOKLINE_API_KEY=... python3 examples/python/publish.py --server http://127.0.0.1:8080 --receiver http://127.0.0.1:9000/hook
 """
 
 import argparse
+import collections
 import json
 import os
 import queue
@@ -45,6 +48,8 @@ def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--server", default=os.environ.get("HOOKLINE_SERVER", "http://127.0.0.1:8080"),
                    help="hookline server URL (env HOOKLINE_SERVER)")
+    p.add_argument("--api-key", default=os.environ.get("HOOKLINE_API_KEY", ""),
+                   help="API key sent as authorization: Bearer <key> on every call (env HOOKLINE_API_KEY)")
     p.add_argument("--receiver", default=os.environ.get("HOOKLINE_RECEIVER_URL", "http://127.0.0.1:9000/hook"),
                    help="URL the endpoint delivers to (env HOOKLINE_RECEIVER_URL)")
     p.add_argument("--secret", default=os.environ.get("HOOKLINE_ENDPOINT_SECRET", ""),
@@ -56,7 +61,39 @@ def parse_args() -> argparse.Namespace:
     args = p.parse_args()
     if args.events < 1 or args.batch < 1 or args.window < 1:
         p.error("--events, --batch and --window must be positive")
+    if not args.api_key:
+        p.error("no API key: set HOOKLINE_API_KEY or pass --api-key KEY")
     return args
+
+
+class _CallDetails(collections.namedtuple("_CallDetails", ("method", "timeout", "metadata", "credentials", "wait_for_ready", "compression")),
+                   grpc.ClientCallDetails):
+    pass
+
+
+class BearerAuth(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,
+                 grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
+    """Adds `authorization: Bearer <key>` to the metadata of every call, whatever its kind.
+    (grpc.access_token_call_credentials would need a secure channel.)"""
+
+    def __init__(self, api_key: str):
+        self._header = ("authorization", f"Bearer {api_key}")
+
+    def _with_key(self, d: grpc.ClientCallDetails) -> grpc.ClientCallDetails:
+        return _CallDetails(d.method, d.timeout, [*(d.metadata or ()), self._header],
+                            d.credentials, d.wait_for_ready, d.compression)
+
+    def intercept_unary_unary(self, continuation, client_call_details, request):
+        return continuation(self._with_key(client_call_details), request)
+
+    def intercept_unary_stream(self, continuation, client_call_details, request):
+        return continuation(self._with_key(client_call_details), request)
+
+    def intercept_stream_unary(self, continuation, client_call_details, request_iterator):
+        return continuation(self._with_key(client_call_details), request_iterator)
+
+    def intercept_stream_stream(self, continuation, client_call_details, request_iterator):
+        return continuation(self._with_key(client_call_details), request_iterator)
 
 
 def grpc_target(server: str) -> str:
@@ -191,7 +228,8 @@ def count_deliveries(deliveries_stub, tenant_id: str) -> dict:
 
 def main() -> int:
     args = parse_args()
-    with grpc.insecure_channel(grpc_target(args.server)) as channel:
+    with grpc.insecure_channel(grpc_target(args.server)) as plain:
+        channel = grpc.intercept_channel(plain, BearerAuth(args.api_key))
         tenants = tenant_pb2_grpc.TenantServiceStub(channel)
         endpoints = endpoint_pb2_grpc.EndpointServiceStub(channel)
         events = event_pb2_grpc.EventServiceStub(channel)

@@ -6,12 +6,13 @@
 // requests the server refuses for a transient reason, reopens the stream if it breaks
 // (idempotency keys make resending safe), then pages through ListDeliveries until every
 // delivery has succeeded (or a timeout), and prints a one-line JSON summary on stdout.
+// Every call carries the API key (`authorization: Bearer <key>`) from a Connect interceptor.
 //
-//   node --import tsx examples/typescript/publish.ts --server http://127.0.0.1:8080 --receiver http://127.0.0.1:9000/hook
+//   HOOKLINE_API_KEY=… node --import tsx examples/typescript/publish.ts --server http://127.0.0.1:8080 --receiver http://127.0.0.1:9000/hook
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { DeliveryService, DeliveryStatus } from "../../src/gen/hookline/v1/delivery_pb.ts";
 import { EndpointService } from "../../src/gen/hookline/v1/endpoint_pb.ts";
@@ -64,6 +65,7 @@ function options() {
   const { values } = parseArgs({
     options: {
       server: { type: "string", default: process.env.HOOKLINE_SERVER ?? "http://127.0.0.1:8080" },
+      "api-key": { type: "string", default: process.env.HOOKLINE_API_KEY ?? "" },
       receiver: { type: "string", default: process.env.HOOKLINE_RECEIVER_URL ?? "http://127.0.0.1:9000/hook" },
       secret: { type: "string", default: process.env.HOOKLINE_ENDPOINT_SECRET ?? "" },
       events: { type: "string", default: "10000" },
@@ -74,6 +76,7 @@ function options() {
   });
   const o = {
     server: values.server,
+    apiKey: values["api-key"],
     receiver: values.receiver,
     secret: values.secret,
     events: Number(values.events),
@@ -82,9 +85,21 @@ function options() {
     timeoutMs: Number(values.timeout) * 1000,
   };
   for (const [name, n] of [["events", o.events], ["batch", o.batch], ["window", o.window], ["timeout", o.timeoutMs]] as const) {
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer`);
   }
+  if (o.apiKey === "") throw new UsageError("no API key: set HOOKLINE_API_KEY or pass --api-key KEY");
   return o;
+}
+
+/** A bad option: reported as it is, not as an RPC error. */
+class UsageError extends Error {}
+
+/** Sends the API key on every call, unary and streaming alike. */
+function bearer(apiKey: string): Interceptor {
+  return (next) => (req) => {
+    req.header.set("authorization", `Bearer ${apiKey}`);
+    return next(req);
+  };
 }
 
 /** The request side of the stream: an async iterable that the answer loop feeds. */
@@ -198,7 +213,7 @@ async function countDeliveries(deliveries: Client<typeof DeliveryService>, tenan
 
 async function main(): Promise<number> {
   const o = options();
-  const transport = createGrpcTransport({ baseUrl: o.server });
+  const transport = createGrpcTransport({ baseUrl: o.server, interceptors: [bearer(o.apiKey)] });
   const tenants = createClient(TenantService, transport);
   const endpoints = createClient(EndpointService, transport);
   const events = createClient(EventService, transport);
@@ -296,8 +311,12 @@ main().then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    const e = ConnectError.from(err);
-    log(`${Code[e.code]}: ${e.rawMessage}`);
+    if (err instanceof UsageError) {
+      log(err.message);
+    } else {
+      const e = ConnectError.from(err);
+      log(`${Code[e.code]}: ${e.rawMessage}`);
+    }
     process.exitCode = 1;
   },
 );

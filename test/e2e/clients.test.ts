@@ -2,7 +2,8 @@
 // examples under examples/ run as real child processes against a real hookline server and
 // real receivers. Each example creates its own tenant and endpoint (with a secret the test
 // picks, so that the test can verify every signature), streams 10,000 events through
-// PublishStream and waits until ListDeliveries shows them all SUCCEEDED.
+// PublishStream and waits until ListDeliveries shows them all SUCCEEDED. They authenticate
+// with the test admin key from HOOKLINE_API_KEY, as a user would run them.
 //
 // Go and Python come from scripts/install-client-toolchains.sh. Without them the Go and
 // Python cases are skipped on a developer machine and FAIL under CI=true.
@@ -13,6 +14,7 @@ import { tmpdir } from "node:os";
 import { delimiter, dirname, join, relative } from "node:path";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from "vitest";
+import { TEST_ADMIN_KEY } from "../helpers/auth.ts";
 import { Receiver } from "../helpers/receiver.ts";
 import { startServer, type ServerProcess } from "../helpers/server.ts";
 
@@ -42,6 +44,8 @@ const go: Toolchain = GO ? { ok: true, reason: "" } : { ok: false, reason: "go i
 // Python: the interpreter must import the generated modules, which checks that grpcio and
 // protobuf are installed at (at least) the versions the code was generated for.
 const PYTHON = process.env.PYTHON ?? "python3";
+/** The examples read their API key from HOOKLINE_API_KEY. */
+const EXAMPLE_ENV = { ...process.env, HOOKLINE_API_KEY: TEST_ADMIN_KEY };
 // No __pycache__ directories inside examples/python/gen.
 const PYTHON_ENV = { ...process.env, PYTHONDONTWRITEBYTECODE: "1", PYTHONUNBUFFERED: "1" };
 const pyCheck = probe(
@@ -119,7 +123,7 @@ function newSecret(): string {
  * got: 10,000 distinct webhook-ids, no duplicate, every signature valid for the endpoint's
  * secret, every payload the example published exactly once.
  */
-async function exerciseExample(server: ServerProcess, client: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
+async function exerciseExample(server: ServerProcess, client: string, command: string, args: string[], env: NodeJS.ProcessEnv = EXAMPLE_ENV) {
   const receiver = await Receiver.start();
   try {
     const secret = newSecret();
@@ -205,17 +209,43 @@ describe("clients in other languages", () => {
   it("Go (grpc-go, protoc-gen-go-grpc) publishes 10,000 events that are all delivered and signed", async (ctx) => {
     requireToolchain(ctx, go);
     expect(goBuildError).toBe("");
-    await exerciseExample(server, "go", goBinary, []);
+    await exerciseExample(server, "go", goBinary, [], EXAMPLE_ENV);
   }, 240_000);
 
   it("Python (grpcio, grpcio-tools) publishes 10,000 events that are all delivered and signed", async (ctx) => {
     requireToolchain(ctx, python);
-    await exerciseExample(server, "python", PYTHON, ["examples/python/publish.py"], PYTHON_ENV);
+    await exerciseExample(server, "python", PYTHON, ["examples/python/publish.py"], { ...PYTHON_ENV, HOOKLINE_API_KEY: TEST_ADMIN_KEY });
   }, 240_000);
 
   it("TypeScript (Connect over gRPC, src/gen) publishes 10,000 events that are all delivered and signed", async () => {
-    await exerciseExample(server, "typescript", process.execPath, ["--import", "tsx", "examples/typescript/publish.ts"]);
+    await exerciseExample(server, "typescript", process.execPath, ["--import", "tsx", "examples/typescript/publish.ts"], EXAMPLE_ENV);
   }, 240_000);
+
+  describe("without a valid API key, the TypeScript example stops before publishing", () => {
+    const TS_EXAMPLE = ["--import", "tsx", "examples/typescript/publish.ts"];
+    const noKeyEnv = (): NodeJS.ProcessEnv => {
+      const env = { ...process.env };
+      delete env.HOOKLINE_API_KEY;
+      return env;
+    };
+
+    it("no key at all: exits with an error naming HOOKLINE_API_KEY", async () => {
+      const result = await run(process.execPath, [...TS_EXAMPLE, "--server", server.baseUrl], { env: noKeyEnv(), timeoutMs: 60_000 });
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.stdout).toBe("");
+      expect(result.stderr).toContain("no API key: set HOOKLINE_API_KEY or pass --api-key KEY");
+    }, 90_000);
+
+    it("a key the server does not know: the first call fails UNAUTHENTICATED", async () => {
+      const result = await run(process.execPath, [...TS_EXAMPLE, "--server", server.baseUrl, "--api-key", "hk_not_a_key_the_server_issued_0123456789"], {
+        env: noKeyEnv(),
+        timeoutMs: 60_000,
+      });
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.stdout).toBe("");
+      expect(result.stderr).toMatch(/Unauthenticated: invalid or revoked API key/);
+    }, 90_000);
+  });
 
   it("the generated code under examples/ matches what the buf templates produce", async (ctx) => {
     requireToolchain(ctx, codegen);
