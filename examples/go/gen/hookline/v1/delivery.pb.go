@@ -930,7 +930,8 @@ func (x *WatchDeliveriesRequest) GetEventId() string {
 
 type WatchDeliveriesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The delivery as it is after the change.
+	// The delivery as it is after the change. Unset in the first message of every watch, which
+	// says the watch is registered: every change after it is sent.
 	Delivery      *Delivery `protobuf:"bytes,1,opt,name=delivery,proto3" json:"delivery,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

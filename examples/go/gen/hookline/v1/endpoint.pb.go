@@ -1324,6 +1324,121 @@ func (x *GetEndpointStatsResponse) GetStats() *EndpointStats {
 	return nil
 }
 
+type SendTestEventRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The endpoint to send to; it must be enabled.
+	EndpointId string `protobuf:"bytes,1,opt,name=endpoint_id,json=endpointId,proto3" json:"endpoint_id,omitempty"`
+	// Event type; empty means "hookline.test".
+	Type string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	// JSON payload; empty sends {"test":true,"sent_at":"<time>"}.
+	Payload       []byte `protobuf:"bytes,3,opt,name=payload,proto3" json:"payload,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendTestEventRequest) Reset() {
+	*x = SendTestEventRequest{}
+	mi := &file_hookline_v1_endpoint_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendTestEventRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendTestEventRequest) ProtoMessage() {}
+
+func (x *SendTestEventRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hookline_v1_endpoint_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendTestEventRequest.ProtoReflect.Descriptor instead.
+func (*SendTestEventRequest) Descriptor() ([]byte, []int) {
+	return file_hookline_v1_endpoint_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *SendTestEventRequest) GetEndpointId() string {
+	if x != nil {
+		return x.EndpointId
+	}
+	return ""
+}
+
+func (x *SendTestEventRequest) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *SendTestEventRequest) GetPayload() []byte {
+	if x != nil {
+		return x.Payload
+	}
+	return nil
+}
+
+type SendTestEventResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EventId       string                 `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	DeliveryId    string                 `protobuf:"bytes,2,opt,name=delivery_id,json=deliveryId,proto3" json:"delivery_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendTestEventResponse) Reset() {
+	*x = SendTestEventResponse{}
+	mi := &file_hookline_v1_endpoint_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendTestEventResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendTestEventResponse) ProtoMessage() {}
+
+func (x *SendTestEventResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hookline_v1_endpoint_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendTestEventResponse.ProtoReflect.Descriptor instead.
+func (*SendTestEventResponse) Descriptor() ([]byte, []int) {
+	return file_hookline_v1_endpoint_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *SendTestEventResponse) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *SendTestEventResponse) GetDeliveryId() string {
+	if x != nil {
+		return x.DeliveryId
+	}
+	return ""
+}
+
 var File_hookline_v1_endpoint_proto protoreflect.FileDescriptor
 
 const file_hookline_v1_endpoint_proto_rawDesc = "" +
@@ -1433,7 +1548,16 @@ const file_hookline_v1_endpoint_proto_rawDesc = "" +
 	"\x17GetEndpointStatsRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"L\n" +
 	"\x18GetEndpointStatsResponse\x120\n" +
-	"\x05stats\x18\x01 \x01(\v2\x1a.hookline.v1.EndpointStatsR\x05stats*l\n" +
+	"\x05stats\x18\x01 \x01(\v2\x1a.hookline.v1.EndpointStatsR\x05stats\"e\n" +
+	"\x14SendTestEventRequest\x12\x1f\n" +
+	"\vendpoint_id\x18\x01 \x01(\tR\n" +
+	"endpointId\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x18\n" +
+	"\apayload\x18\x03 \x01(\fR\apayload\"S\n" +
+	"\x15SendTestEventResponse\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1f\n" +
+	"\vdelivery_id\x18\x02 \x01(\tR\n" +
+	"deliveryId*l\n" +
 	"\fOrderingMode\x12\x1d\n" +
 	"\x19ORDERING_MODE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17ORDERING_MODE_UNORDERED\x10\x01\x12 \n" +
@@ -1442,7 +1566,7 @@ const file_hookline_v1_endpoint_proto_rawDesc = "" +
 	"\x19BREAKER_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14BREAKER_STATE_CLOSED\x10\x01\x12\x16\n" +
 	"\x12BREAKER_STATE_OPEN\x10\x02\x12\x1b\n" +
-	"\x17BREAKER_STATE_HALF_OPEN\x10\x032\x9a\x05\n" +
+	"\x17BREAKER_STATE_HALF_OPEN\x10\x032\xf2\x05\n" +
 	"\x0fEndpointService\x12Y\n" +
 	"\x0eCreateEndpoint\x12\".hookline.v1.CreateEndpointRequest\x1a#.hookline.v1.CreateEndpointResponse\x12P\n" +
 	"\vGetEndpoint\x12\x1f.hookline.v1.GetEndpointRequest\x1a .hookline.v1.GetEndpointResponse\x12V\n" +
@@ -1450,7 +1574,8 @@ const file_hookline_v1_endpoint_proto_rawDesc = "" +
 	"\x0eUpdateEndpoint\x12\".hookline.v1.UpdateEndpointRequest\x1a#.hookline.v1.UpdateEndpointResponse\x12Y\n" +
 	"\x0eDeleteEndpoint\x12\".hookline.v1.DeleteEndpointRequest\x1a#.hookline.v1.DeleteEndpointResponse\x12k\n" +
 	"\x14RotateEndpointSecret\x12(.hookline.v1.RotateEndpointSecretRequest\x1a).hookline.v1.RotateEndpointSecretResponse\x12_\n" +
-	"\x10GetEndpointStats\x12$.hookline.v1.GetEndpointStatsRequest\x1a%.hookline.v1.GetEndpointStatsResponseB\x9e\x01\n" +
+	"\x10GetEndpointStats\x12$.hookline.v1.GetEndpointStatsRequest\x1a%.hookline.v1.GetEndpointStatsResponse\x12V\n" +
+	"\rSendTestEvent\x12!.hookline.v1.SendTestEventRequest\x1a\".hookline.v1.SendTestEventResponseB\x9e\x01\n" +
 	"\x0fcom.hookline.v1B\rEndpointProtoP\x01Z/hookline/examples/go/gen/hookline/v1;hooklinev1\xa2\x02\x03HXX\xaa\x02\vHookline.V1\xca\x02\vHookline\\V1\xe2\x02\x17Hookline\\V1\\GPBMetadata\xea\x02\fHookline::V1b\x06proto3"
 
 var (
@@ -1466,7 +1591,7 @@ func file_hookline_v1_endpoint_proto_rawDescGZIP() []byte {
 }
 
 var file_hookline_v1_endpoint_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_hookline_v1_endpoint_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_hookline_v1_endpoint_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_hookline_v1_endpoint_proto_goTypes = []any{
 	(OrderingMode)(0),                    // 0: hookline.v1.OrderingMode
 	(BreakerState)(0),                    // 1: hookline.v1.BreakerState
@@ -1487,41 +1612,43 @@ var file_hookline_v1_endpoint_proto_goTypes = []any{
 	(*EndpointStats)(nil),                // 16: hookline.v1.EndpointStats
 	(*GetEndpointStatsRequest)(nil),      // 17: hookline.v1.GetEndpointStatsRequest
 	(*GetEndpointStatsResponse)(nil),     // 18: hookline.v1.GetEndpointStatsResponse
-	nil,                                  // 19: hookline.v1.Endpoint.HeadersEntry
-	nil,                                  // 20: hookline.v1.CreateEndpointRequest.HeadersEntry
-	(*durationpb.Duration)(nil),          // 21: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),        // 22: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),        // 23: google.protobuf.FieldMask
+	(*SendTestEventRequest)(nil),         // 19: hookline.v1.SendTestEventRequest
+	(*SendTestEventResponse)(nil),        // 20: hookline.v1.SendTestEventResponse
+	nil,                                  // 21: hookline.v1.Endpoint.HeadersEntry
+	nil,                                  // 22: hookline.v1.CreateEndpointRequest.HeadersEntry
+	(*durationpb.Duration)(nil),          // 23: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),        // 24: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),        // 25: google.protobuf.FieldMask
 }
 var file_hookline_v1_endpoint_proto_depIdxs = []int32{
-	21, // 0: hookline.v1.RetryPolicy.initial_backoff:type_name -> google.protobuf.Duration
-	21, // 1: hookline.v1.RetryPolicy.max_backoff:type_name -> google.protobuf.Duration
-	21, // 2: hookline.v1.RetryPolicy.max_age:type_name -> google.protobuf.Duration
+	23, // 0: hookline.v1.RetryPolicy.initial_backoff:type_name -> google.protobuf.Duration
+	23, // 1: hookline.v1.RetryPolicy.max_backoff:type_name -> google.protobuf.Duration
+	23, // 2: hookline.v1.RetryPolicy.max_age:type_name -> google.protobuf.Duration
 	2,  // 3: hookline.v1.Endpoint.retry_policy:type_name -> hookline.v1.RetryPolicy
-	21, // 4: hookline.v1.Endpoint.timeout:type_name -> google.protobuf.Duration
-	19, // 5: hookline.v1.Endpoint.headers:type_name -> hookline.v1.Endpoint.HeadersEntry
+	23, // 4: hookline.v1.Endpoint.timeout:type_name -> google.protobuf.Duration
+	21, // 5: hookline.v1.Endpoint.headers:type_name -> hookline.v1.Endpoint.HeadersEntry
 	0,  // 6: hookline.v1.Endpoint.ordering:type_name -> hookline.v1.OrderingMode
-	22, // 7: hookline.v1.Endpoint.create_time:type_name -> google.protobuf.Timestamp
-	22, // 8: hookline.v1.Endpoint.update_time:type_name -> google.protobuf.Timestamp
+	24, // 7: hookline.v1.Endpoint.create_time:type_name -> google.protobuf.Timestamp
+	24, // 8: hookline.v1.Endpoint.update_time:type_name -> google.protobuf.Timestamp
 	2,  // 9: hookline.v1.CreateEndpointRequest.retry_policy:type_name -> hookline.v1.RetryPolicy
-	21, // 10: hookline.v1.CreateEndpointRequest.timeout:type_name -> google.protobuf.Duration
-	20, // 11: hookline.v1.CreateEndpointRequest.headers:type_name -> hookline.v1.CreateEndpointRequest.HeadersEntry
+	23, // 10: hookline.v1.CreateEndpointRequest.timeout:type_name -> google.protobuf.Duration
+	22, // 11: hookline.v1.CreateEndpointRequest.headers:type_name -> hookline.v1.CreateEndpointRequest.HeadersEntry
 	0,  // 12: hookline.v1.CreateEndpointRequest.ordering:type_name -> hookline.v1.OrderingMode
 	3,  // 13: hookline.v1.CreateEndpointResponse.endpoint:type_name -> hookline.v1.Endpoint
 	3,  // 14: hookline.v1.GetEndpointResponse.endpoint:type_name -> hookline.v1.Endpoint
 	3,  // 15: hookline.v1.ListEndpointsResponse.endpoints:type_name -> hookline.v1.Endpoint
 	3,  // 16: hookline.v1.UpdateEndpointRequest.endpoint:type_name -> hookline.v1.Endpoint
-	23, // 17: hookline.v1.UpdateEndpointRequest.update_mask:type_name -> google.protobuf.FieldMask
+	25, // 17: hookline.v1.UpdateEndpointRequest.update_mask:type_name -> google.protobuf.FieldMask
 	3,  // 18: hookline.v1.UpdateEndpointResponse.endpoint:type_name -> hookline.v1.Endpoint
-	21, // 19: hookline.v1.RotateEndpointSecretRequest.grace_period:type_name -> google.protobuf.Duration
+	23, // 19: hookline.v1.RotateEndpointSecretRequest.grace_period:type_name -> google.protobuf.Duration
 	3,  // 20: hookline.v1.RotateEndpointSecretResponse.endpoint:type_name -> hookline.v1.Endpoint
-	21, // 21: hookline.v1.EndpointStats.latency_p50:type_name -> google.protobuf.Duration
-	21, // 22: hookline.v1.EndpointStats.latency_p95:type_name -> google.protobuf.Duration
-	21, // 23: hookline.v1.EndpointStats.latency_p99:type_name -> google.protobuf.Duration
+	23, // 21: hookline.v1.EndpointStats.latency_p50:type_name -> google.protobuf.Duration
+	23, // 22: hookline.v1.EndpointStats.latency_p95:type_name -> google.protobuf.Duration
+	23, // 23: hookline.v1.EndpointStats.latency_p99:type_name -> google.protobuf.Duration
 	1,  // 24: hookline.v1.EndpointStats.breaker_state:type_name -> hookline.v1.BreakerState
-	22, // 25: hookline.v1.EndpointStats.failing_since:type_name -> google.protobuf.Timestamp
-	22, // 26: hookline.v1.EndpointStats.last_success_time:type_name -> google.protobuf.Timestamp
-	22, // 27: hookline.v1.EndpointStats.last_failure_time:type_name -> google.protobuf.Timestamp
+	24, // 25: hookline.v1.EndpointStats.failing_since:type_name -> google.protobuf.Timestamp
+	24, // 26: hookline.v1.EndpointStats.last_success_time:type_name -> google.protobuf.Timestamp
+	24, // 27: hookline.v1.EndpointStats.last_failure_time:type_name -> google.protobuf.Timestamp
 	16, // 28: hookline.v1.GetEndpointStatsResponse.stats:type_name -> hookline.v1.EndpointStats
 	4,  // 29: hookline.v1.EndpointService.CreateEndpoint:input_type -> hookline.v1.CreateEndpointRequest
 	6,  // 30: hookline.v1.EndpointService.GetEndpoint:input_type -> hookline.v1.GetEndpointRequest
@@ -1530,15 +1657,17 @@ var file_hookline_v1_endpoint_proto_depIdxs = []int32{
 	12, // 33: hookline.v1.EndpointService.DeleteEndpoint:input_type -> hookline.v1.DeleteEndpointRequest
 	14, // 34: hookline.v1.EndpointService.RotateEndpointSecret:input_type -> hookline.v1.RotateEndpointSecretRequest
 	17, // 35: hookline.v1.EndpointService.GetEndpointStats:input_type -> hookline.v1.GetEndpointStatsRequest
-	5,  // 36: hookline.v1.EndpointService.CreateEndpoint:output_type -> hookline.v1.CreateEndpointResponse
-	7,  // 37: hookline.v1.EndpointService.GetEndpoint:output_type -> hookline.v1.GetEndpointResponse
-	9,  // 38: hookline.v1.EndpointService.ListEndpoints:output_type -> hookline.v1.ListEndpointsResponse
-	11, // 39: hookline.v1.EndpointService.UpdateEndpoint:output_type -> hookline.v1.UpdateEndpointResponse
-	13, // 40: hookline.v1.EndpointService.DeleteEndpoint:output_type -> hookline.v1.DeleteEndpointResponse
-	15, // 41: hookline.v1.EndpointService.RotateEndpointSecret:output_type -> hookline.v1.RotateEndpointSecretResponse
-	18, // 42: hookline.v1.EndpointService.GetEndpointStats:output_type -> hookline.v1.GetEndpointStatsResponse
-	36, // [36:43] is the sub-list for method output_type
-	29, // [29:36] is the sub-list for method input_type
+	19, // 36: hookline.v1.EndpointService.SendTestEvent:input_type -> hookline.v1.SendTestEventRequest
+	5,  // 37: hookline.v1.EndpointService.CreateEndpoint:output_type -> hookline.v1.CreateEndpointResponse
+	7,  // 38: hookline.v1.EndpointService.GetEndpoint:output_type -> hookline.v1.GetEndpointResponse
+	9,  // 39: hookline.v1.EndpointService.ListEndpoints:output_type -> hookline.v1.ListEndpointsResponse
+	11, // 40: hookline.v1.EndpointService.UpdateEndpoint:output_type -> hookline.v1.UpdateEndpointResponse
+	13, // 41: hookline.v1.EndpointService.DeleteEndpoint:output_type -> hookline.v1.DeleteEndpointResponse
+	15, // 42: hookline.v1.EndpointService.RotateEndpointSecret:output_type -> hookline.v1.RotateEndpointSecretResponse
+	18, // 43: hookline.v1.EndpointService.GetEndpointStats:output_type -> hookline.v1.GetEndpointStatsResponse
+	20, // 44: hookline.v1.EndpointService.SendTestEvent:output_type -> hookline.v1.SendTestEventResponse
+	37, // [37:45] is the sub-list for method output_type
+	29, // [29:37] is the sub-list for method input_type
 	29, // [29:29] is the sub-list for extension type_name
 	29, // [29:29] is the sub-list for extension extendee
 	0,  // [0:29] is the sub-list for field type_name
@@ -1555,7 +1684,7 @@ func file_hookline_v1_endpoint_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hookline_v1_endpoint_proto_rawDesc), len(file_hookline_v1_endpoint_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   19,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

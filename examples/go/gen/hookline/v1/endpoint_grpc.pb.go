@@ -26,6 +26,7 @@ const (
 	EndpointService_DeleteEndpoint_FullMethodName       = "/hookline.v1.EndpointService/DeleteEndpoint"
 	EndpointService_RotateEndpointSecret_FullMethodName = "/hookline.v1.EndpointService/RotateEndpointSecret"
 	EndpointService_GetEndpointStats_FullMethodName     = "/hookline.v1.EndpointService/GetEndpointStats"
+	EndpointService_SendTestEvent_FullMethodName        = "/hookline.v1.EndpointService/SendTestEvent"
 )
 
 // EndpointServiceClient is the client API for EndpointService service.
@@ -49,6 +50,9 @@ type EndpointServiceClient interface {
 	// GetEndpointStats reports an endpoint's health: recent success rate and latency, backlog,
 	// circuit breaker and effective rate.
 	GetEndpointStats(ctx context.Context, in *GetEndpointStatsRequest, opts ...grpc.CallOption) (*GetEndpointStatsResponse, error)
+	// SendTestEvent publishes one event to this endpoint only, whatever its event-type filter,
+	// through the normal signed, retried pipeline; ListAttempts on the delivery shows the result.
+	SendTestEvent(ctx context.Context, in *SendTestEventRequest, opts ...grpc.CallOption) (*SendTestEventResponse, error)
 }
 
 type endpointServiceClient struct {
@@ -129,6 +133,16 @@ func (c *endpointServiceClient) GetEndpointStats(ctx context.Context, in *GetEnd
 	return out, nil
 }
 
+func (c *endpointServiceClient) SendTestEvent(ctx context.Context, in *SendTestEventRequest, opts ...grpc.CallOption) (*SendTestEventResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SendTestEventResponse)
+	err := c.cc.Invoke(ctx, EndpointService_SendTestEvent_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // EndpointServiceServer is the server API for EndpointService service.
 // All implementations must embed UnimplementedEndpointServiceServer
 // for forward compatibility.
@@ -150,6 +164,9 @@ type EndpointServiceServer interface {
 	// GetEndpointStats reports an endpoint's health: recent success rate and latency, backlog,
 	// circuit breaker and effective rate.
 	GetEndpointStats(context.Context, *GetEndpointStatsRequest) (*GetEndpointStatsResponse, error)
+	// SendTestEvent publishes one event to this endpoint only, whatever its event-type filter,
+	// through the normal signed, retried pipeline; ListAttempts on the delivery shows the result.
+	SendTestEvent(context.Context, *SendTestEventRequest) (*SendTestEventResponse, error)
 	mustEmbedUnimplementedEndpointServiceServer()
 }
 
@@ -180,6 +197,9 @@ func (UnimplementedEndpointServiceServer) RotateEndpointSecret(context.Context, 
 }
 func (UnimplementedEndpointServiceServer) GetEndpointStats(context.Context, *GetEndpointStatsRequest) (*GetEndpointStatsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetEndpointStats not implemented")
+}
+func (UnimplementedEndpointServiceServer) SendTestEvent(context.Context, *SendTestEventRequest) (*SendTestEventResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SendTestEvent not implemented")
 }
 func (UnimplementedEndpointServiceServer) mustEmbedUnimplementedEndpointServiceServer() {}
 func (UnimplementedEndpointServiceServer) testEmbeddedByValue()                         {}
@@ -328,6 +348,24 @@ func _EndpointService_GetEndpointStats_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _EndpointService_SendTestEvent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SendTestEventRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(EndpointServiceServer).SendTestEvent(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: EndpointService_SendTestEvent_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(EndpointServiceServer).SendTestEvent(ctx, req.(*SendTestEventRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // EndpointService_ServiceDesc is the grpc.ServiceDesc for EndpointService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -362,6 +400,10 @@ var EndpointService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetEndpointStats",
 			Handler:    _EndpointService_GetEndpointStats_Handler,
+		},
+		{
+			MethodName: "SendTestEvent",
+			Handler:    _EndpointService_SendTestEvent_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -510,8 +510,11 @@ func (x *UpdateTenantResponse) GetTenant() *Tenant {
 }
 
 type DeleteTenantRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// A tenant with endpoints or deliveries is deleted only with force; its open deliveries
+	// are then cancelled and its API keys revoked. Without force, FAILED_PRECONDITION.
+	Force         bool `protobuf:"varint,2,opt,name=force,proto3" json:"force,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -551,6 +554,13 @@ func (x *DeleteTenantRequest) GetId() string {
 		return x.Id
 	}
 	return ""
+}
+
+func (x *DeleteTenantRequest) GetForce() bool {
+	if x != nil {
+		return x.Force
+	}
+	return false
 }
 
 type DeleteTenantResponse struct {
@@ -631,9 +641,10 @@ const file_hookline_v1_tenant_proto_rawDesc = "" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\"C\n" +
 	"\x14UpdateTenantResponse\x12+\n" +
-	"\x06tenant\x18\x01 \x01(\v2\x13.hookline.v1.TenantR\x06tenant\"%\n" +
+	"\x06tenant\x18\x01 \x01(\v2\x13.hookline.v1.TenantR\x06tenant\";\n" +
 	"\x13DeleteTenantRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\x16\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05force\x18\x02 \x01(\bR\x05force\"\x16\n" +
 	"\x14DeleteTenantResponse2\xac\x03\n" +
 	"\rTenantService\x12S\n" +
 	"\fCreateTenant\x12 .hookline.v1.CreateTenantRequest\x1a!.hookline.v1.CreateTenantResponse\x12J\n" +

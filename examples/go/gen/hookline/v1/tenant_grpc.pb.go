@@ -41,6 +41,7 @@ type TenantServiceClient interface {
 	// UpdateTenant changes the fields named in update_mask.
 	UpdateTenant(ctx context.Context, in *UpdateTenantRequest, opts ...grpc.CallOption) (*UpdateTenantResponse, error)
 	// DeleteTenant removes a tenant with its endpoints; their open deliveries are cancelled.
+	// A tenant that has endpoints or deliveries needs force.
 	DeleteTenant(ctx context.Context, in *DeleteTenantRequest, opts ...grpc.CallOption) (*DeleteTenantResponse, error)
 }
 
@@ -117,6 +118,7 @@ type TenantServiceServer interface {
 	// UpdateTenant changes the fields named in update_mask.
 	UpdateTenant(context.Context, *UpdateTenantRequest) (*UpdateTenantResponse, error)
 	// DeleteTenant removes a tenant with its endpoints; their open deliveries are cancelled.
+	// A tenant that has endpoints or deliveries needs force.
 	DeleteTenant(context.Context, *DeleteTenantRequest) (*DeleteTenantResponse, error)
 	mustEmbedUnimplementedTenantServiceServer()
 }

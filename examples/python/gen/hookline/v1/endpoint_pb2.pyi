@@ -249,3 +249,21 @@ class GetEndpointStatsResponse(_message.Message):
     STATS_FIELD_NUMBER: _ClassVar[int]
     stats: EndpointStats
     def __init__(self, stats: _Optional[_Union[EndpointStats, _Mapping]] = ...) -> None: ...
+
+class SendTestEventRequest(_message.Message):
+    __slots__ = ("endpoint_id", "type", "payload")
+    ENDPOINT_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    endpoint_id: str
+    type: str
+    payload: bytes
+    def __init__(self, endpoint_id: _Optional[str] = ..., type: _Optional[str] = ..., payload: _Optional[bytes] = ...) -> None: ...
+
+class SendTestEventResponse(_message.Message):
+    __slots__ = ("event_id", "delivery_id")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    DELIVERY_ID_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    delivery_id: str
+    def __init__(self, event_id: _Optional[str] = ..., delivery_id: _Optional[str] = ...) -> None: ...

@@ -70,6 +70,11 @@ class EndpointServiceStub:
                 request_serializer=hookline_dot_v1_dot_endpoint__pb2.GetEndpointStatsRequest.SerializeToString,
                 response_deserializer=hookline_dot_v1_dot_endpoint__pb2.GetEndpointStatsResponse.FromString,
                 _registered_method=True)
+        self.SendTestEvent = channel.unary_unary(
+                '/hookline.v1.EndpointService/SendTestEvent',
+                request_serializer=hookline_dot_v1_dot_endpoint__pb2.SendTestEventRequest.SerializeToString,
+                response_deserializer=hookline_dot_v1_dot_endpoint__pb2.SendTestEventResponse.FromString,
+                _registered_method=True)
 
 
 class EndpointServiceServicer:
@@ -126,6 +131,14 @@ class EndpointServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SendTestEvent(self, request, context):
+        """SendTestEvent publishes one event to this endpoint only, whatever its event-type filter,
+        through the normal signed, retried pipeline; ListAttempts on the delivery shows the result.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EndpointServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -163,6 +176,11 @@ def add_EndpointServiceServicer_to_server(servicer, server):
                     servicer.GetEndpointStats,
                     request_deserializer=hookline_dot_v1_dot_endpoint__pb2.GetEndpointStatsRequest.FromString,
                     response_serializer=hookline_dot_v1_dot_endpoint__pb2.GetEndpointStatsResponse.SerializeToString,
+            ),
+            'SendTestEvent': grpc.unary_unary_rpc_method_handler(
+                    servicer.SendTestEvent,
+                    request_deserializer=hookline_dot_v1_dot_endpoint__pb2.SendTestEventRequest.FromString,
+                    response_serializer=hookline_dot_v1_dot_endpoint__pb2.SendTestEventResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -355,6 +373,33 @@ class EndpointService:
             '/hookline.v1.EndpointService/GetEndpointStats',
             hookline_dot_v1_dot_endpoint__pb2.GetEndpointStatsRequest.SerializeToString,
             hookline_dot_v1_dot_endpoint__pb2.GetEndpointStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SendTestEvent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hookline.v1.EndpointService/SendTestEvent',
+            hookline_dot_v1_dot_endpoint__pb2.SendTestEventRequest.SerializeToString,
+            hookline_dot_v1_dot_endpoint__pb2.SendTestEventResponse.FromString,
             options,
             channel_credentials,
             insecure,

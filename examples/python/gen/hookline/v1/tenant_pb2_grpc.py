@@ -96,6 +96,7 @@ class TenantServiceServicer:
 
     def DeleteTenant(self, request, context):
         """DeleteTenant removes a tenant with its endpoints; their open deliveries are cancelled.
+        A tenant that has endpoints or deliveries needs force.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
