@@ -1,132 +1,115 @@
-import { startHookline } from "../app.ts";
-import { ConfigError, SETTINGS, loadConfig } from "../config/config.ts";
-import { HooklineError } from "../core/errors.ts";
-import { createLogger } from "../observability/logger.ts";
-import { VERSION } from "../version.ts";
 import { ConnectError } from "@connectrpc/connect";
-import { ADMIN_COMMANDS, ADMIN_USAGE, runAdmin } from "./admin.ts";
-import { parseArgs } from "./args.ts";
-import { receive } from "./receive.ts";
+import { SETTINGS } from "../config/config.ts";
+import { VERSION } from "../version.ts";
+import { UsageError, commandHelp, didYouMean, parseInvocation, type Command } from "./command.ts";
+import { deliveryCommands } from "./commands/deliveries.ts";
+import { endpointCommands } from "./commands/endpoints.ts";
+import { eventCommands } from "./commands/events.ts";
+import { keyCommands } from "./commands/keys.ts";
+import { receiveCommand } from "./commands/receive.ts";
+import { statsCommand } from "./commands/stats.ts";
+import { tenantCommands } from "./commands/tenants.ts";
 
-const USAGE = `hookline ${VERSION}: gRPC-first webhook delivery engine
+export const COMMANDS: Command[] = [
+  ...tenantCommands,
+  ...endpointCommands,
+  ...eventCommands,
+  ...deliveryCommands,
+  statsCommand,
+  ...keyCommands,
+  receiveCommand,
+];
 
-usage:
-  hookline serve [flags]          run the server (gRPC, gRPC-Web, Connect on one port)
-  hookline receive [--port 9000] [--host 127.0.0.1] [--secret whsec_...] [--status 200]
-                                  print incoming webhooks and verify their signatures
-  hookline version
-  hookline help
+/** A group name alone runs its list command: `hookline endpoints` = `hookline endpoints list`. */
+const GROUP_DEFAULTS: Record<string, string> = { tenants: "list", endpoints: "list", deliveries: "list", keys: "list" };
 
-${ADMIN_USAGE}
-serve flags (each also HOOKLINE_<NAME> in the environment, or a key of the --config JSON file):
-  --config FILE                   JSON file of settings (camelCase keys)
+const SERVE_USAGE = `usage: hookline serve [flags]
+
+Run the server: gRPC, gRPC-Web and Connect on one port, plus /healthz and /metrics.
+Each flag is also HOOKLINE_<NAME> in the environment, or a camelCase key of the --config JSON file.
+
+  --config FILE                   JSON file of settings
 ${SETTINGS.map((s) => `  --${s.flag.padEnd(30)}${s.help}`).join("\n")}
+  -h, --help                      show this help
 `;
 
-/** Exit code 2: the command line or configuration is unusable. */
-function usageError(message: string): never {
-  process.stderr.write(`hookline: ${message}\n`);
-  process.exit(2);
+function usage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+  return `hookline ${VERSION}: gRPC-first webhook delivery engine
+
+usage: hookline COMMAND [ARGS] [flags]      (hookline COMMAND --help for its flags)
+
+  ${"serve".padEnd(width)}run the server
+${COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary.split(/(?<=\.) /)[0]}`).join("\n")}
+  ${"version".padEnd(width)}print the version
+
+Commands that talk to a server read --server (HOOKLINE_SERVER, default http://127.0.0.1:8080)
+and --api-key (HOOKLINE_API_KEY).
+`;
 }
 
-async function serve(argv: string[]): Promise<void> {
-  let config;
-  try {
-    config = loadConfig({ argv, env: process.env });
-  } catch (err) {
-    if (err instanceof ConfigError) usageError(err.message);
-    throw err;
+/** Finds the command the leading words name; the rest of argv is its arguments. */
+function resolve(argv: readonly string[]): { command: Command; rest: string[] } | undefined {
+  const [first, second] = argv;
+  const two = COMMANDS.find((c) => c.name === `${first} ${second}`);
+  if (two) return { command: two, rest: argv.slice(2) };
+  const one = COMMANDS.find((c) => c.name === first);
+  if (one) return { command: one, rest: argv.slice(1) };
+  const fallback = first === undefined ? undefined : GROUP_DEFAULTS[first];
+  if (fallback && (second === undefined || second.startsWith("-"))) {
+    const listed = COMMANDS.find((c) => c.name === `${first} ${fallback}`);
+    if (listed) return { command: listed, rest: argv.slice(1) };
   }
-  const logger = createLogger(config.logLevel);
-  // A promise nobody awaited failed: a bug. Say so in the structured log, then exit, since
-  // the state in memory can no longer be trusted; acknowledged work is in the store.
-  process.on("unhandledRejection", (err) => {
-    logger.fatal({ err }, "internal error (unhandled rejection): exiting; restart hookline, nothing acknowledged is lost");
-    process.exit(70);
-  });
-  let app;
-  try {
-    app = await startHookline(config, logger);
-  } catch (err) {
-    logger.fatal({ err }, `hookline could not start: ${(err as Error).message}`);
-    process.exit(1);
-  }
-  let signals = 0;
-  const onSignal = (signal: string): void => {
-    signals++;
-    if (signals > 1) {
-      logger.warn({ signal }, "second signal: exiting now");
-      process.exit(1);
-    }
-    logger.info({ signal }, "signal received");
-    app.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, "shutdown failed");
-        process.exit(1);
-      },
-    );
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  return undefined;
 }
 
-const RECEIVE_FLAGS = new Set(["port", "host", "secret", "status"]);
-
-async function receiveCommand(argv: string[]): Promise<void> {
-  let flags: Map<string, string>;
-  try {
-    const parsed = parseArgs(argv);
-    if (parsed.positionals.length > 0) throw new Error(`unexpected argument "${parsed.positionals[0]}"`);
-    const unknown = [...parsed.flags.keys()].find((name) => !RECEIVE_FLAGS.has(name));
-    if (unknown !== undefined) throw new Error(`unknown flag --${unknown}; receive takes --port, --host, --secret and --status`);
-    flags = parsed.flags;
-  } catch (err) {
-    usageError(`receive: ${(err as Error).message}`);
-  }
-  const port = Number(flags.get("port") ?? "9000");
-  const status = Number(flags.get("status") ?? "200");
-  if (!Number.isInteger(port) || port < 0 || port > 65535) usageError("--port must be a whole number from 0 to 65535");
-  if (!Number.isInteger(status) || status < 100 || status > 599) usageError("--status must be an HTTP status code");
-  try {
-    await receive({ host: flags.get("host") ?? "127.0.0.1", port, status, secret: flags.get("secret") ?? "" });
-  } catch (err) {
-    if (err instanceof HooklineError) usageError(err.message);
-    usageError(`receive failed: ${(err as Error).message}`);
-  }
+function fail(code: number, message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(code);
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const [command, ...rest] = argv;
-  switch (command) {
-    case "serve":
-      return serve(rest);
-    case "receive":
-      if (rest.includes("--help") || rest.includes("-h")) {
-        process.stdout.write(USAGE);
-        return;
-      }
-      return receiveCommand(rest);
-    case "version":
-    case "--version":
-      process.stdout.write(`${VERSION}\n`);
+  // `hookline deliveries | head`: a closed pipe ends the command quietly.
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE") process.exit(0);
+    throw err;
+  });
+  const [first] = argv;
+  if (first === undefined || first === "help" || first === "--help" || first === "-h") {
+    process.stdout.write(usage());
+    return;
+  }
+  if (first === "version" || first === "--version") {
+    process.stdout.write(`${VERSION}\n`);
+    return;
+  }
+  if (first === "serve") {
+    if (argv.includes("--help") || argv.includes("-h")) {
+      process.stdout.write(SERVE_USAGE);
       return;
-    case undefined:
-    case "help":
-    case "--help":
-    case "-h":
-      process.stdout.write(USAGE);
+    }
+    // The server graph loads only here.
+    const { serve } = await import("./serve.ts");
+    return serve(argv.slice(1));
+  }
+  const found = resolve(argv);
+  if (!found) {
+    const words = [...new Set(COMMANDS.flatMap((c) => [c.name, c.name.split(" ")[0] as string]))];
+    const typed = argv.slice(0, 2).filter((w) => !w.startsWith("-")).join(" ");
+    const guess = didYouMean(typed, words) ?? didYouMean(first, words);
+    fail(2, `hookline: unknown command "${typed}"${guess ? `; did you mean "${guess}"?` : ""} (hookline help lists them)`);
+  }
+  const { command, rest } = found;
+  try {
+    const invocation = parseInvocation(command, rest);
+    if (invocation === "help") {
+      process.stdout.write(commandHelp(command));
       return;
-    default:
-      if (ADMIN_COMMANDS[command] === undefined) usageError(`unknown command "${command}"; run "hookline help"`);
-      try {
-        await runAdmin(command, rest);
-      } catch (err) {
-        if (err instanceof ConnectError) {
-          process.stderr.write(`hookline ${command}: ${err.message}\n`);
-          process.exit(1);
-        }
-        usageError(`${command}: ${(err as Error).message}`);
-      }
+    }
+    await command.run(invocation);
+  } catch (err) {
+    if (err instanceof UsageError) fail(2, `hookline ${command.name}: ${err.message}`);
+    if (err instanceof ConnectError) fail(1, `hookline ${command.name}: ${err.message}`);
+    fail(1, `hookline ${command.name}: ${(err as Error).message}`);
   }
 }

@@ -271,23 +271,19 @@ describe("operator CLI", () => {
     tail.stdout.on("data", (c: Buffer) => (out += c.toString()));
     tail.stderr.on("data", (c: Buffer) => (err += c.toString()));
     try {
-      // No "connected" signal from tail: publish one event at a time until one shows up
-      // (bounded: at most 20 events, one every 500ms).
-      const published: string[] = [];
-      for (let i = 0; i < 20; i++) {
-        // The other endpoint gets a delivery at the same time: tail must not show it.
-        const { results } = await api.events.publish({
-          events: [
-            { tenantId: tenant!.id, type: "ok.tailed", payload: json({ i }) },
-            { tenantId: tenant!.id, type: "dead.tailed", payload: json({ i }) },
-          ],
-        });
-        const { deliveries } = await api.deliveries.listDeliveries({ eventId: results[0]!.eventId });
-        published.push(deliveries[0]!.id);
-        await sleep(500);
-        if (published.some((id) => out.includes(id))) break;
-        if (tail.exitCode !== null) break;
-      }
+      // tail says when it is connected: from then on no change is missed, so one event is enough.
+      await eventually(async () => err.includes("connected") || tail.exitCode !== null, 20_000, "tail connected");
+      expect(err, `tail exited early: ${err}`).toContain("connected");
+      // The other endpoint gets a delivery at the same time: tail must not show it.
+      const { results } = await api.events.publish({
+        events: [
+          { tenantId: tenant!.id, type: "ok.tailed", payload: json({ i: 0 }) },
+          { tenantId: tenant!.id, type: "dead.tailed", payload: json({ i: 0 }) },
+        ],
+      });
+      const { deliveries } = await api.deliveries.listDeliveries({ eventId: results[0]!.eventId });
+      const published = deliveries.map((d) => d.id);
+      await eventually(async () => out.includes(`${published[0]}  succeeded`), 15_000, "tail shows the delivery succeeding");
       const line = out.split("\n").find((l) => published.some((id) => l.includes(id)));
       expect(line, `tail printed: ${out}; stderr: ${err}`).toBeDefined();
       expect(line).toMatch(/\bsucceeded\b.*attempts=1\s+code=200/);

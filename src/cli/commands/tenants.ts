@@ -1,0 +1,89 @@
+import { TenantSchema, type Tenant } from "../../gen/hookline/v1/tenant_pb.ts";
+import { CONNECTION_FLAGS, JSON_FLAG, connect } from "../api.ts";
+import { UsageError, decimal, requiredText, text, type Command } from "../command.ts";
+import { out, printJson, printJsonList } from "../output.ts";
+
+const line = (t: Tenant): string => `${t.id}  ${t.name}  rate=${t.rateLimitPerSecond || "unlimited"}`;
+
+const ID = [{ name: "TENANT_ID", help: "the tenant" }];
+
+export const tenantCommands: Command[] = [
+  {
+    name: "tenants list",
+    summary: "List tenants (a tenant key sees its own).",
+    flags: { ...CONNECTION_FLAGS, ...JSON_FLAG },
+    async run({ flags }) {
+      const api = connect(flags);
+      const all: Tenant[] = [];
+      let pageToken = "";
+      do {
+        const page = await api.tenants.listTenants({ pageSize: 1000, pageToken });
+        all.push(...page.tenants);
+        pageToken = page.nextPageToken;
+      } while (pageToken !== "");
+      if (flags.json) printJsonList("tenants", TenantSchema, all);
+      else for (const t of all) out(line(t));
+    },
+  },
+  {
+    name: "tenants get",
+    summary: "Show one tenant.",
+    args: ID,
+    flags: { ...CONNECTION_FLAGS, ...JSON_FLAG },
+    async run({ flags, args }) {
+      const { tenant } = await connect(flags).tenants.getTenant({ id: args[0] as string });
+      if (flags.json) printJson(TenantSchema, tenant!);
+      else out(line(tenant!));
+    },
+  },
+  {
+    name: "tenants create",
+    summary: "Create a tenant (admin keys only).",
+    flags: {
+      ...CONNECTION_FLAGS,
+      ...JSON_FLAG,
+      name: { type: "string", value: "NAME", help: "tenant name (required)" },
+      rate: { type: "string", value: "N", help: "deliveries per second across its endpoints; 0 = unlimited", default: "0" },
+    },
+    async run({ flags }) {
+      const { tenant } = await connect(flags).tenants.createTenant({ name: requiredText(flags, "name"), rateLimitPerSecond: decimal(flags, "rate") ?? 0 });
+      if (flags.json) printJson(TenantSchema, tenant!);
+      else out(line(tenant!));
+    },
+  },
+  {
+    name: "tenants update",
+    summary: "Change a tenant's name or rate limit.",
+    args: ID,
+    flags: {
+      ...CONNECTION_FLAGS,
+      ...JSON_FLAG,
+      name: { type: "string", value: "NAME", help: "new name" },
+      rate: { type: "string", value: "N", help: "new rate limit per second; 0 = unlimited" },
+    },
+    async run({ flags, args }) {
+      const paths: string[] = [];
+      const name = text(flags, "name");
+      if (flags.name !== undefined) paths.push("name");
+      const rate = decimal(flags, "rate");
+      if (rate !== undefined) paths.push("rate_limit_per_second");
+      if (paths.length === 0) throw new UsageError("nothing to change: pass --name and/or --rate");
+      const { tenant } = await connect(flags).tenants.updateTenant({
+        tenant: { id: args[0] as string, name, rateLimitPerSecond: rate ?? 0 },
+        updateMask: { paths },
+      });
+      if (flags.json) printJson(TenantSchema, tenant!);
+      else out(line(tenant!));
+    },
+  },
+  {
+    name: "tenants delete",
+    summary: "Delete a tenant (admin keys only). One with endpoints or deliveries needs --force, which cancels its open deliveries.",
+    args: ID,
+    flags: { ...CONNECTION_FLAGS, force: { type: "boolean", help: "also delete its endpoints and cancel its open deliveries" } },
+    async run({ flags, args }) {
+      await connect(flags).tenants.deleteTenant({ id: args[0] as string, force: flags.force === true });
+      out(`${args[0]} deleted`);
+    },
+  },
+];
