@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { parseDuration } from "../config/config.ts";
 
 /** A flag of a command: strings take a value, booleans do not. */
 export interface Flag {
@@ -144,4 +145,27 @@ export function list(flags: FlagValues, name: string): string[] | undefined {
   const raw = flags[name];
   if (typeof raw !== "string") return undefined;
   return raw.split(",").map((s) => s.trim()).filter((s) => s !== "");
+}
+
+/** A duration flag ("500ms", "15s", "24h") in milliseconds. */
+export function duration(flags: FlagValues, name: string): number | undefined {
+  const raw = flags[name];
+  if (typeof raw !== "string") return undefined;
+  try {
+    return parseDuration(raw);
+  } catch (err) {
+    throw new UsageError(`--${name} ${(err as Error).message}`);
+  }
+}
+
+/** Every page of a list call, collected. */
+export async function allPages<T>(fetch: (pageToken: string) => Promise<{ items: T[]; nextPageToken: string }>): Promise<T[]> {
+  const all: T[] = [];
+  let pageToken = "";
+  do {
+    const page = await fetch(pageToken);
+    all.push(...page.items);
+    pageToken = page.nextPageToken;
+  } while (pageToken !== "");
+  return all;
 }

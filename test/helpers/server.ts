@@ -131,18 +131,26 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
   };
 }
 
-/** Runs `hookline <args>` to completion (for start-up failures, CLI commands), with the test admin key unless env says otherwise. */
-export function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/**
+ * Runs `hookline <args>` to completion (for start-up failures, CLI commands), with the test
+ * admin key unless env says otherwise, and `stdin` as its input when given.
+ */
+export function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+  stdin?: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [join(ROOT, "bin/hookline.js"), ...args], {
       cwd: ROOT,
       env: { ...process.env, HOOKLINE_API_KEY: TEST_ADMIN_KEY, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
     });
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    child.stdout?.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr?.on("data", (c: Buffer) => (stderr += c.toString()));
+    child.stdin?.end(stdin);
     const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
     child.on("exit", (code) => {
       clearTimeout(timer);

@@ -1,9 +1,8 @@
 import { toJson } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { parseDuration } from "../../config/config.ts";
-import { AttemptSchema, DeliverySchema, DeliveryStatus, type Attempt, type Delivery } from "../../gen/hookline/v1/delivery_pb.ts";
+import { AttemptSchema, DeliverySchema, DeliveryStatus, type Delivery } from "../../gen/hookline/v1/delivery_pb.ts";
 import { CONNECTION_FLAGS, JSON_FLAG, connect } from "../api.ts";
-import { UsageError, integer, list, requiredText, text, type Command, type Flag, type FlagValues } from "../command.ts";
+import { UsageError, allPages, duration, integer, list, requiredText, text, type Command, type Flag, type FlagValues } from "../command.ts";
 import { iso, out, printJson, printJsonList } from "../output.ts";
 import { attemptLine } from "./endpoints.ts";
 
@@ -23,12 +22,8 @@ function statuses(flags: FlagValues, name: string): DeliveryStatus[] {
 }
 
 function since(flags: FlagValues): number | undefined {
-  if (flags.since === undefined) return undefined;
-  try {
-    return Date.now() - parseDuration(text(flags, "since"));
-  } catch (err) {
-    throw new UsageError(`--since ${(err as Error).message}`);
-  }
+  const ago = duration(flags, "since");
+  return ago === undefined ? undefined : Date.now() - ago;
 }
 
 const FILTER_FLAGS: Record<string, Flag> = {
@@ -69,13 +64,10 @@ export const deliveryCommands: Command[] = [
       const api = connect(flags);
       const id = args[0] as string;
       const { delivery } = await api.deliveries.getDelivery({ id });
-      const all: Attempt[] = [];
-      let pageToken = "";
-      do {
+      const all = await allPages(async (pageToken) => {
         const page = await api.deliveries.listAttempts({ deliveryId: id, pageSize: 1000, pageToken });
-        all.push(...page.attempts);
-        pageToken = page.nextPageToken;
-      } while (pageToken !== "");
+        return { items: page.attempts, nextPageToken: page.nextPageToken };
+      });
       if (flags.json) {
         out(JSON.stringify({ delivery: toJson(DeliverySchema, delivery!), attempts: all.map((a) => toJson(AttemptSchema, a)) }));
         return;

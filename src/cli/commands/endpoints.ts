@@ -1,9 +1,8 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { parseDuration } from "../../config/config.ts";
 import { AttemptSchema, DeliveryStatus, type Attempt } from "../../gen/hookline/v1/delivery_pb.ts";
 import { BreakerState, EndpointSchema, EndpointStatsSchema, type Endpoint, type EndpointStats } from "../../gen/hookline/v1/endpoint_pb.ts";
 import { CONNECTION_FLAGS, JSON_FLAG, connect, type Api } from "../api.ts";
-import { UsageError, decimal, integer, list, requiredText, text, type Command, type Flag, type FlagValues } from "../command.ts";
+import { UsageError, allPages, decimal, duration, integer, list, requiredText, text, type Command, type Flag, type FlagValues } from "../command.ts";
 import { iso, millis, out, printJson, printJsonList } from "../output.ts";
 import { readPayload, PAYLOAD_FLAGS } from "./payload.ts";
 
@@ -25,16 +24,14 @@ export function attemptLine(a: Attempt): string {
   return `  #${a.number}  ${iso(a.startTime)}  ${a.statusCode || "-"}  ${millis(a.duration)}ms  ${a.error}${body ? `  body: ${body}` : ""}`;
 }
 
-async function allEndpoints(api: Api, tenantId: string): Promise<Endpoint[]> {
-  const all: Endpoint[] = [];
-  let pageToken = "";
-  do {
+export function allEndpoints(api: Api, tenantId: string): Promise<Endpoint[]> {
+  return allPages(async (pageToken) => {
     const page = await api.endpoints.listEndpoints({ tenantId, pageSize: 1000, pageToken });
-    all.push(...page.endpoints);
-    pageToken = page.nextPageToken;
-  } while (pageToken !== "");
-  return all;
+    return { items: page.endpoints, nextPageToken: page.nextPageToken };
+  });
 }
+
+const durationProto = (ms: number) => ({ seconds: BigInt(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1e6 });
 
 /** Settings shared by create and update; each maps to an update_mask path. */
 const SETTING_FLAGS: Record<string, Flag> = {
@@ -58,16 +55,8 @@ function settings(flags: FlagValues): { fields: EndpointFields; paths: string[] 
   const rate = decimal(flags, "rate");
   if (rate !== undefined) (fields.rateLimitPerSecond = rate), paths.push("rate_limit_per_second");
   if (flags["max-in-flight"] !== undefined) (fields.maxInFlight = integer(flags, "max-in-flight", 0, 1, 1000)), paths.push("max_in_flight");
-  if (flags.timeout !== undefined) {
-    let ms: number;
-    try {
-      ms = parseDuration(text(flags, "timeout"));
-    } catch (err) {
-      throw new UsageError(`--timeout ${(err as Error).message}`);
-    }
-    fields.timeout = { seconds: BigInt(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1e6 };
-    paths.push("timeout");
-  }
+  const timeout = duration(flags, "timeout");
+  if (timeout !== undefined) (fields.timeout = durationProto(timeout)), paths.push("timeout");
   if (flags.header !== undefined) {
     const headers: Record<string, string> = {};
     for (const pair of list(flags, "header") ?? []) {
@@ -168,17 +157,10 @@ export const endpointCommands: Command[] = [
     args: ID,
     flags: { ...CONNECTION_FLAGS, ...JSON_FLAG, grace: { type: "string", value: "DURATION", help: "how long the old secret keeps signing", default: "24h" } },
     async run({ flags, args }) {
-      let graceMs: number | undefined;
-      if (flags.grace !== undefined) {
-        try {
-          graceMs = parseDuration(text(flags, "grace"));
-        } catch (err) {
-          throw new UsageError(`--grace ${(err as Error).message}`);
-        }
-      }
+      const graceMs = duration(flags, "grace");
       const { endpoint } = await connect(flags).endpoints.rotateEndpointSecret({
         id: args[0] as string,
-        gracePeriod: graceMs === undefined ? undefined : { seconds: BigInt(Math.floor(graceMs / 1000)), nanos: (graceMs % 1000) * 1e6 },
+        gracePeriod: graceMs === undefined ? undefined : durationProto(graceMs),
       });
       if (flags.json) printJson(EndpointSchema, endpoint!);
       else out(`${endpoint!.id}\nsecret: ${endpoint!.secret}`);
@@ -215,12 +197,7 @@ export const endpointCommands: Command[] = [
     },
     async run({ flags, args }) {
       const api = connect(flags);
-      let waitMs: number;
-      try {
-        waitMs = parseDuration(text(flags, "wait", "30s"));
-      } catch (err) {
-        throw new UsageError(`--wait ${(err as Error).message}`);
-      }
+      const waitMs = duration(flags, "wait") ?? 30_000;
       const payload = (await readPayload(flags, false)) ?? new Uint8Array();
       const sent = await api.endpoints.sendTestEvent({ endpointId: args[0] as string, type: text(flags, "type"), payload });
       const deadline = Date.now() + waitMs;

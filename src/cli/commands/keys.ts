@@ -1,6 +1,6 @@
 import { ApiKeySchema, CreateApiKeyResponseSchema, type ApiKey } from "../../gen/hookline/v1/api_key_pb.ts";
 import { CONNECTION_FLAGS, JSON_FLAG, connect } from "../api.ts";
-import { requiredText, text, type Command } from "../command.ts";
+import { allPages, requiredText, text, type Command } from "../command.ts";
 import { iso, out, printJson, printJsonList } from "../output.ts";
 
 function line(k: ApiKey): string {
@@ -20,13 +20,10 @@ export const keyCommands: Command[] = [
     },
     async run({ flags }) {
       const api = connect(flags);
-      const all: ApiKey[] = [];
-      let pageToken = "";
-      do {
+      const all = await allPages(async (pageToken) => {
         const page = await api.keys.listApiKeys({ tenantId: text(flags, "tenant"), includeRevoked: flags.all === true, pageSize: 1000, pageToken });
-        all.push(...page.apiKeys);
-        pageToken = page.nextPageToken;
-      } while (pageToken !== "");
+        return { items: page.apiKeys, nextPageToken: page.nextPageToken };
+      });
       if (flags.json) printJsonList("apiKeys", ApiKeySchema, all);
       else for (const k of all) out(line(k));
     },

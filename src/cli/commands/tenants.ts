@@ -1,6 +1,6 @@
 import { TenantSchema, type Tenant } from "../../gen/hookline/v1/tenant_pb.ts";
 import { CONNECTION_FLAGS, JSON_FLAG, connect } from "../api.ts";
-import { UsageError, decimal, requiredText, text, type Command } from "../command.ts";
+import { UsageError, allPages, decimal, requiredText, text, type Command } from "../command.ts";
 import { out, printJson, printJsonList } from "../output.ts";
 
 const line = (t: Tenant): string => `${t.id}  ${t.name}  rate=${t.rateLimitPerSecond || "unlimited"}`;
@@ -14,13 +14,10 @@ export const tenantCommands: Command[] = [
     flags: { ...CONNECTION_FLAGS, ...JSON_FLAG },
     async run({ flags }) {
       const api = connect(flags);
-      const all: Tenant[] = [];
-      let pageToken = "";
-      do {
+      const all = await allPages(async (pageToken) => {
         const page = await api.tenants.listTenants({ pageSize: 1000, pageToken });
-        all.push(...page.tenants);
-        pageToken = page.nextPageToken;
-      } while (pageToken !== "");
+        return { items: page.tenants, nextPageToken: page.nextPageToken };
+      });
       if (flags.json) printJsonList("tenants", TenantSchema, all);
       else for (const t of all) out(line(t));
     },
