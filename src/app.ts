@@ -34,6 +34,7 @@ import { GroupCommit } from "./store/group-commit.ts";
 import { JetStreamStore } from "./store/jetstream/jetstream-store.ts";
 import { SqliteStore } from "./store/sqlite/sqlite-store.ts";
 import type { Store } from "./store/store.ts";
+import { StartupError, checkPortFree, portError, prepareDataDir } from "./preflight.ts";
 import { VERSION } from "./version.ts";
 
 export interface Hookline {
@@ -48,6 +49,8 @@ const HOOKLINE_SERVICES = [TenantService, EndpointService, EventService, Deliver
 /** Opens the store, starts the dispatcher and serves every API on one port. */
 export async function startHookline(config: Config, logger: Logger): Promise<Hookline> {
   const now = Date.now;
+  // Nothing is created on disk before the port is known to be free.
+  await checkPortFree(config.host, config.port);
   const store = await openStore(config, logger);
   const catalog = await Catalog.load(store);
   await ensureFirstAdminKey(store.apiKeys, config.adminKey, logger, now());
@@ -142,9 +145,7 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
   } catch (err) {
     await scheduler.stop(0);
     await store.close();
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "EADDRINUSE") throw new Error(`port ${config.port} on ${config.host} is in use; pick another with --port`);
-    throw err;
+    throw portError(err as NodeJS.ErrnoException, config.host, config.port);
   }
   const expiry = setInterval(() => void store.expireIdempotencyKeys(now() - config.idempotencyWindowMs), 60_000);
   expiry.unref();
@@ -175,13 +176,22 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
 
 /** The embedded SQLite store, or JetStream when --nats is set. */
 async function openStore(config: Config, logger: Logger): Promise<Store> {
-  if (config.natsUrl === "") return new SqliteStore({ dataDir: config.dataDir, sync: config.sqliteSync });
-  return JetStreamStore.open({
-    servers: config.natsUrl,
-    credsFile: config.natsCredsFile,
-    tls: { caFile: config.natsTlsCaFile, certFile: config.natsTlsCertFile, keyFile: config.natsTlsKeyFile },
-    replicas: config.natsReplicas,
-    idempotencyWindowMs: config.idempotencyWindowMs,
-    logger,
-  });
+  if (config.natsUrl === "") return new SqliteStore({ dataDir: prepareDataDir(config.dataDir), sync: config.sqliteSync });
+  return openJetStream(config, logger);
+}
+
+async function openJetStream(config: Config, logger: Logger): Promise<Store> {
+  try {
+    return await JetStreamStore.open({
+      servers: config.natsUrl,
+      credsFile: config.natsCredsFile,
+      tls: { caFile: config.natsTlsCaFile, certFile: config.natsTlsCertFile, keyFile: config.natsTlsKeyFile },
+      replicas: config.natsReplicas,
+      idempotencyWindowMs: config.idempotencyWindowMs,
+      logger,
+    });
+  } catch (err) {
+    // Its messages already name the setting to check (--nats, TLS, creds).
+    throw new StartupError((err as Error).message);
+  }
 }

@@ -1,6 +1,7 @@
 import { startHookline } from "../app.ts";
 import { ConfigError, loadConfig } from "../config/config.ts";
 import { createLogger } from "../observability/logger.ts";
+import { StartupError } from "../preflight.ts";
 
 /** Exit code 2: the configuration is unusable. */
 function usageError(message: string): never {
@@ -28,7 +29,13 @@ export async function serve(argv: string[]): Promise<void> {
   try {
     app = await startHookline(config, logger);
   } catch (err) {
-    logger.fatal({ err }, `hookline could not start: ${(err as Error).message}`);
+    if (err instanceof StartupError) {
+      // A known cause: one line that names the fix, no stack trace.
+      logger.fatal(`hookline could not start: ${err.message}`);
+      process.stderr.write(`hookline serve: ${err.message}\n`);
+    } else {
+      logger.fatal({ err }, `hookline could not start: ${(err as Error).message}`);
+    }
     process.exit(1);
   }
   let signals = 0;

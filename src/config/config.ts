@@ -244,7 +244,7 @@ function parseFlags(argv: readonly string[]): ParsedFlags {
     }
     if (name === "config") configFile = value;
     else if (known.has(name)) values.set(name, value);
-    else throw new ConfigError(`unknown flag --${name}; run "hookline help" for the list`);
+    else throw new ConfigError(`unknown flag --${name}; run "hookline serve --help" for the list`);
   }
   return { values, configFile };
 }

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -116,24 +116,49 @@ describe("start-up refuses bad configuration with exit code 2", () => {
     expect(r.stderr).toContain("serv");
   });
 
-  it("a port already in use fails with exit code 1 and says so", async () => {
+  it("a port already in use fails with one line naming the fix, before the data dir is created", async () => {
     const blocker = net.createServer();
     await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
     const { port } = blocker.address() as AddressInfo;
+    const fresh = join(dir, "never-created");
     try {
-      const r = await runCli(serve("--host", "127.0.0.1", "--port", String(port)));
+      const r = await runCli(["serve", "--data-dir", fresh, "--host", "127.0.0.1", "--port", String(port)]);
       expect(r.code).toBe(1);
-      expect(r.stdout + r.stderr).toContain(`port ${port}`);
-      expect(r.stdout + r.stderr).toContain("in use");
+      expect(r.stderr.trim().split("\n")).toEqual([`hookline serve: port ${port} on 127.0.0.1 is in use by another process; stop it or pick another port with --port`]);
+      expect(r.stdout).not.toMatch(/"stack"/);
+      expect(existsSync(fresh)).toBe(false);
     } finally {
       await new Promise<void>((resolve) => blocker.close(() => resolve()));
     }
   });
+
+  it("a data dir that is a file, or cannot be created, fails with one line naming --data-dir", async () => {
+    const file = writeConfig("not-a-dir", "x");
+    const notDir = await runCli(["serve", "--data-dir", file, "--port", "0"]);
+    expect(notDir.code).toBe(1);
+    expect(notDir.stderr.trim()).toBe(`hookline serve: data dir ${file}: ${file} is not a directory; choose another --data-dir`);
+    // Node's recursive mkdir loops forever here; start-up must fail at once instead.
+    const proc = await runCli(["serve", "--data-dir", "/proc/hookline-data", "--port", "0"]);
+    expect(proc.code).toBe(1);
+    expect(proc.stderr.trim()).toMatch(/^hookline serve: data dir \/proc\/hookline-data: cannot create .*; choose another --data-dir$/);
+  });
+
+  it("NATS that does not answer fails with one line naming --nats", async () => {
+    const closed = net.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const r = await runCli(["serve", "--port", "0", "--nats", `nats://127.0.0.1:${port}`]);
+    expect(r.code).toBe(1);
+    const lines = r.stderr.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^hookline serve: cannot connect to NATS at nats:\/\/127\.0\.0\.1:\d+: .*--nats/);
+  });
 });
 
 describe("help and version", () => {
-  it("`hookline help` exits 0 and lists every flag with its help", async () => {
-    const r = await runCli(["help"]);
+  it("`hookline serve --help` exits 0 and lists every flag with its help", async () => {
+    const r = await runCli(["serve", "--help"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("--config");
     for (const s of SETTINGS) {
