@@ -1,7 +1,11 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly: tsx registers its loader, then the CLI starts.
-import { register } from "tsx/esm/api";
+// Runs the compiled CLI in dist/ (`npm run build`; `npm ci` builds it through `prepare`).
+import { existsSync } from "node:fs";
 
-register();
-const { main } = await import("../src/cli/main.ts");
+const entry = new URL("../dist/cli/main.js", import.meta.url);
+if (!existsSync(entry)) {
+  process.stderr.write("hookline: dist/ is missing; run `npm run build` first\n");
+  process.exit(1);
+}
+const { main } = await import(entry.href);
 await main(process.argv.slice(2));

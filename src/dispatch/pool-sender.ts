@@ -1,10 +1,14 @@
 import { Piscina } from "piscina";
 import type { SendResult, SendTask, Sender } from "./send-task.ts";
 
+// The worker module next to this one: worker.js when compiled (dist/), worker.ts when run from
+// sources under `node --import tsx` (bench/micro), whose loader worker threads inherit via execArgv.
+const WORKER = new URL(import.meta.url.endsWith(".ts") ? "./worker.ts" : "./worker.js", import.meta.url).href;
+
 /** Sends from a piscina pool of worker threads, each with its own keep-alive agent. */
 export function createPoolSender(options: { threads: number; allowPrivateTargets: boolean }): Sender {
   const pool = new Piscina({
-    filename: new URL("./worker-entry.mjs", import.meta.url).href,
+    filename: WORKER,
     minThreads: options.threads,
     maxThreads: options.threads,
     // A task is a batch of network-bound POSTs: let each thread interleave them. The scheduler
