@@ -30,6 +30,8 @@ export default defineConfig({
     // Two cores: e2e files each start real server processes.
     maxWorkers: 2,
     fileParallelism: true,
+    // e2e tests start the compiled server: build dist/ before any test.
+    globalSetup: ["test/helpers/build.ts"],
     projects: [
       {
         extends: true,

@@ -6,7 +6,7 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { TsxSourceMaps } from "./lib/tsx-source-maps.ts";
+import { SourceMaps } from "./lib/source-maps.ts";
 
 interface ProfileNode {
   id: number;
@@ -23,25 +23,15 @@ interface Profile {
 }
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
-const maps = new TsxSourceMaps();
-const sourceLines = new Map<string, string[]>();
+const maps = new SourceMaps();
 
-/** "file.ts:123  <that line of code>" for TypeScript frames, else "file:line". */
+/** "src/file.ts:123  <that line of code>" for compiled frames with a source map, else "file:line". */
 function position(url: string, line: number, column: number): string {
   if (url === "") return "(native)";
   const path = url.startsWith("file://") ? fileURLToPath(url) : url;
-  const original = path.endsWith(".ts") ? maps.originalLine(path, line, column) : undefined;
+  const original = path.endsWith(".js") && !path.includes("/node_modules/") ? maps.originalPosition(path, line, column) : undefined;
   if (original === undefined) return `${where(url)}:${line + 1}`;
-  let text = sourceLines.get(path);
-  if (!text) {
-    try {
-      text = readFileSync(path, "utf8").split("\n");
-    } catch {
-      text = [];
-    }
-    sourceLines.set(path, text);
-  }
-  return `${where(url)}:${original}  ${(text[original - 1] ?? "").trim().slice(0, 70)}`;
+  return `${where(original.source)}:${original.line}  ${original.text.trim().slice(0, 70)}`;
 }
 
 function where(url: string): string {

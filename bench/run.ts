@@ -6,6 +6,7 @@ import { execFileSync } from "node:child_process";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { buildDist } from "../test/helpers/build.ts";
 import { FleetClient } from "./fleet-client.ts";
 import { runMicro } from "./micro/index.ts";
 import { parseOptions, USAGE, UsageError, type BenchOptions } from "./options.ts";
@@ -109,6 +110,8 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (options.micro) return runMicro(ROOT, RESULTS, log);
+  // The scenarios start the compiled server (bin/hookline.js runs dist/).
+  buildDist();
   return runScenarios(options, argv);
 }
 
