@@ -47,6 +47,10 @@ export interface StartOptions {
   allowPrivateTargets?: boolean;
   /** --admin-key; defaults to TEST_ADMIN_KEY, "" starts without one. */
   adminKey?: string;
+  /** An installed `hookline` executable to run instead of this repo's bin/hookline.js. */
+  bin?: string;
+  /** Working directory of the server; defaults to the repo root. */
+  cwd?: string;
 }
 
 export function tempDir(prefix = "hookline-test-"): string {
@@ -69,8 +73,9 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
   const adminKey = options.adminKey ?? TEST_ADMIN_KEY;
   if (adminKey !== "") args.push("--admin-key", adminKey);
   args.push(...(options.args ?? []));
-  const child = spawn(process.execPath, args, {
-    cwd: ROOT,
+  const [command, commandArgs] = options.bin === undefined ? [process.execPath, args] : [options.bin, args.slice(1)];
+  const child = spawn(command, commandArgs, {
+    cwd: options.cwd ?? ROOT,
     env: { ...process.env, HOOKLINE_LOG_LEVEL: "info", ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
