@@ -27,7 +27,10 @@ let leaveShell: (() => void) | undefined;
 async function start(): Promise<void> {
   const key = storedKey();
   if (key === null) return signIn();
-  const api = createApi(key, () => signOut("Your API key is no longer accepted. Sign in again."));
+  // Once signed in, a key that stops working (revoked) leads back to the sign-in form.
+  const api = createApi(key, () => {
+    if (leaveShell) signOut("Your API key is no longer accepted. Sign in again.");
+  });
   try {
     shell(api, await discoverScope(api));
   } catch (err) {

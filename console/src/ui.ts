@@ -56,7 +56,7 @@ export function table<T>(columns: Column<T>[], rows: T[], options: { link?(row: 
   return h(
     "div",
     { class: "table-wrap" },
-    h("table", { "aria-label": options.label }, h("thead", null, h("tr", null, columns.map((c) => h("th", { scope: "col" }, c.title)))), h("tbody", null, body)),
+    h("table", { "aria-label": options.label }, h("thead", null, h("tr", null, columns.map((c) => h("th", { scope: "col", class: c.class }, c.title)))), h("tbody", null, body)),
   );
 }
 

@@ -118,7 +118,8 @@ function testEventPanel(ctx: ViewContext, e: Endpoint): HTMLElement {
             h("p", null, "Delivery ", h("a", { href: href(`deliveries/${d.id}`) }, d.id), " ", badge(statusName(d.status), statusTone(d.status))),
             attemptsTable(attempts),
           ),
-        (d, attempts) => attempts.length > 0 || settled(d),
+        // Done once it succeeded or died, or failed its first attempt with a retry scheduled.
+        (d, attempts) => settled(d) || (attempts.length > 0 && d.status === DeliveryStatus.RETRYING),
       );
     });
   });
