@@ -242,7 +242,7 @@ describe.skipIf(!haveChromium)("console in a browser", () => {
     expect(problems.filter((p) => !/status of 40[34]/.test(p))).toEqual([]);
   }, 180_000);
 
-  it("an admin key is offered tenant creation; an unknown key is refused at sign-in", async () => {
+  it("an unknown key is refused at sign-in; an admin key creates a tenant and a tenant key, which then signs in", async () => {
     await page.evaluate(() => sessionStorage.clear());
     await page.goto(`${server.baseUrl}/console`);
     await page.getByLabel("API key").fill("hk_not_a_real_key");
@@ -256,8 +256,20 @@ describe.skipIf(!haveChromium)("console in a browser", () => {
     await page.getByText("New tenant").click();
     await page.getByLabel("Name").fill("Initech");
     await page.getByRole("button", { name: "Create tenant" }).click();
-    await page.locator("tbody tr", { hasText: "Initech" }).waitFor();
+    const initech = page.locator("tbody tr", { hasText: "Initech" });
+    await initech.waitFor();
     expect((await api.tenants.listTenants({ pageSize: 1000 })).tenants.some((t) => t.name === "Initech")).toBe(true);
+
+    // A key for the new tenant, shown once.
+    await initech.getByRole("button", { name: "New API key" }).click();
+    const key = await page.getByRole("dialog").locator("[data-secret]").innerText();
+    expect(key).toMatch(/^hk_/);
+    await page.getByRole("dialog").getByRole("button", { name: "Close" }).click();
+    await page.evaluate(() => sessionStorage.clear());
+    await page.goto(`${server.baseUrl}/console`);
+    await page.getByLabel("API key").fill(key);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.locator("[data-scope=tenant]", { hasText: "Initech" }).waitFor();
   }, 120_000);
 
   async function tenantWithEndpoint(rx: Receiver, name: string): Promise<{ tenantId: string; endpointId: string }> {
