@@ -126,7 +126,7 @@ describe.skipIf(!haveChromium)("console in a browser", () => {
     if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
-  it("a tenant key sees its own endpoint with health, a dead delivery's attempts, retries it, tails live changes, sends a test event, and nothing of another tenant", async () => {
+  it("a tenant key sees its own endpoint with health, a dead delivery's attempts, retries it, tails live changes, sends a test event, replays in bulk, and sees nothing of another tenant", async () => {
     // What an operator set up beforehand: two tenants; a key for the first one only.
     let receiverUp = false;
     const rx = await receiver(() => (receiverUp ? { status: 200, body: "thanks" } : { status: 500, body: "receiver is down" }));
@@ -222,6 +222,16 @@ describe.skipIf(!haveChromium)("console in a browser", () => {
     expect(JSON.parse(rx.requests.at(-1)!.body.toString()).test).toBe(true);
     await screenshot(page, "console-endpoint-light.png");
 
+    // Bulk replay of the endpoint's succeeded deliveries (the retried one, the live one, the test event).
+    const sentBefore = rx.requests.length;
+    const replay = page.getByRole("form", { name: "Replay deliveries" });
+    await replay.getByLabel("dead").uncheck();
+    await replay.getByLabel("succeeded").check();
+    await replay.getByRole("button", { name: "Replay" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Replay" }).click();
+    await page.locator(".notice", { hasText: "3 deliveries scheduled again" }).waitFor();
+    await rx.waitFor((reqs) => reqs.length >= sentBefore + 3);
+
     // Another tenant's things are not visible, even by id.
     await page.goto(`${server.baseUrl}/console#/deliveries/${otherDelivery.id}`);
     await page.getByText(`Delivery ${otherDelivery.id} cannot be shown.`).waitFor();
@@ -248,6 +258,13 @@ describe.skipIf(!haveChromium)("console in a browser", () => {
     await page.getByLabel("API key").fill("hk_not_a_real_key");
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByRole("alert").filter({ hasText: "not accepted" }).waitFor();
+
+    // With no choice made, the theme follows the system's.
+    await page.emulateMedia({ colorScheme: "dark" });
+    expect(await page.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe("rgb(15, 18, 22)");
+    await screenshot(page, "console-signin-dark.png");
+    await page.emulateMedia({ colorScheme: "light" });
+    expect(await page.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe("rgb(246, 247, 249)");
 
     await page.getByLabel("API key").fill((await import("../helpers/auth.ts")).TEST_ADMIN_KEY);
     await page.getByRole("button", { name: "Sign in" }).click();
