@@ -171,6 +171,9 @@ describe.skipIf(!haveChromium)("console in a browser", () => {
     // Deliveries filtered to DEAD; open the dead one with the keyboard and read its attempt.
     await page.goto(`${server.baseUrl}/console#/deliveries?status=dead`);
     await page.locator("tbody tr", { hasText: dead.id }).waitFor();
+    await page.keyboard.press("/");
+    expect(await page.evaluate(() => document.activeElement?.getAttribute("name"))).toBe("endpoint");
+    await page.keyboard.press("Escape");
     await page.keyboard.press("j");
     await page.keyboard.press("Enter");
     await page.getByRole("heading", { name: `Delivery ${dead.id}` }).waitFor();
@@ -287,6 +290,11 @@ describe.skipIf(!haveChromium)("console in a browser", () => {
     await page.getByLabel("API key").fill(key);
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.locator("[data-scope=tenant]", { hasText: "Initech" }).waitFor();
+
+    // Signing out forgets the key.
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByLabel("API key").waitFor();
+    expect(await page.evaluate(() => sessionStorage.getItem("hookline.apiKey"))).toBeNull();
   }, 120_000);
 
   async function tenantWithEndpoint(rx: Receiver, name: string): Promise<{ tenantId: string; endpointId: string }> {
