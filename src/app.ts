@@ -14,6 +14,7 @@ import { Authenticator } from "./auth/authenticator.ts";
 import { ensureFirstAdminKey } from "./auth/bootstrap.ts";
 import { authInterceptor } from "./auth/interceptor.ts";
 import type { Config } from "./config/config.ts";
+import { consoleRoute } from "./console/route.ts";
 import { DeliveryFeed } from "./dispatch/delivery-feed.ts";
 import { createInlineSender } from "./dispatch/inline-sender.ts";
 import { createPoolSender } from "./dispatch/pool-sender.ts";
@@ -116,6 +117,7 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
     router.service(ReflectionV1alpha, reflection.v1alpha);
   };
   const shutdown = new AbortController();
+  const serveConsole = consoleRoute();
   const handler = connectNodeAdapter({
     routes,
     // The error interceptor is outermost, so refusals leave as proper statuses too.
@@ -124,6 +126,7 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
     // A message over this size cannot be decoded, so it fails the call (or ends the stream).
     readMaxBytes: config.maxRequestBytes,
     fallback(req, res) {
+      if (serveConsole(req, res)) return;
       const path = (req.url ?? "").split("?")[0];
       if (req.method === "GET" && path === "/healthz") {
         const ok = health.status === 1;
@@ -134,7 +137,7 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
         res.end(metrics.registry.render());
       } else {
         res.writeHead(404, { "content-type": "text/plain" });
-        res.end("not found: hookline serves gRPC, gRPC-Web and Connect under /hookline.v1.*, plus GET /healthz and GET /metrics\n");
+        res.end("not found: hookline serves gRPC, gRPC-Web and Connect under /hookline.v1.*, plus GET /healthz, GET /metrics and the web console at GET /console\n");
       }
     },
   });
