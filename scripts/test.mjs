@@ -8,6 +8,10 @@ import { mkdirSync, readFileSync, existsSync, rmSync } from "node:fs";
 const ensure = spawnSync("bash", ["scripts/ensure-nats-server.sh"], { stdio: "inherit" });
 if (ensure.status !== 0) console.error("warning: nats-server is not available; the jetstream project's tests will fail");
 
+// The console's browser test drives Debian's chromium; like nats-server, install it when we can.
+const browser = spawnSync("bash", ["scripts/ensure-chromium.sh"], { stdio: "inherit" });
+if (browser.status !== 0) console.error("warning: chromium is not available; the console's browser test will be skipped (fail under CI)");
+
 const report = ".tmp/vitest-report.json";
 mkdirSync(".tmp", { recursive: true });
 rmSync(report, { force: true });
