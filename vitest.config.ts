@@ -17,6 +17,7 @@ const CONTRACT = [
   "replay",
   "retries",
   "signing",
+  "success-codes",
   "validation",
   "watch-stats",
 ].map((name) => `test/e2e/${name}.test.ts`);

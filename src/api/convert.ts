@@ -87,6 +87,7 @@ export function endpointToProto(e: domain.Endpoint, withSecret: boolean): Endpoi
     timeout: msToDuration(e.timeoutMs),
     headers: e.headers,
     ordering: orderingToProto(e.ordering),
+    successStatusCodes: e.successStatusCodes,
     createTime: timestampFromMs(e.createdMs),
     updateTime: timestampFromMs(e.updatedMs),
   });

@@ -12,6 +12,7 @@ import {
   checkIntRange,
   checkLength,
   checkRate,
+  checkSuccessStatusCodes,
   checkUrl,
   requireNonEmpty,
 } from "../core/validation.ts";
@@ -41,6 +42,7 @@ const UPDATABLE = [
   "timeout",
   "headers",
   "ordering",
+  "success_status_codes",
 ] as const;
 
 const DEFAULT_GRACE_MS = 24 * 3600_000;
@@ -116,6 +118,7 @@ export function endpointService(deps: ServiceDeps & { dispatch: HealthSource }):
         timeoutMs: timeoutMs("timeout", req.timeout),
         headers: checkHeaders("headers", req.headers),
         ordering: orderingFromProto("ordering", req.ordering),
+        successStatusCodes: checkSuccessStatusCodes("success_status_codes", req.successStatusCodes),
         createdMs,
         updatedMs: createdMs,
       };
@@ -159,6 +162,8 @@ export function endpointService(deps: ServiceDeps & { dispatch: HealthSource }):
       if (paths.has("timeout")) next.timeoutMs = timeoutMs("endpoint.timeout", input.timeout);
       if (paths.has("headers")) next.headers = checkHeaders("endpoint.headers", input.headers);
       if (paths.has("ordering")) next.ordering = orderingFromProto("endpoint.ordering", input.ordering);
+      if (paths.has("success_status_codes"))
+        next.successStatusCodes = checkSuccessStatusCodes("endpoint.success_status_codes", input.successStatusCodes);
       await catalog.updateEndpoint(next);
       return { endpoint: endpointToProto(next, false) };
     },

@@ -37,6 +37,8 @@ export interface Endpoint {
   timeoutMs: number;
   headers: Record<string, string>;
   ordering: OrderingMode;
+  /** Status codes that count as success besides 2xx. */
+  successStatusCodes: number[];
   createdMs: number;
   updatedMs: number;
 }

@@ -76,6 +76,7 @@ describe("scheduler: an endpoint changed while its claim is out", () => {
       timeoutMs: 2000,
       headers: {},
       ordering: "unordered",
+      successStatusCodes: [],
       createdMs: now,
       updatedMs: now,
     };

@@ -2,7 +2,7 @@ import type { KV, KvWatchEntry } from "@nats-io/kv";
 import type { Endpoint, Tenant } from "../../core/types.ts";
 import type { Logger } from "../../observability/logger.ts";
 import type { CatalogChange } from "../store.ts";
-import { decodeJson, encodeJson } from "./codec.ts";
+import { decodeEndpoint, decodeJson, encodeJson } from "./codec.ts";
 import { configKey } from "./layout.ts";
 
 /** Marks a key this process deleted, until the watch echoes the delete. */
@@ -110,7 +110,7 @@ export class ConfigMirror {
         this.emit(removed ? { kind: "tenant-deleted", id } : { kind: "tenant", tenant: this.tenants.get(id) as Tenant });
       } else if (kind === "endpoint") {
         if (removed) this.endpoints.delete(id);
-        else this.endpoints.set(id, decodeJson<Endpoint>(entry.value));
+        else this.endpoints.set(id, decodeEndpoint(entry.value));
         this.emit(removed ? { kind: "endpoint-deleted", id } : { kind: "endpoint", endpoint: this.endpoints.get(id) as Endpoint });
       } else if (kind === "failing") {
         if (removed) this.failing.delete(id);

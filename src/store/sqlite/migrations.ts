@@ -92,6 +92,10 @@ const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX attempts_by_delivery ON attempts(delivery_id, id);
   `,
+  `
+  -- Status codes an endpoint counts as success besides 2xx, as a JSON array.
+  ALTER TABLE endpoints ADD COLUMN success_codes TEXT NOT NULL DEFAULT '[]';
+  `,
 ];
 
 /** Applies the migrations the database has not seen yet, each in its own transaction. */

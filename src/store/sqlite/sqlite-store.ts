@@ -62,6 +62,7 @@ interface EndpointRow {
   timeout_ms: number;
   headers: string;
   ordering: string;
+  success_codes: string;
   created_ms: number;
   updated_ms: number;
 }
@@ -146,6 +147,7 @@ function toEndpoint(row: EndpointRow): Endpoint {
     timeoutMs: row.timeout_ms,
     headers: JSON.parse(row.headers) as Record<string, string>,
     ordering: row.ordering === "ordered_by_key" ? "ordered_by_key" : "unordered",
+    successStatusCodes: JSON.parse(row.success_codes) as number[],
     createdMs: row.created_ms,
     updatedMs: row.updated_ms,
   };
@@ -169,6 +171,7 @@ function fromEndpoint(e: Endpoint): EndpointRow {
     timeout_ms: e.timeoutMs,
     headers: JSON.stringify(e.headers),
     ordering: e.ordering,
+    success_codes: JSON.stringify(e.successStatusCodes),
     created_ms: e.createdMs,
     updated_ms: e.updatedMs,
   };
@@ -205,9 +208,9 @@ function toAttempt(row: AttemptRow): Attempt {
 }
 
 const ENDPOINT_COLUMNS =
-  "id, tenant_id, url, event_types, disabled, disabled_reason, description, secret, previous_secret, previous_secret_expires_ms, retry_policy, rate_limit, max_in_flight, timeout_ms, headers, ordering, created_ms, updated_ms";
+  "id, tenant_id, url, event_types, disabled, disabled_reason, description, secret, previous_secret, previous_secret_expires_ms, retry_policy, rate_limit, max_in_flight, timeout_ms, headers, ordering, success_codes, created_ms, updated_ms";
 const ENDPOINT_VALUES =
-  "@id, @tenant_id, @url, @event_types, @disabled, @disabled_reason, @description, @secret, @previous_secret, @previous_secret_expires_ms, @retry_policy, @rate_limit, @max_in_flight, @timeout_ms, @headers, @ordering, @created_ms, @updated_ms";
+  "@id, @tenant_id, @url, @event_types, @disabled, @disabled_reason, @description, @secret, @previous_secret, @previous_secret_expires_ms, @retry_policy, @rate_limit, @max_in_flight, @timeout_ms, @headers, @ordering, @success_codes, @created_ms, @updated_ms";
 /** Open deliveries of an ordered endpoint that may go next: each key's oldest, and every unkeyed one. */
 const ORDERED_HEADS = `
   SELECT min(rowid) FROM deliveries WHERE endpoint_id = @endpoint AND status IN (${OPEN}) AND ordering_key != ''
