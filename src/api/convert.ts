@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { DurationSchema, timestampFromMs, timestampMs, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { invalidArgument } from "../core/errors.ts";
+import { publicKeyOf, signingAlgorithmOf, type SigningAlgorithm as DomainSigning } from "../core/secrets.ts";
 import type * as domain from "../core/types.ts";
 import {
   AttemptSchema,
@@ -13,6 +14,7 @@ import {
   EndpointSchema,
   OrderingMode,
   RetryPolicySchema,
+  SigningAlgorithm,
   type Endpoint,
 } from "../gen/hookline/v1/endpoint_pb.ts";
 import { EventSchema, type Event } from "../gen/hookline/v1/event_pb.ts";
@@ -64,7 +66,24 @@ export function orderingFromProto(field: string, mode: OrderingMode): domain.Ord
   }
 }
 
-/** The endpoint as clients see it; the secret only when asked (create, rotate). */
+/** A signing algorithm from the wire; undefined when unspecified (the caller picks the default). */
+export function signingFromProto(field: string, algorithm: SigningAlgorithm): DomainSigning | undefined {
+  switch (algorithm) {
+    case SigningAlgorithm.UNSPECIFIED:
+      return undefined;
+    case SigningAlgorithm.HMAC_SHA256:
+      return "hmac";
+    case SigningAlgorithm.ED25519:
+      return "ed25519";
+    default:
+      throw invalidArgument(field, `unknown signing algorithm ${String(algorithm)}`);
+  }
+}
+
+/**
+ * The endpoint as clients see it; an HMAC secret only when asked (create, rotate). An ed25519
+ * secret key is never returned: its public key is, on every read.
+ */
 export function endpointToProto(e: domain.Endpoint, withSecret: boolean): Endpoint {
   return create(EndpointSchema, {
     id: e.id,
@@ -73,7 +92,7 @@ export function endpointToProto(e: domain.Endpoint, withSecret: boolean): Endpoi
     eventTypes: e.eventTypes,
     disabled: e.disabled,
     disabledReason: e.disabledReason,
-    secret: withSecret ? e.secret : "",
+    secret: withSecret && signingAlgorithmOf(e.secret) === "hmac" ? e.secret : "",
     description: e.description,
     retryPolicy: create(RetryPolicySchema, {
       maxAttempts: e.retryPolicy.maxAttempts,
@@ -88,6 +107,8 @@ export function endpointToProto(e: domain.Endpoint, withSecret: boolean): Endpoi
     headers: e.headers,
     ordering: orderingToProto(e.ordering),
     successStatusCodes: e.successStatusCodes,
+    signing: signingAlgorithmOf(e.secret) === "ed25519" ? SigningAlgorithm.ED25519 : SigningAlgorithm.HMAC_SHA256,
+    publicKey: publicKeyOf(e.secret),
     createTime: timestampFromMs(e.createdMs),
     updateTime: timestampFromMs(e.updatedMs),
   });

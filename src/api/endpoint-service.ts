@@ -2,7 +2,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { invalidArgument, notFound, resourceExhausted } from "../core/errors.ts";
 import { MAX_FAN_OUT, newId } from "../core/ids.ts";
 import { DEFAULT_RETRY_POLICY } from "../core/retry.ts";
-import { checkSecret, generateSecret } from "../core/secrets.ts";
+import { checkSecret, generateSecret, generateSigningKeyPair, signingAlgorithmOf, type SigningAlgorithm } from "../core/secrets.ts";
 import type { Endpoint, RetryPolicy } from "../core/types.ts";
 import {
   Limits,
@@ -26,7 +26,7 @@ import {
   EndpointStatsSchema,
   type RetryPolicy as RetryPolicyProto,
 } from "../gen/hookline/v1/endpoint_pb.ts";
-import { durationToMs, endpointToProto, msToDuration, orderingFromProto } from "./convert.ts";
+import { durationToMs, endpointToProto, msToDuration, orderingFromProto, signingFromProto } from "./convert.ts";
 import type { ServiceDeps } from "./deps.ts";
 import { maskPaths } from "./field-mask.ts";
 import { paginate } from "./paging.ts";
@@ -46,6 +46,18 @@ const UPDATABLE = [
 ] as const;
 
 const DEFAULT_GRACE_MS = 24 * 3600_000;
+
+/**
+ * A new secret for this algorithm: the given HMAC secret, or a generated one; an ed25519 key
+ * pair is always generated (hookline keeps the secret key), so a given secret is refused.
+ */
+function newSecret(algorithm: SigningAlgorithm, given: string): string {
+  if (algorithm === "ed25519") {
+    if (given !== "") throw invalidArgument("secret", "must be empty with SIGNING_ALGORITHM_ED25519: hookline generates the key pair");
+    return generateSigningKeyPair();
+  }
+  return given === "" ? generateSecret() : checkSecret("secret", given);
+}
 
 /** A retry policy from the wire: zero fields take the defaults, the rest is range-checked. */
 export function retryPolicyFromProto(field: string, p: RetryPolicyProto | undefined): RetryPolicy {
@@ -109,7 +121,7 @@ export function endpointService(deps: ServiceDeps & { dispatch: HealthSource }):
         disabled: req.disabled,
         disabledReason: req.disabled ? "disabled at creation" : "",
         description: checkLength("description", req.description, Limits.descriptionLength),
-        secret: req.secret === "" ? generateSecret() : checkSecret("secret", req.secret),
+        secret: newSecret(signingFromProto("signing", req.signing) ?? "hmac", req.secret),
         previousSecret: "",
         previousSecretExpiresMs: 0,
         retryPolicy: retryPolicyFromProto("retry_policy", req.retryPolicy),
@@ -204,7 +216,7 @@ export function endpointService(deps: ServiceDeps & { dispatch: HealthSource }):
 
     async rotateEndpointSecret(req) {
       const current = existing("id", req.id);
-      const secret = req.secret === "" ? generateSecret() : checkSecret("secret", req.secret);
+      const secret = newSecret(signingFromProto("signing", req.signing) ?? signingAlgorithmOf(current.secret), req.secret);
       const graceMs = req.gracePeriod === undefined ? DEFAULT_GRACE_MS : (durationToMs("grace_period", req.gracePeriod) ?? 0);
       checkDurationRange("grace_period", graceMs, 0, Limits.maxGraceMs);
       const rotatedMs = now();

@@ -12,7 +12,7 @@ const USAGE = `hookline ${VERSION}: gRPC-first webhook delivery engine
 
 usage:
   hookline serve [flags]          run the server (gRPC, gRPC-Web, Connect on one port)
-  hookline receive [--port 9000] [--host 127.0.0.1] [--secret whsec_...] [--status 200]
+  hookline receive [--port 9000] [--host 127.0.0.1] [--secret whsec_... | --public-key whpk_...] [--status 200]
                                   print incoming webhooks and verify their signatures
   hookline version
   hookline help
@@ -71,7 +71,7 @@ async function serve(argv: string[]): Promise<void> {
   process.on("SIGTERM", onSignal);
 }
 
-const RECEIVE_FLAGS = new Set(["port", "host", "secret", "status"]);
+const RECEIVE_FLAGS = new Set(["port", "host", "secret", "public-key", "status"]);
 
 async function receiveCommand(argv: string[]): Promise<void> {
   let flags: Map<string, string>;
@@ -79,7 +79,7 @@ async function receiveCommand(argv: string[]): Promise<void> {
     const parsed = parseArgs(argv);
     if (parsed.positionals.length > 0) throw new Error(`unexpected argument "${parsed.positionals[0]}"`);
     const unknown = [...parsed.flags.keys()].find((name) => !RECEIVE_FLAGS.has(name));
-    if (unknown !== undefined) throw new Error(`unknown flag --${unknown}; receive takes --port, --host, --secret and --status`);
+    if (unknown !== undefined) throw new Error(`unknown flag --${unknown}; receive takes --port, --host, --secret, --public-key and --status`);
     flags = parsed.flags;
   } catch (err) {
     usageError(`receive: ${(err as Error).message}`);
@@ -89,7 +89,13 @@ async function receiveCommand(argv: string[]): Promise<void> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) usageError("--port must be a whole number from 0 to 65535");
   if (!Number.isInteger(status) || status < 100 || status > 599) usageError("--status must be an HTTP status code");
   try {
-    await receive({ host: flags.get("host") ?? "127.0.0.1", port, status, secret: flags.get("secret") ?? "" });
+    await receive({
+      host: flags.get("host") ?? "127.0.0.1",
+      port,
+      status,
+      secret: flags.get("secret") ?? "",
+      publicKey: flags.get("public-key") ?? "",
+    });
   } catch (err) {
     if (err instanceof HooklineError) usageError(err.message);
     usageError(`receive failed: ${(err as Error).message}`);
