@@ -122,6 +122,7 @@ export function eventToProto(e: domain.StoredEvent): Event {
     payload: e.payload,
     idempotencyKey: e.idempotencyKey,
     orderingKey: e.orderingKey,
+    priority: e.priority,
     createTime: timestampFromMs(e.createdMs),
   });
 }

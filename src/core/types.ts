@@ -49,6 +49,8 @@ export interface EventInput {
   payload: Uint8Array;
   idempotencyKey: string;
   orderingKey: string;
+  /** 0 to 9: higher goes first within an endpoint's queue. */
+  priority: number;
 }
 
 export interface StoredEvent extends EventInput {

@@ -24,6 +24,7 @@ export const Limits = {
   maxGraceMs: 7 * 24 * 3600_000,
   pageSize: 1000,
   successStatusCodes: 20,
+  maxPriority: 9,
 } as const;
 
 const EVENT_TYPE = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;

@@ -7,6 +7,8 @@ export interface EventMeta {
   type: string;
   idempotencyKey: string;
   orderingKey: string;
+  /** Absent on events stored before priorities existed. */
+  priority?: number;
   createdMs: number;
   /** Endpoints it fanned out to, in delivery-ordinal order. */
   endpoints: string[];

@@ -319,6 +319,7 @@ export class JetStreamStore implements Store {
           type: event.type,
           idempotencyKey: event.idempotencyKey,
           orderingKey: event.orderingKey,
+          priority: event.priority,
           createdMs: nowMs,
           endpoints: [...fanOut(event.tenantId, event.type)],
         };
@@ -364,6 +365,7 @@ export class JetStreamStore implements Store {
       payload,
       idempotencyKey: meta.idempotencyKey,
       orderingKey: meta.orderingKey,
+      priority: meta.priority ?? 0,
       createdMs: meta.createdMs,
     };
   }
