@@ -40,7 +40,7 @@ describe("GET /openapi.json", () => {
   const { server } = useHookline();
 
   async function fetchDocument(): Promise<{ res: Response; text: string }> {
-    const res = await fetch(`${server.baseUrl}/openapi.json`);
+    const res = await fetch(`${server.baseUrl}/openapi.json`, { headers: authHeaders() });
     return { res, text: await res.text() };
   }
 
