@@ -12,6 +12,7 @@ const CONTRACT = [
   "health-reflection",
   "isolation",
   "ordering",
+  "priority",
   "publish",
   "rate-limits",
   "replay",

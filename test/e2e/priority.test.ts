@@ -4,11 +4,12 @@ import { OrderingMode } from "../../src/gen/hookline/v1/endpoint_pb.ts";
 import { json } from "../helpers/clients.ts";
 import { rejection, violatedFields } from "../helpers/errors.ts";
 import { useHookline } from "../helpers/fixtures.ts";
-import { type ReceivedRequest } from "../helpers/receiver.ts";
+import { eventually, type ReceivedRequest } from "../helpers/receiver.ts";
+import { testBackend } from "../helpers/server.ts";
 
-// Priority lanes (embedded store): an event's priority (0-9) orders the due deliveries in
-// each endpoint's queue, highest first. Not in the JetStream contract list: on JetStream the
-// priority is stored but the queue keeps publish order.
+// Priority lanes: an event's priority (0-9) orders the due deliveries in each endpoint's
+// queue, highest first, on both backends (SQLite: the claim's order; JetStream: a lane per
+// priority, pulled highest first).
 
 const { api, receiver, newTenant } = useHookline();
 
@@ -25,7 +26,7 @@ async function blockedReceiver(holdMs: number) {
 
 describe("priority lanes", () => {
   it("a queued low-priority backlog is overtaken by high-priority events, which keep their own order", async () => {
-    const rx = await blockedReceiver(2_000);
+    const rx = await blockedReceiver(4_000);
     const tenantId = await newTenant("priority");
     // One request at a time: everything published while the first is held waits in the queue.
     await api.endpoints.createEndpoint({ tenantId, url: rx.url, maxInFlight: 1 });
@@ -37,6 +38,9 @@ describe("priority lanes", () => {
     await publish(1, 20, 0);
     await publish(100, 5, 7);
     await publish(200, 2, 9);
+    // All of it is counted as waiting, whatever lane it is in.
+    const { endpoints } = await api.endpoints.listEndpoints({ tenantId });
+    await eventually(async () => (await api.endpoints.getEndpointStats({ id: endpoints[0]!.id })).stats!.pending === 27n, 1_500, "27 pending");
     await rx.waitFor((r) => r.length === 28, 30_000);
 
     const order = rx.requests.map((r) => markerOf(r).n);
@@ -48,7 +52,9 @@ describe("priority lanes", () => {
     expect(event!.priority).toBe(9);
   });
 
-  it("on an ordered endpoint a key keeps publish order whatever the priorities; across keys the higher priority head goes first", async () => {
+  // SQLite only: JetStream spreads an ordered endpoint's keys over lanes it pulls together, so
+  // priority does not choose among key heads there (docs/jetstream.md).
+  it.skipIf(testBackend() === "jetstream")("on an ordered endpoint a key keeps publish order whatever the priorities; across keys the higher priority head goes first", async () => {
     const rx = await blockedReceiver(2_000);
     const tenantId = await newTenant("priority-ordered");
     await api.endpoints.createEndpoint({ tenantId, url: rx.url, maxInFlight: 1, ordering: OrderingMode.ORDERED_BY_KEY });

@@ -26,6 +26,8 @@ export interface DeliveryMeta {
   /** Attempts made before this message was queued (0, or the count at a replay). */
   priorAttempts: number;
   cycleStartMs: number;
+  /** The event's priority; absent (0) on messages queued before priorities existed. */
+  priority?: number;
 }
 
 const encoder = new TextEncoder();

@@ -55,8 +55,7 @@ export type EventInput = Message<"hookline.v1.EventInput"> & {
 
   /**
    * 0 (default) to 9. Within an endpoint's queue, due deliveries of higher priority go
-   * first; per-key order on ordered endpoints still holds. Embedded (SQLite) store only:
-   * on JetStream it is stored but the queue stays in publish order.
+   * first; per-key order on ordered endpoints still holds.
    *
    * @generated from field: uint32 priority = 6;
    */
