@@ -13,11 +13,13 @@ const CONTRACT = [
   "health-reflection",
   "isolation",
   "ordering",
+  "priority",
   "publish",
   "rate-limits",
   "replay",
   "retries",
   "signing",
+  "success-codes",
   "validation",
   "watch-stats",
 ].map((name) => `test/e2e/${name}.test.ts`);

@@ -3,7 +3,8 @@
 # run, at pinned versions, from the language registries:
 #   - Go plugins for buf:   protoc-gen-go, protoc-gen-go-grpc   (go install …@version)
 #   - Go modules of examples/go                                  (go mod download)
-#   - Python packages:      grpcio, grpcio-tools, protobuf       (pip, examples/python/requirements.txt)
+#   - Python packages:      grpcio, grpcio-tools, protobuf,      (pip, examples/python/requirements.txt)
+#                           cryptography (verify_webhook.py)
 # Idempotent: whatever is already at the pinned version is left alone, so a warm machine
 # takes about a second. Needs Go (>= 1.26) and Python 3 with pip; it does not install those.
 #

@@ -7,6 +7,7 @@ import { endpointService } from "./api/endpoint-service.ts";
 import { errorInterceptor } from "./api/errors.ts";
 import { eventService } from "./api/event-service.ts";
 import { HealthState, healthService } from "./api/health.ts";
+import { OPENAPI_PATH, serveOpenApi } from "./api/openapi-route.ts";
 import { reflectionServices } from "./api/reflection.ts";
 import { tenantService } from "./api/tenant-service.ts";
 import { listen, type Listener } from "./api/transport.ts";
@@ -132,12 +133,14 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
         const ok = health.status === 1;
         res.writeHead(ok ? 200 : 503, { "content-type": "application/json" });
         res.end(JSON.stringify({ status: ok ? "ok" : "shutting_down", version: VERSION }));
+      } else if (req.method === "GET" && path === OPENAPI_PATH) {
+        serveOpenApi(res);
       } else if (req.method === "GET" && path === "/metrics") {
         res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
         res.end(metrics.registry.render());
       } else {
         res.writeHead(404, { "content-type": "text/plain" });
-        res.end("not found: hookline serves gRPC, gRPC-Web and Connect under /hookline.v1.*, plus GET /healthz, GET /metrics and the web console at GET /console\n");
+        res.end("not found: hookline serves gRPC, gRPC-Web and Connect under /hookline.v1.*, plus GET /healthz, GET /metrics, GET /openapi.json and the web console at GET /console\n");
       }
     },
   });

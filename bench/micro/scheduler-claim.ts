@@ -49,6 +49,7 @@ async function filledStore(c: Case): Promise<{ store: SqliteStore; dir: string }
     payload: encodePayload({ seq: i, t: Date.now() }, 512),
     idempotencyKey: "",
     orderingKey: c.ordered ? `key-${i % 1000}` : "",
+    priority: 0,
   }));
   const targets = Array.from({ length: c.endpoints }, (_, i) => endpointId(i));
   const eventsNeeded = BACKLOG / c.endpoints;

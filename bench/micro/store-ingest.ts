@@ -22,6 +22,7 @@ for (const sync of ["full", "normal"] as const) {
         payload: encodePayload({ seq: i, t: Date.now() }, 512),
         idempotencyKey: "",
         orderingKey: "",
+        priority: 0,
       }));
       // Bounded so the database stays a realistic size: at most 100k events per case.
       const perSecond = await opsPerSecond(

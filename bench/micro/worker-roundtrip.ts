@@ -3,7 +3,7 @@
  * threads) and the main-thread InlineSender, against a receiver in another process.
  * Same task shape as the scheduler's (one target, `worker-batch` items).
  */
-import { randomBytes } from "node:crypto";
+import { generateSecret } from "../../src/core/secrets.ts";
 import { fileURLToPath } from "node:url";
 import { createInlineSender } from "../../src/dispatch/inline-sender.ts";
 import { createPoolSender } from "../../src/dispatch/pool-sender.ts";
@@ -21,7 +21,7 @@ const ready = await receiverChild.waitFor((m) => m.type === "ready", 30_000, "re
 const url = `http://127.0.0.1:${ready.port as number}/hook`;
 
 const task: SendTask = {
-  targets: [{ url, timeoutMs: 10_000, headers: {}, keys: [randomBytes(32)] }],
+  targets: [{ url, timeoutMs: 10_000, headers: {}, secrets: [generateSecret()] }],
   items: Array.from({ length: ITEMS_PER_TASK }, (_, i) => ({
     target: 0,
     webhookId: `dlv_${String(i).padStart(26, "0")}`,

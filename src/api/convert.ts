@@ -2,6 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { DurationSchema, timestampFromMs, timestampMs, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
 import type { ApiKeyRecord } from "../auth/api-key.ts";
 import { invalidArgument } from "../core/errors.ts";
+import { publicKeyOf, signingAlgorithmOf, type SigningAlgorithm as DomainSigning } from "../core/secrets.ts";
 import { ApiKeySchema, type ApiKey } from "../gen/hookline/v1/api_key_pb.ts";
 import type * as domain from "../core/types.ts";
 import {
@@ -15,6 +16,7 @@ import {
   EndpointSchema,
   OrderingMode,
   RetryPolicySchema,
+  SigningAlgorithm,
   type Endpoint,
 } from "../gen/hookline/v1/endpoint_pb.ts";
 import { EventSchema, type Event } from "../gen/hookline/v1/event_pb.ts";
@@ -75,9 +77,24 @@ function maskHeaders(headers: Record<string, string>): Record<string, string> {
   return out;
 }
 
+/** A signing algorithm from the wire; undefined when unspecified (the caller picks the default). */
+export function signingFromProto(field: string, algorithm: SigningAlgorithm): DomainSigning | undefined {
+  switch (algorithm) {
+    case SigningAlgorithm.UNSPECIFIED:
+      return undefined;
+    case SigningAlgorithm.HMAC_SHA256:
+      return "hmac";
+    case SigningAlgorithm.ED25519:
+      return "ed25519";
+    default:
+      throw invalidArgument(field, `unknown signing algorithm ${String(algorithm)}`);
+  }
+}
+
 /**
- * The endpoint as clients see it. Only create and rotate (withSecret) show the signing secret
- * and the custom header values; every other read masks them.
+ * The endpoint as clients see it. Only create and rotate (withSecret) show an HMAC secret and
+ * the custom header values; every other read masks them. An ed25519 secret key is never
+ * returned: its public key is, on every read.
  */
 export function endpointToProto(e: domain.Endpoint, withSecret: boolean): Endpoint {
   return create(EndpointSchema, {
@@ -87,7 +104,7 @@ export function endpointToProto(e: domain.Endpoint, withSecret: boolean): Endpoi
     eventTypes: e.eventTypes,
     disabled: e.disabled,
     disabledReason: e.disabledReason,
-    secret: withSecret ? e.secret : "",
+    secret: withSecret && signingAlgorithmOf(e.secret) === "hmac" ? e.secret : "",
     description: e.description,
     retryPolicy: create(RetryPolicySchema, {
       maxAttempts: e.retryPolicy.maxAttempts,
@@ -101,6 +118,9 @@ export function endpointToProto(e: domain.Endpoint, withSecret: boolean): Endpoi
     timeout: msToDuration(e.timeoutMs),
     headers: withSecret ? e.headers : maskHeaders(e.headers),
     ordering: orderingToProto(e.ordering),
+    successStatusCodes: e.successStatusCodes,
+    signing: signingAlgorithmOf(e.secret) === "ed25519" ? SigningAlgorithm.ED25519 : SigningAlgorithm.HMAC_SHA256,
+    publicKey: publicKeyOf(e.secret),
     createTime: timestampFromMs(e.createdMs),
     updateTime: timestampFromMs(e.updatedMs),
   });
@@ -114,6 +134,7 @@ export function eventToProto(e: domain.StoredEvent): Event {
     payload: e.payload,
     idempotencyKey: e.idempotencyKey,
     orderingKey: e.orderingKey,
+    priority: e.priority,
     createTime: timestampFromMs(e.createdMs),
   });
 }

@@ -3,7 +3,7 @@ import { principalOf, requireTenant, requireVisible, scopedTenant } from "../aut
 import { failedPrecondition, invalidArgument, notFound, resourceExhausted } from "../core/errors.ts";
 import { MAX_FAN_OUT, deliveryId, newId } from "../core/ids.ts";
 import { DEFAULT_RETRY_POLICY } from "../core/retry.ts";
-import { checkSecret, generateSecret } from "../core/secrets.ts";
+import { checkSecret, generateSecret, generateSigningKeyPair, signingAlgorithmOf, type SigningAlgorithm } from "../core/secrets.ts";
 import type { Endpoint, RetryPolicy } from "../core/types.ts";
 import {
   Limits,
@@ -14,6 +14,7 @@ import {
   checkIntRange,
   checkLength,
   checkRate,
+  checkSuccessStatusCodes,
   checkUrl,
   requireNonEmpty,
 } from "../core/validation.ts";
@@ -28,7 +29,7 @@ import {
   EndpointStatsSchema,
   type RetryPolicy as RetryPolicyProto,
 } from "../gen/hookline/v1/endpoint_pb.ts";
-import { MASKED_HEADER_VALUE, durationToMs, endpointToProto, msToDuration, orderingFromProto } from "./convert.ts";
+import { MASKED_HEADER_VALUE, durationToMs, endpointToProto, msToDuration, orderingFromProto, signingFromProto } from "./convert.ts";
 import type { ServiceDeps } from "./deps.ts";
 import { maskPaths } from "./field-mask.ts";
 import { paginate } from "./paging.ts";
@@ -44,9 +45,22 @@ const UPDATABLE = [
   "timeout",
   "headers",
   "ordering",
+  "success_status_codes",
 ] as const;
 
 const DEFAULT_GRACE_MS = 24 * 3600_000;
+
+/**
+ * A new secret for this algorithm: the given HMAC secret, or a generated one; an ed25519 key
+ * pair is always generated (hookline keeps the secret key), so a given secret is refused.
+ */
+function newSecret(algorithm: SigningAlgorithm, given: string): string {
+  if (algorithm === "ed25519") {
+    if (given !== "") throw invalidArgument("secret", "must be empty with SIGNING_ALGORITHM_ED25519: hookline generates the key pair");
+    return generateSigningKeyPair();
+  }
+  return given === "" ? generateSecret() : checkSecret("secret", given);
+}
 
 /** A retry policy from the wire: zero fields take the defaults, the rest is range-checked. */
 export function retryPolicyFromProto(field: string, p: RetryPolicyProto | undefined): RetryPolicy {
@@ -127,7 +141,7 @@ export function endpointService(deps: ServiceDeps & { dispatch: HealthSource & D
         disabled: req.disabled,
         disabledReason: req.disabled ? "disabled at creation" : "",
         description: checkLength("description", req.description, Limits.descriptionLength),
-        secret: req.secret === "" ? generateSecret() : checkSecret("secret", req.secret),
+        secret: newSecret(signingFromProto("signing", req.signing) ?? "hmac", req.secret),
         previousSecret: "",
         previousSecretExpiresMs: 0,
         retryPolicy: retryPolicyFromProto("retry_policy", req.retryPolicy),
@@ -136,6 +150,7 @@ export function endpointService(deps: ServiceDeps & { dispatch: HealthSource & D
         timeoutMs: timeoutMs("timeout", req.timeout),
         headers: checkHeaders("headers", req.headers),
         ordering: orderingFromProto("ordering", req.ordering),
+        successStatusCodes: checkSuccessStatusCodes("success_status_codes", req.successStatusCodes),
         createdMs,
         updatedMs: createdMs,
       };
@@ -180,6 +195,8 @@ export function endpointService(deps: ServiceDeps & { dispatch: HealthSource & D
       if (paths.has("timeout")) next.timeoutMs = timeoutMs("endpoint.timeout", input.timeout);
       if (paths.has("headers")) next.headers = checkHeaders("endpoint.headers", keepMaskedValues(input.headers, current.headers));
       if (paths.has("ordering")) next.ordering = orderingFromProto("endpoint.ordering", input.ordering);
+      if (paths.has("success_status_codes"))
+        next.successStatusCodes = checkSuccessStatusCodes("endpoint.success_status_codes", input.successStatusCodes);
       await catalog.updateEndpoint(next);
       return { endpoint: endpointToProto(next, false) };
     },
@@ -230,8 +247,9 @@ export function endpointService(deps: ServiceDeps & { dispatch: HealthSource & D
       } catch (err) {
         throw invalidArgument("payload", `must be JSON: ${(err as Error).message}`);
       }
-      const event = { tenantId: endpoint.tenantId, type, payload, idempotencyKey: "", orderingKey: "" };
-      // Fan-out to this endpoint alone, whatever its event-type filter.
+      // Highest priority: someone is waiting for it, even behind a backlog. Fan-out to this
+      // endpoint alone, whatever its event-type filter.
+      const event = { tenantId: endpoint.tenantId, type, payload, idempotencyKey: "", orderingKey: "", priority: 9 };
       const result = (await store.publish([[event]], () => [endpoint.id], sentMs, config.idempotencyWindowMs))[0]?.[0];
       if (!result) throw new Error("the store answered a one-event publish with no result");
       await dispatch.wake(endpoint.id);
@@ -240,7 +258,7 @@ export function endpointService(deps: ServiceDeps & { dispatch: HealthSource & D
 
     async rotateEndpointSecret(req, ctx) {
       const current = existing(ctx, "id", req.id);
-      const secret = req.secret === "" ? generateSecret() : checkSecret("secret", req.secret);
+      const secret = newSecret(signingFromProto("signing", req.signing) ?? signingAlgorithmOf(current.secret), req.secret);
       const graceMs = req.gracePeriod === undefined ? DEFAULT_GRACE_MS : (durationToMs("grace_period", req.gracePeriod) ?? 0);
       checkDurationRange("grace_period", graceMs, 0, Limits.maxGraceMs);
       const rotatedMs = now();

@@ -3,7 +3,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { principalOf, requireTenant, requireVisible, type Principal } from "../auth/principal.ts";
 import { HooklineError, invalidArgument, notFound, withFieldPrefix } from "../core/errors.ts";
 import type { EventInput, PublishResult } from "../core/types.ts";
-import { Limits, checkEventType, checkKey, requireNonEmpty } from "../core/validation.ts";
+import { Limits, checkEventType, checkIntRange, checkKey, requireNonEmpty } from "../core/validation.ts";
 import {
   EventService,
   PublishErrorSchema,
@@ -45,6 +45,7 @@ export function eventService(deps: ServiceDeps & { ingest: GroupCommit }): Servi
       payload: e.payload,
       idempotencyKey: checkKey("idempotency_key", e.idempotencyKey, Limits.idempotencyKeyLength),
       orderingKey: checkKey("ordering_key", e.orderingKey, Limits.orderingKeyLength),
+      priority: checkIntRange("priority", e.priority, 0, Limits.maxPriority),
     };
   }
 

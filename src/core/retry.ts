@@ -12,9 +12,13 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
 /** The outcome class of one HTTP attempt. */
 export type AttemptVerdict = "success" | "retry" | "gone" | "fail";
 
-/** 2xx succeeds; 410 disables the endpoint; 408/409/425/429/5xx and transport errors retry. */
-export function classify(statusCode: number, policy: RetryPolicy): AttemptVerdict {
+/**
+ * 2xx and the endpoint's listed success codes succeed; 410 disables the endpoint;
+ * 408/409/425/429/5xx and transport errors retry.
+ */
+export function classify(statusCode: number, policy: RetryPolicy, successCodes: readonly number[] = []): AttemptVerdict {
   if (statusCode >= 200 && statusCode < 300) return "success";
+  if (statusCode !== 0 && successCodes.includes(statusCode)) return "success";
   if (statusCode === 410) return "gone";
   if (statusCode === 0 || statusCode >= 500) return "retry";
   if (statusCode === 408 || statusCode === 409 || statusCode === 425 || statusCode === 429) return "retry";

@@ -37,6 +37,8 @@ export interface Endpoint {
   timeoutMs: number;
   headers: Record<string, string>;
   ordering: OrderingMode;
+  /** Status codes that count as success besides 2xx. */
+  successStatusCodes: number[];
   createdMs: number;
   updatedMs: number;
 }
@@ -47,6 +49,8 @@ export interface EventInput {
   payload: Uint8Array;
   idempotencyKey: string;
   orderingKey: string;
+  /** 0 to 9: higher goes first within an endpoint's queue. */
+  priority: number;
 }
 
 export interface StoredEvent extends EventInput {

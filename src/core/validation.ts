@@ -23,6 +23,8 @@ export const Limits = {
   maxAgeMs: 30 * 24 * 3600_000,
   maxGraceMs: 7 * 24 * 3600_000,
   pageSize: 1000,
+  successStatusCodes: 20,
+  maxPriority: 9,
 } as const;
 
 const EVENT_TYPE = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
@@ -145,6 +147,18 @@ export function checkHeaders(field: string, headers: Record<string, string>): Re
     out[lower] = value;
   }
   return out;
+}
+
+/** Extra success codes: real HTTP statuses, each once, a bounded list. */
+export function checkSuccessStatusCodes(field: string, codes: readonly number[]): number[] {
+  if (codes.length > Limits.successStatusCodes) throw invalidArgument(field, `at most ${Limits.successStatusCodes} entries`);
+  const seen = new Set<number>();
+  codes.forEach((code, i) => {
+    checkIntRange(`${field}[${i}]`, code, 100, 599);
+    if (seen.has(code)) throw invalidArgument(`${field}[${i}]`, `${code} is listed twice`);
+    seen.add(code);
+  });
+  return [...codes];
 }
 
 /** An opaque key (idempotency, ordering): printable, bounded. */

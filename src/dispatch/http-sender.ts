@@ -1,6 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { Agent, request } from "undici";
-import { signatureHeader } from "../core/signing.ts";
+import { SigningKeyCache, signWith } from "../core/signing.ts";
 import { VERSION } from "../version.ts";
 import type { SendItem, SendResult, SendTarget, SendTask } from "./send-task.ts";
 import { isNonPublicAddress } from "./target-guard.ts";
@@ -55,6 +55,7 @@ function describe(err: unknown): string {
 /** Signs and POSTs deliveries over keep-alive connections; used inline or inside a pool worker. */
 export class HttpSender {
   private readonly agent: Agent;
+  private readonly keys = new SigningKeyCache();
 
   constructor(options: { allowPrivateTargets: boolean; connectionsPerOrigin?: number }) {
     this.agent = new Agent({
@@ -89,7 +90,12 @@ export class HttpSender {
       "user-agent": USER_AGENT,
       "webhook-id": item.webhookId,
       "webhook-timestamp": String(timestamp),
-      "webhook-signature": signatureHeader(target.keys as Buffer[], item.webhookId, timestamp, item.payload),
+      "webhook-signature": signWith(
+        target.secrets.map((secret) => this.keys.get(secret)),
+        item.webhookId,
+        timestamp,
+        item.payload,
+      ),
     };
     const started = performance.now();
     try {

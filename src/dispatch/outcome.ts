@@ -11,7 +11,7 @@ export interface Outcome {
 
 /** Decides what one attempt means for its delivery: success, another try (when), or dead. */
 export function decideOutcome(claimed: ClaimedDelivery, result: SendResult, endpoint: Endpoint, nowMs: number): Outcome {
-  const verdict = classify(result.statusCode, endpoint.retryPolicy);
+  const verdict = classify(result.statusCode, endpoint.retryPolicy, endpoint.successStatusCodes);
   const attemptsMade = claimed.cycleAttempts + 1;
   let status: DeliveryStatus;
   let nextAttemptMs = 0;

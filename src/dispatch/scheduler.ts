@@ -1,4 +1,3 @@
-import { secretKey } from "../core/secrets.ts";
 import { DeliveryStatus, type Delivery, type Endpoint } from "../core/types.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
@@ -349,10 +348,10 @@ export class Scheduler {
     state.inFlight += claimed.length;
     this.totalInFlight += claimed.length;
     const now = this.o.now();
-    const keys = [secretKey(endpoint.secret)];
-    if (endpoint.previousSecret !== "" && endpoint.previousSecretExpiresMs > now) keys.push(secretKey(endpoint.previousSecret));
+    const secrets = [endpoint.secret];
+    if (endpoint.previousSecret !== "" && endpoint.previousSecretExpiresMs > now) secrets.push(endpoint.previousSecret);
     const task: SendTask = {
-      targets: [{ url: endpoint.url, timeoutMs: endpoint.timeoutMs, headers: endpoint.headers, keys }],
+      targets: [{ url: endpoint.url, timeoutMs: endpoint.timeoutMs, headers: endpoint.headers, secrets }],
       items: claimed.map((c) => ({ target: 0, webhookId: c.deliveryId, payload: c.payload })),
     };
     const run = this.o.sender

@@ -4,8 +4,11 @@ export interface SendTarget {
   url: string;
   timeoutMs: number;
   headers: Record<string, string>;
-  /** HMAC keys to sign with: the current secret, then the previous one during rotation grace. */
-  keys: Uint8Array[];
+  /**
+   * Secrets to sign with ("whsec_" HMAC or "whsk_" ed25519): the current one, then the previous
+   * one during a rotation's grace period. The sender turns each into a key once and caches it.
+   */
+  secrets: string[];
 }
 
 export interface SendItem {

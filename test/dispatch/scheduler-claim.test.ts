@@ -76,6 +76,7 @@ describe("scheduler: an endpoint changed while its claim is out", () => {
       timeoutMs: 2000,
       headers: {},
       ordering: "unordered",
+      successStatusCodes: [],
       createdMs: now,
       updatedMs: now,
     };
@@ -99,7 +100,7 @@ describe("scheduler: an endpoint changed while its claim is out", () => {
     // Stopping the scheduler closes the sender.
     cleanups.push(() => scheduler.stop(1000));
 
-    const results = await store.publish([[{ tenantId, type: "claim.race", payload: json({ ok: true }), idempotencyKey: "", orderingKey: "" }]], catalog.fanOut, now, 0);
+    const results = await store.publish([[{ tenantId, type: "claim.race", payload: json({ ok: true }), idempotencyKey: "", orderingKey: "", priority: 0 }]], catalog.fanOut, now, 0);
     const published = results[0]?.[0];
     scheduler.markDue(endpoint.id, now);
     await started;

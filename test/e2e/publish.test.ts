@@ -222,15 +222,15 @@ describe("publishing: idempotency, event-type fan-out, batch validation, Publish
     expect(event!.createTime).toBeDefined();
   });
 
-  it("GetEvent returns the payload byte for byte, and NOT_FOUND for an unknown id", async () => {
+  it("GetEvent returns the payload byte for byte and the priority, and NOT_FOUND for an unknown id", async () => {
     const rx = await receiver();
     const { tenantId } = await tenantWithEndpoint(rx, "publish");
     const text = '{ "spaced" :  true,\n "unicode": "ñ 😀" }';
     const payload = new TextEncoder().encode(text);
-    const { results } = await api.events.publish({ events: [{ tenantId, type: "get.event", payload, orderingKey: "ok-1" }] });
+    const { results } = await api.events.publish({ events: [{ tenantId, type: "get.event", payload, orderingKey: "ok-1", priority: 7 }] });
     const { event } = await api.events.getEvent({ id: results[0]!.eventId });
     expect(Buffer.compare(Buffer.from(event!.payload), Buffer.from(payload))).toBe(0);
-    expect(event).toMatchObject({ id: results[0]!.eventId, tenantId, type: "get.event", orderingKey: "ok-1", idempotencyKey: "" });
+    expect(event).toMatchObject({ id: results[0]!.eventId, tenantId, type: "get.event", orderingKey: "ok-1", idempotencyKey: "", priority: 7 });
     const err = await rejection(api.events.getEvent({ id: "evt_01ARZ3NDEKTSV4RRFFQ69G5FAV" }));
     expect(err?.code).toBe(Code.NotFound);
     await eventually(async () => rx.requests.length === 1);

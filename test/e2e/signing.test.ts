@@ -1,6 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { createPublicKey, verify as cryptoVerify } from "node:crypto";
+import { Code } from "@connectrpc/connect";
 import { Webhook } from "standardwebhooks";
 import { DeliveryStatus } from "../../src/gen/hookline/v1/delivery_pb.ts";
+import { SigningAlgorithm } from "../../src/gen/hookline/v1/endpoint_pb.ts";
+import { rejection, violatedFields } from "../helpers/errors.ts";
 import { json } from "../helpers/clients.ts";
 import { useHookline } from "../helpers/fixtures.ts";
 import { eventually, perDelivery, type ReceivedRequest } from "../helpers/receiver.ts";
@@ -130,5 +134,123 @@ describe("webhook requests: Standard Webhooks signing, headers and body", () => 
     await rx.waitFor((r) => r.length === 1);
     expect(verify(chosen, rx.requests[0]!)).toEqual({ ok: true });
     expect(() => verify(secret, rx.requests[0]!)).toThrow();
+  });
+});
+
+/**
+ * Checks a request's v1a entries the way a receiver holding only the whpk_ public key would,
+ * with node:crypto: for each entry, whether it verifies.
+ */
+function v1aVerifies(publicKey: string, req: ReceivedRequest): boolean[] {
+  expect(publicKey).toMatch(/^whpk_[A-Za-z0-9+/]{43}=$/);
+  const raw = Buffer.from(publicKey.slice("whpk_".length), "base64");
+  expect(raw).toHaveLength(32);
+  const key = createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: raw.toString("base64url") }, format: "jwk" });
+  const signed = Buffer.concat([Buffer.from(`${header(req, "webhook-id")}.${header(req, "webhook-timestamp")}.`), req.body]);
+  return header(req, "webhook-signature")
+    .split(" ")
+    .filter((entry) => entry.startsWith("v1a,"))
+    .map((entry) => cryptoVerify(null, signed, key, Buffer.from(entry.slice(4), "base64")));
+}
+
+describe("ed25519 signatures (Standard Webhooks v1a)", () => {
+  const { api, receiver, newTenant, tenantWithEndpoint } = useHookline();
+
+  it("an ED25519 endpoint shows its whpk_ public key on every read, never a secret, and signs v1a verifiably", async () => {
+    const rx = await receiver();
+    const tenantId = await newTenant("ed25519");
+    const created = (await api.endpoints.createEndpoint({ tenantId, url: rx.url, signing: SigningAlgorithm.ED25519 })).endpoint!;
+    expect(created.signing).toBe(SigningAlgorithm.ED25519);
+    expect(created.secret).toBe("");
+    const publicKey = created.publicKey;
+    expect(publicKey).toMatch(/^whpk_/);
+    const got = (await api.endpoints.getEndpoint({ id: created.id })).endpoint!;
+    expect(got).toMatchObject({ signing: SigningAlgorithm.ED25519, publicKey, secret: "" });
+    const listed = (await api.endpoints.listEndpoints({ tenantId })).endpoints;
+    expect(listed.map((e) => [e.publicKey, e.secret])).toEqual([[publicKey, ""]]);
+
+    await api.events.publish({ events: [{ tenantId, type: "signing.ed25519", payload: json({ n: 1 }) }, { tenantId, type: "signing.ed25519", payload: json({ n: 2 }) }] });
+    await rx.waitFor((r) => r.length === 2);
+    for (const req of rx.requests) {
+      expect(header(req, "webhook-signature")).toMatch(/^v1a,[A-Za-z0-9+/]{86}==$/);
+      expect(v1aVerifies(publicKey, req)).toEqual([true]);
+      // A changed body does not verify.
+      expect(v1aVerifies(publicKey, { ...req, body: Buffer.from('{"n":3}') })).toEqual([false]);
+    }
+    // Another endpoint's key does not verify these requests.
+    const other = (await api.endpoints.createEndpoint({ tenantId, url: rx.url, disabled: true, signing: SigningAlgorithm.ED25519 })).endpoint!;
+    expect(other.publicKey).not.toBe(publicKey);
+    expect(v1aVerifies(other.publicKey, rx.requests[0]!)).toEqual([false]);
+    // HMAC endpoints have no public key.
+    const hmac = (await api.endpoints.createEndpoint({ tenantId, url: rx.url, disabled: true })).endpoint!;
+    expect(hmac).toMatchObject({ signing: SigningAlgorithm.HMAC_SHA256, publicKey: "" });
+    expect(hmac.secret).toMatch(/^whsec_/);
+  });
+
+  it("rotation sends two v1a signatures during the grace period, each verifying with the old or the new public key", async () => {
+    const rx = await receiver();
+    const { tenantId, endpointId } = await tenantWithEndpoint(rx, "ed25519", { signing: SigningAlgorithm.ED25519 });
+    const oldKey = (await api.endpoints.getEndpoint({ id: endpointId })).endpoint!.publicKey;
+    const rotated = (await api.endpoints.rotateEndpointSecret({ id: endpointId, gracePeriod: ms(3_600_000) })).endpoint!;
+    expect(rotated.signing).toBe(SigningAlgorithm.ED25519);
+    expect(rotated.secret).toBe("");
+    const newKey = rotated.publicKey;
+    expect(newKey).not.toBe(oldKey);
+    expect((await api.endpoints.getEndpoint({ id: endpointId })).endpoint!.publicKey).toBe(newKey);
+
+    await api.events.publish({ events: [{ tenantId, type: "signing.rotated", payload: json({ step: "grace" }) }] });
+    await rx.waitFor((r) => r.length === 1);
+    const during = rx.requests[0]!;
+    const entries = header(during, "webhook-signature").split(" ");
+    expect(entries).toHaveLength(2);
+    for (const entry of entries) expect(entry).toMatch(/^v1a,/);
+    // The new key signs first, the old one second.
+    expect(v1aVerifies(newKey, during)).toEqual([true, false]);
+    expect(v1aVerifies(oldKey, during)).toEqual([false, true]);
+
+    // Without grace: only the newest key signs.
+    const third = (await api.endpoints.rotateEndpointSecret({ id: endpointId, gracePeriod: ms(0) })).endpoint!.publicKey;
+    await api.events.publish({ events: [{ tenantId, type: "signing.rotated", payload: json({ step: "no-grace" }) }] });
+    await rx.waitFor((r) => r.length === 2);
+    const after = rx.requests[1]!;
+    expect(v1aVerifies(third, after)).toEqual([true]);
+    expect(v1aVerifies(newKey, after)).toEqual([false]);
+  });
+
+  it("rotating an HMAC endpoint to ED25519 sends v1a and the old v1 during the grace period", async () => {
+    const rx = await receiver();
+    const { tenantId, endpointId, secret } = await tenantWithEndpoint(rx, "ed25519");
+    const rotated = (
+      await api.endpoints.rotateEndpointSecret({ id: endpointId, signing: SigningAlgorithm.ED25519, gracePeriod: ms(3_600_000) })
+    ).endpoint!;
+    expect(rotated).toMatchObject({ signing: SigningAlgorithm.ED25519, secret: "" });
+    await api.events.publish({ events: [{ tenantId, type: "signing.switch", payload: json({ step: "switch" }) }] });
+    await rx.waitFor((r) => r.length === 1);
+    const req = rx.requests[0]!;
+    const [first, second] = header(req, "webhook-signature").split(" ");
+    expect(first).toMatch(/^v1a,/);
+    expect(second).toMatch(/^v1,/);
+    expect(v1aVerifies(rotated.publicKey, req)).toEqual([true]);
+    // The official verifier still accepts the request with the old HMAC secret.
+    expect(verify(secret, req)).toEqual({ step: "switch" });
+  });
+
+  it("refuses a supplied secret with ED25519 and an unknown algorithm, naming the field", async () => {
+    const tenantId = await newTenant("ed25519-bad");
+    const url = "http://127.0.0.1:9/never";
+    const secret = "whsec_" + Buffer.alloc(32, 1).toString("base64");
+    let err = await rejection(api.endpoints.createEndpoint({ tenantId, url, disabled: true, signing: SigningAlgorithm.ED25519, secret }));
+    expect(err.code).toBe(Code.InvalidArgument);
+    expect(violatedFields(err)).toEqual(["secret"]);
+    err = await rejection(api.endpoints.createEndpoint({ tenantId, url, disabled: true, signing: 7 as SigningAlgorithm }));
+    expect(err.code).toBe(Code.InvalidArgument);
+    expect(violatedFields(err)).toEqual(["signing"]);
+    const { endpoint } = await api.endpoints.createEndpoint({ tenantId, url, disabled: true, signing: SigningAlgorithm.ED25519 });
+    err = await rejection(api.endpoints.rotateEndpointSecret({ id: endpoint!.id, secret }));
+    expect(err.code).toBe(Code.InvalidArgument);
+    expect(violatedFields(err)).toEqual(["secret"]);
+    // Rotating back to HMAC with a chosen secret works, and returns it.
+    const back = (await api.endpoints.rotateEndpointSecret({ id: endpoint!.id, secret, signing: SigningAlgorithm.HMAC_SHA256 })).endpoint!;
+    expect(back).toMatchObject({ signing: SigningAlgorithm.HMAC_SHA256, secret, publicKey: "" });
   });
 });

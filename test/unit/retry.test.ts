@@ -39,6 +39,14 @@ describe("classify", () => {
     expect(classify(status, policy)).toBe(strict);
     expect(classify(status, lenient)).toBe(loose);
   });
+
+  it("a listed success code succeeds, whatever its class; unlisted codes keep their class", () => {
+    const listed = [302, 409, 410, 500];
+    for (const status of listed) expect(classify(status, policy, listed)).toBe("success");
+    expect(classify(301, policy, listed)).toBe("fail");
+    expect(classify(429, policy, listed)).toBe("retry");
+    expect(classify(0, policy, listed)).toBe("retry");
+  });
 });
 
 describe("backoffMs (full jitter)", () => {

@@ -1,8 +1,23 @@
 import { describe, expect, it } from "vitest";
-import { createHmac } from "node:crypto";
+import { createHmac, createPublicKey, verify } from "node:crypto";
 import { Webhook } from "standardwebhooks";
-import { checkSecret, generateSecret, secretKey } from "../../src/core/secrets.ts";
-import { signatureHeader, verifySignature } from "../../src/core/signing.ts";
+import {
+  checkSecret,
+  generateSecret,
+  generateSigningKeyPair,
+  publicKeyBytes,
+  publicKeyOf,
+  secretKey,
+  signingAlgorithmOf,
+} from "../../src/core/secrets.ts";
+import {
+  SigningKeyCache,
+  signWith,
+  signatureHeader,
+  signingKey,
+  verifyAsymmetricSignature,
+  verifySignature,
+} from "../../src/core/signing.ts";
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -98,5 +113,64 @@ describe("secrets", () => {
     ["too long", "whsec_" + Buffer.alloc(65).toString("base64")],
   ])("refuses a secret with %s", (_why, secret) => {
     expect(() => checkSecret("secret", secret)).toThrow(/^secret: /);
+  });
+});
+
+/** Verifies one v1a entry the way a receiver would, with node:crypto and the whpk_ key only. */
+function ed25519Verifies(publicKey: string, id: string, ts: number, body: string, entry: string): boolean {
+  expect(entry.startsWith("v1a,")).toBe(true);
+  const raw = Buffer.from(publicKey.slice("whpk_".length), "base64");
+  const key = createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: raw.toString("base64url") }, format: "jwk" });
+  return verify(null, Buffer.from(`${id}.${ts}.${body}`), key, Buffer.from(entry.slice(4), "base64"));
+}
+
+describe("ed25519 (v1a)", () => {
+  const id = "dlv_01HZZZZZZZZZZZZZZZZZZZZZZZ";
+  const ts = 1_700_000_000;
+  const body = '{"invoice":42,"emoji":"\u00e9\u2713"}';
+
+  it("generates a whsk_ key pair whose whpk_ public key is base64 of 32 raw bytes", () => {
+    const secret = generateSigningKeyPair();
+    expect(secret).toMatch(/^whsk_[A-Za-z0-9+/]+=*$/);
+    expect(signingAlgorithmOf(secret)).toBe("ed25519");
+    expect(signingAlgorithmOf(generateSecret())).toBe("hmac");
+    const pub = publicKeyOf(secret);
+    expect(pub).toMatch(/^whpk_[A-Za-z0-9+/]{43}=$/);
+    expect(publicKeyBytes("k", pub)).toHaveLength(32);
+    expect(publicKeyOf(generateSecret())).toBe("");
+    expect(generateSigningKeyPair()).not.toBe(secret);
+  });
+
+  it("signs v1a entries that node:crypto verifies with the public key; another key or body does not verify", () => {
+    const secret = generateSigningKeyPair();
+    const header = signWith([signingKey(secret)], id, ts, enc(body));
+    expect(header).toMatch(/^v1a,[A-Za-z0-9+/]{86}==$/);
+    expect(ed25519Verifies(publicKeyOf(secret), id, ts, body, header)).toBe(true);
+    expect(ed25519Verifies(publicKeyOf(generateSigningKeyPair()), id, ts, body, header)).toBe(false);
+    expect(ed25519Verifies(publicKeyOf(secret), id, ts, '{"invoice":43}', header)).toBe(false);
+    const pub = publicKeyBytes("k", publicKeyOf(secret));
+    const headers = { id, timestamp: String(ts), signature: header };
+    expect(verifyAsymmetricSignature(pub, headers, enc(body), ts)).toEqual({ ok: true });
+    expect(verifyAsymmetricSignature(pub, headers, enc("{}"), ts).ok).toBe(false);
+  });
+
+  it("mixes algorithms in key order during a rotation: v1 for the HMAC secret, v1a for the key pair", () => {
+    const hmac = generateSecret();
+    const pair = generateSigningKeyPair();
+    const [first, second, ...rest] = signWith([signingKey(pair), signingKey(hmac)], id, ts, enc(body)).split(" ");
+    expect(rest).toEqual([]);
+    expect(ed25519Verifies(publicKeyOf(pair), id, ts, body, first!)).toBe(true);
+    expect(second).toBe(signatureHeader([secretKey(hmac)], id, ts, enc(body)));
+  });
+
+  it("the cache builds each key once and hands back the same key object", () => {
+    const cache = new SigningKeyCache(2);
+    const a = generateSigningKeyPair();
+    expect(cache.get(a)).toBe(cache.get(a));
+    const b = generateSecret();
+    expect(cache.get(b)).toBe(cache.get(b));
+    // Full: starts over, and still signs correctly.
+    const c = generateSigningKeyPair();
+    expect(ed25519Verifies(publicKeyOf(c), id, ts, body, signWith([cache.get(c)], id, ts, enc(body)))).toBe(true);
   });
 });

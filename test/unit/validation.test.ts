@@ -7,6 +7,7 @@ import {
   checkMetadata,
   checkPageSize,
   checkRate,
+  checkSuccessStatusCodes,
   checkUrl,
   matchesEventType,
 } from "../../src/core/validation.ts";
@@ -127,5 +128,19 @@ describe("numbers and maps", () => {
     expect(fieldOf(() => checkMetadata("metadata", many))).toBe("metadata");
     expect(fieldOf(() => checkMetadata("metadata", { "": "v" }))).toBe("metadata[]");
     expect(fieldOf(() => checkMetadata("metadata", { k: "v".repeat(513) }))).toBe("metadata[k]");
+  });
+});
+
+describe("checkSuccessStatusCodes", () => {
+  it("accepts distinct codes from 100 to 599, in the order given", () => {
+    expect(checkSuccessStatusCodes("codes", [])).toEqual([]);
+    expect(checkSuccessStatusCodes("codes", [409, 100, 302, 599])).toEqual([409, 100, 302, 599]);
+  });
+  it.each([99, 600, 0, 1000])("refuses %i, naming the entry", (code) => {
+    expect(fieldOf(() => checkSuccessStatusCodes("codes", [409, code]))).toBe("codes[1]");
+  });
+  it("refuses a repeated code and a list longer than 20", () => {
+    expect(fieldOf(() => checkSuccessStatusCodes("codes", [302, 409, 302]))).toBe("codes[2]");
+    expect(fieldOf(() => checkSuccessStatusCodes("codes", Array.from({ length: 21 }, (_, i) => 300 + i)))).toBe("codes");
   });
 });

@@ -8,7 +8,8 @@ export const receiveCommand: Command = {
   flags: {
     port: { type: "string", value: "PORT", help: "port to listen on (0 picks one)", default: "9000" },
     host: { type: "string", value: "ADDRESS", help: "address to listen on", default: "127.0.0.1" },
-    secret: { type: "string", value: "whsec_…", help: "endpoint secret to verify signatures with" },
+    secret: { type: "string", value: "whsec_…", help: "endpoint secret to verify v1 (HMAC) signatures with" },
+    "public-key": { type: "string", value: "whpk_…", help: "public key of an ed25519 endpoint, to verify v1a signatures with" },
     status: { type: "string", value: "CODE", help: "HTTP status to answer with", default: "200" },
   },
   async run({ flags }) {
@@ -17,6 +18,7 @@ export const receiveCommand: Command = {
       port: integer(flags, "port", 9000, 0, 65535),
       status: integer(flags, "status", 200, 100, 599),
       secret: text(flags, "secret"),
+      publicKey: text(flags, "public-key"),
     };
     try {
       await receive(options);

@@ -1,4 +1,4 @@
-import type { Attempt, Delivery } from "../../core/types.ts";
+import type { Attempt, Delivery, Endpoint } from "../../core/types.ts";
 
 /** What a stored event message carries besides its payload. */
 export interface EventMeta {
@@ -7,6 +7,8 @@ export interface EventMeta {
   type: string;
   idempotencyKey: string;
   orderingKey: string;
+  /** Absent on events stored before priorities existed. */
+  priority?: number;
   createdMs: number;
   /** Endpoints it fanned out to, in delivery-ordinal order. */
   endpoints: string[];
@@ -24,6 +26,8 @@ export interface DeliveryMeta {
   /** Attempts made before this message was queued (0, or the count at a replay). */
   priorAttempts: number;
   cycleStartMs: number;
+  /** The event's priority; absent (0) on messages queued before priorities existed. */
+  priority?: number;
 }
 
 const encoder = new TextEncoder();
@@ -56,6 +60,14 @@ export function encodeJson(value: unknown): Uint8Array {
 
 export function decodeJson<T>(data: Uint8Array): T {
   return JSON.parse(decoder.decode(data)) as T;
+}
+
+/** Fields added after the first release, with the value an endpoint stored before them has. */
+const ENDPOINT_DEFAULTS: Pick<Endpoint, "successStatusCodes"> = { successStatusCodes: [] };
+
+/** An endpoint from the config bucket; entries written by an older hookline get the defaults. */
+export function decodeEndpoint(data: Uint8Array): Endpoint {
+  return { ...ENDPOINT_DEFAULTS, ...decodeJson<Endpoint>(data) };
 }
 
 type AttemptJson = Omit<Attempt, "responseBody"> & { responseBody: string };

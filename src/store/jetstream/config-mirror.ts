@@ -2,7 +2,7 @@ import type { KV, KvWatchEntry } from "@nats-io/kv";
 import type { Endpoint, Tenant } from "../../core/types.ts";
 import type { Logger } from "../../observability/logger.ts";
 import type { CatalogChange } from "../store.ts";
-import { decodeJson, encodeJson } from "./codec.ts";
+import { decodeEndpoint, decodeJson, encodeJson } from "./codec.ts";
 import { configKey } from "./layout.ts";
 
 /** Marks a key this process deleted, until the watch echoes the delete. */
@@ -18,6 +18,8 @@ export class ConfigMirror {
   readonly tenants = new Map<string, Tenant>();
   readonly endpoints = new Map<string, Endpoint>();
   readonly failing = new Map<string, number>();
+  /** Priority lanes in use per endpoint (created on first use, so most endpoints have none). */
+  readonly priorityLanes = new Map<string, Set<string>>();
   private readonly listeners = new Set<(change: CatalogChange) => void>();
   /** The newest revision applied per key. */
   private readonly revisions = new Map<string, number>();
@@ -67,6 +69,16 @@ export class ConfigMirror {
     if (await this.put(configKey.failing(endpointId), sinceMs)) this.failing.set(endpointId, sinceMs);
   }
 
+  async putPriorityLane(endpointId: string, lane: string): Promise<void> {
+    if (await this.put(configKey.lane(endpointId, lane), 1)) this.lanesOf(endpointId).add(lane);
+  }
+
+  private lanesOf(endpointId: string): Set<string> {
+    let lanes = this.priorityLanes.get(endpointId);
+    if (!lanes) this.priorityLanes.set(endpointId, (lanes = new Set()));
+    return lanes;
+  }
+
   async deleteTenant(id: string): Promise<void> {
     await this.remove(configKey.tenant(id));
     this.tenants.delete(id);
@@ -77,6 +89,8 @@ export class ConfigMirror {
     this.endpoints.delete(id);
     await this.remove(configKey.failing(id));
     this.failing.delete(id);
+    for (const lane of this.priorityLanes.get(id) ?? []) await this.remove(configKey.lane(id, lane));
+    this.priorityLanes.delete(id);
   }
 
   /** Stores a value; false when a newer revision of the key has already been applied. */
@@ -110,11 +124,16 @@ export class ConfigMirror {
         this.emit(removed ? { kind: "tenant-deleted", id } : { kind: "tenant", tenant: this.tenants.get(id) as Tenant });
       } else if (kind === "endpoint") {
         if (removed) this.endpoints.delete(id);
-        else this.endpoints.set(id, decodeJson<Endpoint>(entry.value));
+        else this.endpoints.set(id, decodeEndpoint(entry.value));
         this.emit(removed ? { kind: "endpoint-deleted", id } : { kind: "endpoint", endpoint: this.endpoints.get(id) as Endpoint });
       } else if (kind === "failing") {
         if (removed) this.failing.delete(id);
         else this.failing.set(id, decodeJson<number>(entry.value));
+      } else if (kind === "lane") {
+        const cut = id.lastIndexOf(".");
+        const endpointId = id.slice(0, cut);
+        if (removed) this.priorityLanes.get(endpointId)?.delete(id.slice(cut + 1));
+        else this.lanesOf(endpointId).add(id.slice(cut + 1));
       }
     } catch (err) {
       this.logger.warn({ err, key: entry.key }, "ignoring an unreadable config entry");

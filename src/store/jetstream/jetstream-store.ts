@@ -66,8 +66,10 @@ import {
   EVENTS_STREAM,
   eventSubject,
   laneOf,
+  lanePriority,
   lanes,
   parseConsumerName,
+  priorityLane,
   STATE_BUCKET,
   STATE_STREAM,
   stateKey,
@@ -105,6 +107,8 @@ const OPEN_STATUSES: readonly DeliveryStatus[] = [DeliveryStatus.Pending, Delive
 /** Requests kept in flight by bulk operations (replay, cancel). */
 const BULK_CONCURRENCY = 512;
 const NS_PER_MS = 1_000_000;
+/** Every priority lane an endpoint may have ("p9" … "p1"), highest first. */
+const PRIORITY_LANES = Array.from({ length: 9 }, (_, i) => priorityLane(9 - i));
 /** Bounds one listing of delivery states. */
 const SCAN_TIMEOUT_MS = 15_000;
 
@@ -146,6 +150,8 @@ export class JetStreamStore implements Store {
   private readonly dueListeners = new Set<(endpointIds: readonly string[]) => void>();
   private readonly poll: NodeJS.Timeout;
   private readonly puller: Puller;
+  /** Priority lanes being marked in use, by endpoint and lane: one config write each. */
+  private readonly laneMarks = new Map<string, Promise<void>>();
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -291,7 +297,7 @@ export class JetStreamStore implements Store {
     const endpoint = this.mirror.endpoints.get(id);
     if (!endpoint) return false;
     await this.mirror.deleteEndpoint(id);
-    for (const lane of lanes(true)) {
+    for (const lane of [...lanes(true), ...PRIORITY_LANES]) {
       await this.jsm.consumers.delete(DELIVERIES_STREAM, consumerName(id, lane)).catch(() => false);
       this.ensured.delete(consumerName(id, lane));
       this.busyLanes.delete(consumerName(id, lane));
@@ -324,6 +330,7 @@ export class JetStreamStore implements Store {
           type: event.type,
           idempotencyKey: event.idempotencyKey,
           orderingKey: event.orderingKey,
+          priority: event.priority,
           createdMs: nowMs,
           endpoints: [...fanOut(event.tenantId, event.type)],
         };
@@ -369,6 +376,7 @@ export class JetStreamStore implements Store {
       payload,
       idempotencyKey: meta.idempotencyKey,
       orderingKey: meta.orderingKey,
+      priority: meta.priority ?? 0,
       createdMs: meta.createdMs,
     };
   }
@@ -556,7 +564,7 @@ export class JetStreamStore implements Store {
   async backlog(endpointId: string): Promise<Backlog> {
     const endpoint = this.mirror.endpoints.get(endpointId);
     const infos = await Promise.all(
-      lanes(endpoint?.ordering === "ordered_by_key").map((lane) =>
+      [...lanes(endpoint?.ordering === "ordered_by_key"), ...this.priorityLanesOf(endpointId)].map((lane) =>
         this.jsm.consumers.info(DELIVERIES_STREAM, consumerName(endpointId, lane)).catch(() => undefined),
       ),
     );
@@ -599,6 +607,8 @@ export class JetStreamStore implements Store {
     if (!endpoint) return { claimed: [], nextDue: undefined };
     await this.ensureConsumers(endpoint);
     const buffered = this.ready.get(endpoint.id) ?? [];
+    // Late arrivals from several lanes: the higher priority ones go first (the sort is stable).
+    buffered.sort((a, b) => lanePriority(parseConsumerName(b.message.consumer).lane) - lanePriority(parseConsumerName(a.message.consumer).lane));
     const taken = buffered.splice(0, request.limit).map((r) => r.message);
     if (buffered.length === 0) this.ready.delete(endpoint.id);
     const waitingLanes = new Set(buffered.map((r) => r.message.consumer));
@@ -621,6 +631,14 @@ export class JetStreamStore implements Store {
         );
         room--;
       }
+    }
+    // Priority lanes one after the other, highest first, each with the room the ones before left.
+    for (const lane of this.priorityLanesOf(endpoint.id)) {
+      if (room <= 0) break;
+      // Wait for the server's word: a slow answer taken for "empty" would let lower priorities pass.
+      const got = (await this.puller.pull(DELIVERIES_STREAM, consumerName(endpoint.id, lane), room, true)) ?? [];
+      pulls.push(Promise.resolve(got));
+      room -= got.length;
     }
     if (room > 0) pulls.push(this.puller.pull(DELIVERIES_STREAM, consumerName(endpoint.id, UNORDERED_LANE), room).then((ms) => ms ?? []));
     const messages = (await Promise.all(pulls)).flat();
@@ -723,16 +741,43 @@ export class JetStreamStore implements Store {
       createdMs: meta.createdMs,
       priorAttempts: 0,
       cycleStartMs: meta.createdMs,
+      priority: meta.priority ?? 0,
     };
     return this.sendDelivery(deliveryMeta, payload, deliveryMeta.deliveryId);
   }
 
-  /** A delivery message on its endpoint's lane subject, under the given message id. */
-  private sendDelivery(meta: DeliveryMeta, payload: Uint8Array, messageId: string): Promise<PubAck> {
+  /**
+   * A delivery message on its endpoint's lane subject, under the given message id. A priority
+   * lane is marked in use first, so that every process pulls it from then on.
+   */
+  private async sendDelivery(meta: DeliveryMeta, payload: Uint8Array, messageId: string): Promise<PubAck> {
     const h = natsHeaders();
     h.set("Nats-Msg-Id", messageId);
-    const lane = laneOf(this.mirror.endpoints.get(meta.endpointId)?.ordering === "ordered_by_key", meta.orderingKey);
+    const lane = laneOf(this.mirror.endpoints.get(meta.endpointId)?.ordering === "ordered_by_key", meta.orderingKey, meta.priority ?? 0);
+    if (lanePriority(lane) > 0) await this.markLaneInUse(meta.endpointId, lane);
     return this.js.publish(deliverySubject(meta.endpointId, lane), frame(meta, payload), { headers: h });
+  }
+
+  private markLaneInUse(endpointId: string, lane: string): Promise<void> {
+    if (this.mirror.priorityLanes.get(endpointId)?.has(lane)) return Promise.resolve();
+    const key = `${endpointId}.${lane}`;
+    let marking = this.laneMarks.get(key);
+    if (!marking) {
+      marking = (async () => {
+        await this.mirror.putPriorityLane(endpointId, lane);
+        // The consumer now, not at the first claim: the endpoint's backlog counts the lane at once.
+        const endpoint = this.mirror.endpoints.get(endpointId);
+        if (endpoint) await this.ensureConsumers(endpoint);
+      })().finally(() => this.laneMarks.delete(key));
+      this.laneMarks.set(key, marking);
+    }
+    return marking;
+  }
+
+  /** The endpoint's priority lanes in use, highest first. */
+  private priorityLanesOf(endpointId: string): string[] {
+    const inUse = this.mirror.priorityLanes.get(endpointId);
+    return inUse && inUse.size > 0 ? PRIORITY_LANES.filter((lane) => inUse.has(lane)) : [];
   }
 
   /**
@@ -768,6 +813,7 @@ export class JetStreamStore implements Store {
       createdMs: delivery.createdMs,
       priorAttempts: delivery.attempts,
       cycleStartMs: nowMs,
+      priority: event.meta.priority ?? 0,
     };
     const state: Delivery = {
       ...delivery,
@@ -841,9 +887,9 @@ export class JetStreamStore implements Store {
   /** Creates or updates the endpoint's consumers when their settings changed. */
   private async ensureConsumers(endpoint: Endpoint): Promise<void> {
     const ackWait = (endpoint.timeoutMs + ACK_WAIT_MARGIN_MS) * NS_PER_MS;
-    for (const lane of lanes(endpoint.ordering === "ordered_by_key")) {
+    for (const lane of [...lanes(endpoint.ordering === "ordered_by_key"), ...this.priorityLanesOf(endpoint.id)]) {
       const name = consumerName(endpoint.id, lane);
-      const maxAckPending = lane === UNORDERED_LANE ? endpoint.maxInFlight + PARKED_RETRIES : 1;
+      const maxAckPending = parseConsumerName(name).keyed ? 1 : endpoint.maxInFlight + PARKED_RETRIES;
       const fingerprint = `${ackWait}/${maxAckPending}`;
       if (this.ensured.get(name) === fingerprint) continue;
       const config = {

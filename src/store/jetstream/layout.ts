@@ -20,6 +20,8 @@ export const WAKE_SUBJECT = "hookline.wake";
  */
 export const ORDERED_LANES = 16;
 export const UNORDERED_LANE = "u";
+/** Unkeyed deliveries of priority 1 to 9 each get a lane "p<priority>" of their own; 0 uses "u". */
+const PRIORITY_LANE_PREFIX = "p";
 
 export function eventSubject(eventId: string): string {
   return `hookline.evt.${eventId}`;
@@ -46,14 +48,28 @@ export function consumerName(endpointId: string, lane: string): string {
 }
 
 /** The endpoint a consumer serves, and whether it is one of an ordered endpoint's keyed lanes. */
-export function parseConsumerName(name: string): { endpointId: string; keyed: boolean } {
+export function parseConsumerName(name: string): { endpointId: string; keyed: boolean; lane: string } {
   const cut = name.lastIndexOf("_");
-  return { endpointId: name.slice(0, cut), keyed: name.slice(cut + 1) !== UNORDERED_LANE };
+  const lane = name.slice(cut + 1);
+  return { endpointId: name.slice(0, cut), keyed: lane.startsWith("k"), lane };
 }
 
-/** The lane of a delivery: keyed deliveries of ordered endpoints hash to a lane, the rest share one. */
-export function laneOf(ordered: boolean, orderingKey: string): string {
-  if (!ordered || orderingKey === "") return UNORDERED_LANE;
+/** The lane of unkeyed deliveries of this priority. */
+export function priorityLane(priority: number): string {
+  return priority > 0 ? `${PRIORITY_LANE_PREFIX}${priority}` : UNORDERED_LANE;
+}
+
+/** The priority a lane serves: N for "pN", 0 for the others. */
+export function lanePriority(lane: string): number {
+  return lane.startsWith(PRIORITY_LANE_PREFIX) ? Number(lane.slice(PRIORITY_LANE_PREFIX.length)) : 0;
+}
+
+/**
+ * The lane of a delivery: keyed deliveries of ordered endpoints hash to a lane (per-key order
+ * wins over priority); the rest go to their priority's lane.
+ */
+export function laneOf(ordered: boolean, orderingKey: string, priority = 0): string {
+  if (!ordered || orderingKey === "") return priorityLane(priority);
   // FNV-1a: cheap and stable across processes and versions.
   let hash = 0x811c9dc5;
   for (let i = 0; i < orderingKey.length; i++) {
@@ -73,4 +89,6 @@ export const configKey = {
   tenant: (id: string) => `tenant.${id}`,
   endpoint: (id: string) => `endpoint.${id}`,
   failing: (endpointId: string) => `failing.${endpointId}`,
+  /** Marks a priority lane in use: every process then pulls it. */
+  lane: (endpointId: string, lane: string) => `lane.${endpointId}.${lane}`,
 };

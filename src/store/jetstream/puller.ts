@@ -72,8 +72,10 @@ export class Puller {
   /**
    * Up to `max` messages that are ready now; fewer (or none) when the consumer has no more.
    * Undefined at once while a pull of the consumer is open: `ended` says when to come back.
+   * With `untilKnown`, the quiet wait starts only at the first message, so an empty answer
+   * means the server said the consumer had nothing (or the guard gave up), not that it was slow.
    */
-  async pull(stream: string, consumer: string, max: number): Promise<PulledMessage[] | undefined> {
+  async pull(stream: string, consumer: string, max: number, untilKnown = false): Promise<PulledMessage[] | undefined> {
     if (this.byConsumer.has(consumer)) {
       this.turnedAway.add(consumer);
       return undefined;
@@ -91,7 +93,7 @@ export class Puller {
         guard: setTimeout(() => this.end(token), PULL_GUARD_MS),
       };
       this.open.set(token, pull);
-      this.quietFor(token, pull);
+      if (!untilKnown) this.quietFor(token, pull);
       this.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`, JSON.stringify({ batch: max, no_wait: true, expires: PULL_EXPIRES_MS * 1_000_000 }), {
         reply: `${this.prefix}.${token}`,
       });

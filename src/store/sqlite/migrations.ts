@@ -104,6 +104,19 @@ const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX api_keys_by_tenant ON api_keys(tenant_id, id);
   `,
+  `
+  -- Status codes an endpoint counts as success besides 2xx, as a JSON array.
+  ALTER TABLE endpoints ADD COLUMN success_codes TEXT NOT NULL DEFAULT '[]';
+  `,
+  `
+  -- Priority lanes: an event's priority (0-9), copied onto its deliveries so that a claim
+  -- takes an endpoint's due deliveries highest priority first. The due index leads with
+  -- priority: each priority's due range is one index seek (see SqliteStore's claim).
+  ALTER TABLE events ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE deliveries ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+  DROP INDEX deliveries_due;
+  CREATE INDEX deliveries_due ON deliveries(endpoint_id, priority, next_attempt_ms) WHERE status IN (1, 3) AND leased = 0;
+  `,
 ];
 
 /** Applies the migrations the database has not seen yet, each in its own transaction. */

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { failedPrecondition } from "../../core/errors.ts";
 import { deliveryId, deliveryIdRange, newId } from "../../core/ids.ts";
+import { Limits } from "../../core/validation.ts";
 import {
   DeliveryStatus,
   type Attempt,
@@ -63,6 +64,7 @@ interface EndpointRow {
   timeout_ms: number;
   headers: string;
   ordering: string;
+  success_codes: string;
   created_ms: number;
   updated_ms: number;
 }
@@ -147,6 +149,7 @@ function toEndpoint(row: EndpointRow): Endpoint {
     timeoutMs: row.timeout_ms,
     headers: JSON.parse(row.headers) as Record<string, string>,
     ordering: row.ordering === "ordered_by_key" ? "ordered_by_key" : "unordered",
+    successStatusCodes: JSON.parse(row.success_codes) as number[],
     createdMs: row.created_ms,
     updatedMs: row.updated_ms,
   };
@@ -170,6 +173,7 @@ function fromEndpoint(e: Endpoint): EndpointRow {
     timeout_ms: e.timeoutMs,
     headers: JSON.stringify(e.headers),
     ordering: e.ordering,
+    success_codes: JSON.stringify(e.successStatusCodes),
     created_ms: e.createdMs,
     updated_ms: e.updatedMs,
   };
@@ -206,15 +210,17 @@ function toAttempt(row: AttemptRow): Attempt {
 }
 
 const ENDPOINT_COLUMNS =
-  "id, tenant_id, url, event_types, disabled, disabled_reason, description, secret, previous_secret, previous_secret_expires_ms, retry_policy, rate_limit, max_in_flight, timeout_ms, headers, ordering, created_ms, updated_ms";
+  "id, tenant_id, url, event_types, disabled, disabled_reason, description, secret, previous_secret, previous_secret_expires_ms, retry_policy, rate_limit, max_in_flight, timeout_ms, headers, ordering, success_codes, created_ms, updated_ms";
 const ENDPOINT_VALUES =
-  "@id, @tenant_id, @url, @event_types, @disabled, @disabled_reason, @description, @secret, @previous_secret, @previous_secret_expires_ms, @retry_policy, @rate_limit, @max_in_flight, @timeout_ms, @headers, @ordering, @created_ms, @updated_ms";
+  "@id, @tenant_id, @url, @event_types, @disabled, @disabled_reason, @description, @secret, @previous_secret, @previous_secret_expires_ms, @retry_policy, @rate_limit, @max_in_flight, @timeout_ms, @headers, @ordering, @success_codes, @created_ms, @updated_ms";
 /** Open deliveries of an ordered endpoint that may go next: each key's oldest, and every unkeyed one. */
 const ORDERED_HEADS = `
   SELECT min(rowid) FROM deliveries WHERE endpoint_id = @endpoint AND status IN (${OPEN}) AND ordering_key != ''
   GROUP BY ordering_key
   UNION ALL
   SELECT rowid FROM deliveries WHERE endpoint_id = @endpoint AND status IN (${OPEN}) AND ordering_key = ''`;
+/** Priorities from the highest down: one branch per priority in the queries below. */
+const PRIORITIES = Array.from({ length: Limits.maxPriority + 1 }, (_, i) => Limits.maxPriority - i);
 const CLAIM_COLUMNS = `d.rowid AS rowid, d.id, d.tenant_id, d.created_ms, d.event_id, d.event_type, d.attempts, d.cycle_attempts,
   d.cycle_start_ms, e.payload, e.ordering_key`;
 const DELIVERY_COLUMNS =
@@ -268,15 +274,15 @@ export class SqliteStore implements Store {
         `UPDATE deliveries SET status = ${DeliveryStatus.Cancelled}, leased = 0, updated_ms = ? WHERE endpoint_id = ? AND status IN (${OPEN})`,
       ),
       insertEvent: db.prepare(
-        "INSERT INTO events (id, tenant_id, type, payload, idempotency_key, ordering_key, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO events (id, tenant_id, type, payload, idempotency_key, ordering_key, priority, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
       ),
       getEvent: db.prepare("SELECT * FROM events WHERE id = ?"),
       findIdempotencyKey: db.prepare("SELECT event_id, created_ms FROM idempotency_keys WHERE tenant_id = ? AND key = ?"),
       putIdempotencyKey: db.prepare("REPLACE INTO idempotency_keys (tenant_id, key, event_id, created_ms) VALUES (?, ?, ?, ?)"),
       expireIdempotencyKeys: db.prepare("DELETE FROM idempotency_keys WHERE created_ms < ?"),
       insertDelivery: db.prepare(
-        `INSERT INTO deliveries (id, event_id, endpoint_id, tenant_id, event_type, ordering_key, status, cycle_start_ms, next_attempt_ms, created_ms, updated_ms)
-         VALUES (?, ?, ?, ?, ?, ?, ${DeliveryStatus.Pending}, ?, ?, ?, ?)`,
+        `INSERT INTO deliveries (id, event_id, endpoint_id, tenant_id, event_type, ordering_key, priority, status, cycle_start_ms, next_attempt_ms, created_ms, updated_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ${DeliveryStatus.Pending}, ?, ?, ?, ?)`,
       ),
       getDelivery: db.prepare(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE id = ?`),
       listAttempts: db.prepare("SELECT * FROM attempts WHERE delivery_id = ? AND id > ? ORDER BY id LIMIT ?"),
@@ -288,20 +294,29 @@ export class SqliteStore implements Store {
       dueByEndpoint: db.prepare(
         `SELECT endpoint_id, min(next_attempt_ms) AS due FROM deliveries WHERE status IN (${OPEN}) AND leased = 0 GROUP BY endpoint_id`,
       ),
+      // The earliest due time over every priority: one index seek per priority.
       nextDue: db.prepare(
-        `SELECT next_attempt_ms AS due FROM deliveries WHERE endpoint_id = ? AND status IN (${OPEN}) AND leased = 0 ORDER BY next_attempt_ms LIMIT 1`,
+        `SELECT min(due) AS due FROM (${PRIORITIES.map(
+          (p) => `SELECT * FROM (SELECT next_attempt_ms AS due FROM deliveries
+             WHERE endpoint_id = @endpoint AND priority = ${p} AND status IN (${OPEN}) AND leased = 0 ORDER BY next_attempt_ms LIMIT 1)`,
+        ).join(" UNION ALL ")})`,
       ),
+      // Highest priority first, each priority's due deliveries oldest due first. One branch per
+      // priority keeps every branch a range of the due index that stops at @now: ordering the
+      // whole due set by priority instead would walk each priority's not-yet-due retries too.
       claim: db.prepare(
-        `SELECT ${CLAIM_COLUMNS}
-         FROM deliveries d JOIN events e ON e.id = d.event_id
-         WHERE d.endpoint_id = ? AND d.status IN (${OPEN}) AND d.leased = 0 AND d.next_attempt_ms <= ?
-         ORDER BY d.next_attempt_ms, d.rowid LIMIT ?`,
+        `${PRIORITIES.map(
+          (p) => `SELECT * FROM (SELECT ${CLAIM_COLUMNS}
+             FROM deliveries d JOIN events e ON e.id = d.event_id
+             WHERE d.endpoint_id = @endpoint AND d.priority = ${p} AND d.status IN (${OPEN}) AND d.leased = 0 AND d.next_attempt_ms <= @now
+             ORDER BY d.next_attempt_ms, d.rowid LIMIT @limit)`,
+        ).join(" UNION ALL ")} LIMIT @limit`,
       ),
       claimOrdered: db.prepare(
         `SELECT ${CLAIM_COLUMNS}
          FROM deliveries d JOIN events e ON e.id = d.event_id
          WHERE d.rowid IN (${ORDERED_HEADS}) AND d.leased = 0 AND d.next_attempt_ms <= @now
-         ORDER BY d.rowid LIMIT @limit`,
+         ORDER BY d.priority DESC, d.rowid LIMIT @limit`,
       ),
       // Deliveries behind a key's head are due but blocked: only the heads say when to look again.
       nextDueOrdered: db.prepare(
@@ -437,11 +452,23 @@ export class SqliteStore implements Store {
             }
           }
           const eventId = newId("evt", nowMs);
-          s.insertEvent.run(eventId, event.tenantId, event.type, event.payload, event.idempotencyKey, event.orderingKey, nowMs);
+          s.insertEvent.run(eventId, event.tenantId, event.type, event.payload, event.idempotencyKey, event.orderingKey, event.priority, nowMs);
           if (event.idempotencyKey !== "") s.putIdempotencyKey.run(event.tenantId, event.idempotencyKey, eventId, nowMs);
           const targets = fanOut(event.tenantId, event.type);
           targets.forEach((endpointId, ordinal) => {
-            s.insertDelivery.run(deliveryId(eventId, ordinal), eventId, endpointId, event.tenantId, event.type, event.orderingKey, nowMs, nowMs, nowMs, nowMs);
+            s.insertDelivery.run(
+              deliveryId(eventId, ordinal),
+              eventId,
+              endpointId,
+              event.tenantId,
+              event.type,
+              event.orderingKey,
+              event.priority,
+              nowMs,
+              nowMs,
+              nowMs,
+              nowMs,
+            );
           });
           return { eventId, duplicate: false, deliveryCount: targets.length };
         }),
@@ -451,7 +478,16 @@ export class SqliteStore implements Store {
 
   async getEvent(id: string): Promise<StoredEvent | undefined> {
     const row = this.stmt.getEvent.get(id) as
-      | { id: string; tenant_id: string; type: string; payload: Buffer; idempotency_key: string; ordering_key: string; created_ms: number }
+      | {
+          id: string;
+          tenant_id: string;
+          type: string;
+          payload: Buffer;
+          idempotency_key: string;
+          ordering_key: string;
+          priority: number;
+          created_ms: number;
+        }
       | undefined;
     return (
       row && {
@@ -461,6 +497,7 @@ export class SqliteStore implements Store {
         payload: row.payload,
         idempotencyKey: row.idempotency_key,
         orderingKey: row.ordering_key,
+        priority: row.priority,
         createdMs: row.created_ms,
       }
     );
@@ -533,8 +570,8 @@ export class SqliteStore implements Store {
   }
 
   async nextDue(endpointId: string): Promise<number | undefined> {
-    const row = this.stmt.nextDue.get(endpointId) as { due: number } | undefined;
-    return row?.due;
+    const row = this.stmt.nextDue.get({ endpoint: endpointId }) as { due: number | null } | undefined;
+    return row?.due ?? undefined;
   }
 
   async claim(requests: readonly ClaimRequest[], nowMs: number): Promise<ClaimResult[]> {
@@ -542,7 +579,7 @@ export class SqliteStore implements Store {
     return this.relaxed(() =>
       requests.map(({ endpointId, limit, ordered }): ClaimResult => {
         const rows = (
-          ordered ? s.claimOrdered.all({ endpoint: endpointId, now: nowMs, limit }) : s.claim.all(endpointId, nowMs, limit)
+          ordered ? s.claimOrdered.all({ endpoint: endpointId, now: nowMs, limit }) : s.claim.all({ endpoint: endpointId, now: nowMs, limit })
         ) as ClaimRow[];
         for (const row of rows) s.lease.run(row.rowid);
         const claimed = rows.map(
@@ -565,7 +602,7 @@ export class SqliteStore implements Store {
             ? undefined
             : ordered
               ? (s.nextDueOrdered.get({ endpoint: endpointId }) as { due: number | null } | undefined)
-              : (s.nextDue.get(endpointId) as { due: number } | undefined);
+              : (s.nextDue.get({ endpoint: endpointId }) as { due: number | null } | undefined);
         const nextDue = next?.due ?? undefined;
         return { claimed, nextDue };
       }),

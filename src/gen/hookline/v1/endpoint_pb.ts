@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file hookline/v1/endpoint.proto.
  */
 export const file_hookline_v1_endpoint: GenFile = /*@__PURE__*/
-  fileDesc("Chpob29rbGluZS92MS9lbmRwb2ludC5wcm90bxILaG9va2xpbmUudjEi0AEKC1JldHJ5UG9saWN5EhQKDG1heF9hdHRlbXB0cxgBIAEoDRIyCg9pbml0aWFsX2JhY2tvZmYYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLgoLbWF4X2JhY2tvZmYYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKgoHbWF4X2FnZRgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIbChNyZXRyeV9jbGllbnRfZXJyb3JzGAUgASgIIqEECghFbmRwb2ludBIKCgJpZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSCwoDdXJsGAMgASgJEhMKC2V2ZW50X3R5cGVzGAQgAygJEhAKCGRpc2FibGVkGAUgASgIEhcKD2Rpc2FibGVkX3JlYXNvbhgGIAEoCRIOCgZzZWNyZXQYByABKAkSEwoLZGVzY3JpcHRpb24YCCABKAkSLgoMcmV0cnlfcG9saWN5GAkgASgLMhguaG9va2xpbmUudjEuUmV0cnlQb2xpY3kSHQoVcmF0ZV9saW1pdF9wZXJfc2Vjb25kGAogASgBEhUKDW1heF9pbl9mbGlnaHQYCyABKA0SKgoHdGltZW91dBgMIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIzCgdoZWFkZXJzGA0gAygLMiIuaG9va2xpbmUudjEuRW5kcG9pbnQuSGVhZGVyc0VudHJ5EisKCG9yZGVyaW5nGA4gASgOMhkuaG9va2xpbmUudjEuT3JkZXJpbmdNb2RlEi8KC2NyZWF0ZV90aW1lGA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEitAMKFUNyZWF0ZUVuZHBvaW50UmVxdWVzdBIRCgl0ZW5hbnRfaWQYASABKAkSCwoDdXJsGAIgASgJEhMKC2V2ZW50X3R5cGVzGAMgAygJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEg4KBnNlY3JldBgFIAEoCRIuCgxyZXRyeV9wb2xpY3kYBiABKAsyGC5ob29rbGluZS52MS5SZXRyeVBvbGljeRIdChVyYXRlX2xpbWl0X3Blcl9zZWNvbmQYByABKAESFQoNbWF4X2luX2ZsaWdodBgIIAEoDRIqCgd0aW1lb3V0GAkgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEkAKB2hlYWRlcnMYCiADKAsyLy5ob29rbGluZS52MS5DcmVhdGVFbmRwb2ludFJlcXVlc3QuSGVhZGVyc0VudHJ5EisKCG9yZGVyaW5nGAsgASgOMhkuaG9va2xpbmUudjEuT3JkZXJpbmdNb2RlEhAKCGRpc2FibGVkGAwgASgIGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkEKFkNyZWF0ZUVuZHBvaW50UmVzcG9uc2USJwoIZW5kcG9pbnQYASABKAsyFS5ob29rbGluZS52MS5FbmRwb2ludCIgChJHZXRFbmRwb2ludFJlcXVlc3QSCgoCaWQYASABKAkiPgoTR2V0RW5kcG9pbnRSZXNwb25zZRInCghlbmRwb2ludBgBIAEoCzIVLmhvb2tsaW5lLnYxLkVuZHBvaW50IlAKFExpc3RFbmRwb2ludHNSZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJaChVMaXN0RW5kcG9pbnRzUmVzcG9uc2USKAoJZW5kcG9pbnRzGAEgAygLMhUuaG9va2xpbmUudjEuRW5kcG9pbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJInEKFVVwZGF0ZUVuZHBvaW50UmVxdWVzdBInCghlbmRwb2ludBgBIAEoCzIVLmhvb2tsaW5lLnYxLkVuZHBvaW50Ei8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJBChZVcGRhdGVFbmRwb2ludFJlc3BvbnNlEicKCGVuZHBvaW50GAEgASgLMhUuaG9va2xpbmUudjEuRW5kcG9pbnQiIwoVRGVsZXRlRW5kcG9pbnRSZXF1ZXN0EgoKAmlkGAEgASgJIhgKFkRlbGV0ZUVuZHBvaW50UmVzcG9uc2UiagobUm90YXRlRW5kcG9pbnRTZWNyZXRSZXF1ZXN0EgoKAmlkGAEgASgJEg4KBnNlY3JldBgCIAEoCRIvCgxncmFjZV9wZXJpb2QYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iRwocUm90YXRlRW5kcG9pbnRTZWNyZXRSZXNwb25zZRInCghlbmRwb2ludBgBIAEoCzIVLmhvb2tsaW5lLnYxLkVuZHBvaW50ItgECg1FbmRwb2ludFN0YXRzEhMKC2VuZHBvaW50X2lkGAEgASgJEhcKD3JlY2VudF9hdHRlbXB0cxgCIAEoDRIUCgxzdWNjZXNzX3JhdGUYAyABKAESLgoLbGF0ZW5jeV9wNTAYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLgoLbGF0ZW5jeV9wOTUYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLgoLbGF0ZW5jeV9wOTkYBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SDwoHcGVuZGluZxgHIAEoBBIQCghyZXRyeWluZxgIIAEoBBIRCglpbl9mbGlnaHQYCSABKAQSMAoNYnJlYWtlcl9zdGF0ZRgKIAEoDjIZLmhvb2tsaW5lLnYxLkJyZWFrZXJTdGF0ZRIcChRjb25zZWN1dGl2ZV9mYWlsdXJlcxgLIAEoDRIxCg1mYWlsaW5nX3NpbmNlGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIhChllZmZlY3RpdmVfcmF0ZV9wZXJfc2Vjb25kGA0gASgBEjUKEWxhc3Rfc3VjY2Vzc190aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI1ChFsYXN0X2ZhaWx1cmVfdGltZRgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIZGlzYWJsZWQYECABKAgSFwoPZGlzYWJsZWRfcmVhc29uGBEgASgJIiUKF0dldEVuZHBvaW50U3RhdHNSZXF1ZXN0EgoKAmlkGAEgASgJIkUKGEdldEVuZHBvaW50U3RhdHNSZXNwb25zZRIpCgVzdGF0cxgBIAEoCzIaLmhvb2tsaW5lLnYxLkVuZHBvaW50U3RhdHMiSgoUU2VuZFRlc3RFdmVudFJlcXVlc3QSEwoLZW5kcG9pbnRfaWQYASABKAkSDAoEdHlwZRgCIAEoCRIPCgdwYXlsb2FkGAMgASgMIj4KFVNlbmRUZXN0RXZlbnRSZXNwb25zZRIQCghldmVudF9pZBgBIAEoCRITCgtkZWxpdmVyeV9pZBgCIAEoCSpsCgxPcmRlcmluZ01vZGUSHQoZT1JERVJJTkdfTU9ERV9VTlNQRUNJRklFRBAAEhsKF09SREVSSU5HX01PREVfVU5PUkRFUkVEEAESIAocT1JERVJJTkdfTU9ERV9PUkRFUkVEX0JZX0tFWRACKnwKDEJyZWFrZXJTdGF0ZRIdChlCUkVBS0VSX1NUQVRFX1VOU1BFQ0lGSUVEEAASGAoUQlJFQUtFUl9TVEFURV9DTE9TRUQQARIWChJCUkVBS0VSX1NUQVRFX09QRU4QAhIbChdCUkVBS0VSX1NUQVRFX0hBTEZfT1BFThADMvIFCg9FbmRwb2ludFNlcnZpY2USWQoOQ3JlYXRlRW5kcG9pbnQSIi5ob29rbGluZS52MS5DcmVhdGVFbmRwb2ludFJlcXVlc3QaIy5ob29rbGluZS52MS5DcmVhdGVFbmRwb2ludFJlc3BvbnNlElAKC0dldEVuZHBvaW50Eh8uaG9va2xpbmUudjEuR2V0RW5kcG9pbnRSZXF1ZXN0GiAuaG9va2xpbmUudjEuR2V0RW5kcG9pbnRSZXNwb25zZRJWCg1MaXN0RW5kcG9pbnRzEiEuaG9va2xpbmUudjEuTGlzdEVuZHBvaW50c1JlcXVlc3QaIi5ob29rbGluZS52MS5MaXN0RW5kcG9pbnRzUmVzcG9uc2USWQoOVXBkYXRlRW5kcG9pbnQSIi5ob29rbGluZS52MS5VcGRhdGVFbmRwb2ludFJlcXVlc3QaIy5ob29rbGluZS52MS5VcGRhdGVFbmRwb2ludFJlc3BvbnNlElkKDkRlbGV0ZUVuZHBvaW50EiIuaG9va2xpbmUudjEuRGVsZXRlRW5kcG9pbnRSZXF1ZXN0GiMuaG9va2xpbmUudjEuRGVsZXRlRW5kcG9pbnRSZXNwb25zZRJrChRSb3RhdGVFbmRwb2ludFNlY3JldBIoLmhvb2tsaW5lLnYxLlJvdGF0ZUVuZHBvaW50U2VjcmV0UmVxdWVzdBopLmhvb2tsaW5lLnYxLlJvdGF0ZUVuZHBvaW50U2VjcmV0UmVzcG9uc2USXwoQR2V0RW5kcG9pbnRTdGF0cxIkLmhvb2tsaW5lLnYxLkdldEVuZHBvaW50U3RhdHNSZXF1ZXN0GiUuaG9va2xpbmUudjEuR2V0RW5kcG9pbnRTdGF0c1Jlc3BvbnNlElYKDVNlbmRUZXN0RXZlbnQSIS5ob29rbGluZS52MS5TZW5kVGVzdEV2ZW50UmVxdWVzdBoiLmhvb2tsaW5lLnYxLlNlbmRUZXN0RXZlbnRSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
+  fileDesc("Chpob29rbGluZS92MS9lbmRwb2ludC5wcm90bxILaG9va2xpbmUudjEi0AEKC1JldHJ5UG9saWN5EhQKDG1heF9hdHRlbXB0cxgBIAEoDRIyCg9pbml0aWFsX2JhY2tvZmYYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLgoLbWF4X2JhY2tvZmYYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKgoHbWF4X2FnZRgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIbChNyZXRyeV9jbGllbnRfZXJyb3JzGAUgASgIIoMFCghFbmRwb2ludBIKCgJpZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSCwoDdXJsGAMgASgJEhMKC2V2ZW50X3R5cGVzGAQgAygJEhAKCGRpc2FibGVkGAUgASgIEhcKD2Rpc2FibGVkX3JlYXNvbhgGIAEoCRIOCgZzZWNyZXQYByABKAkSEwoLZGVzY3JpcHRpb24YCCABKAkSLgoMcmV0cnlfcG9saWN5GAkgASgLMhguaG9va2xpbmUudjEuUmV0cnlQb2xpY3kSHQoVcmF0ZV9saW1pdF9wZXJfc2Vjb25kGAogASgBEhUKDW1heF9pbl9mbGlnaHQYCyABKA0SKgoHdGltZW91dBgMIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIzCgdoZWFkZXJzGA0gAygLMiIuaG9va2xpbmUudjEuRW5kcG9pbnQuSGVhZGVyc0VudHJ5EisKCG9yZGVyaW5nGA4gASgOMhkuaG9va2xpbmUudjEuT3JkZXJpbmdNb2RlEi8KC2NyZWF0ZV90aW1lGA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHAoUc3VjY2Vzc19zdGF0dXNfY29kZXMYESADKA0SLgoHc2lnbmluZxgSIAEoDjIdLmhvb2tsaW5lLnYxLlNpZ25pbmdBbGdvcml0aG0SEgoKcHVibGljX2tleRgTIAEoCRouCgxIZWFkZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKCBAoVQ3JlYXRlRW5kcG9pbnRSZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRILCgN1cmwYAiABKAkSEwoLZXZlbnRfdHlwZXMYAyADKAkSEwoLZGVzY3JpcHRpb24YBCABKAkSDgoGc2VjcmV0GAUgASgJEi4KDHJldHJ5X3BvbGljeRgGIAEoCzIYLmhvb2tsaW5lLnYxLlJldHJ5UG9saWN5Eh0KFXJhdGVfbGltaXRfcGVyX3NlY29uZBgHIAEoARIVCg1tYXhfaW5fZmxpZ2h0GAggASgNEioKB3RpbWVvdXQYCSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SQAoHaGVhZGVycxgKIAMoCzIvLmhvb2tsaW5lLnYxLkNyZWF0ZUVuZHBvaW50UmVxdWVzdC5IZWFkZXJzRW50cnkSKwoIb3JkZXJpbmcYCyABKA4yGS5ob29rbGluZS52MS5PcmRlcmluZ01vZGUSEAoIZGlzYWJsZWQYDCABKAgSHAoUc3VjY2Vzc19zdGF0dXNfY29kZXMYDSADKA0SLgoHc2lnbmluZxgOIAEoDjIdLmhvb2tsaW5lLnYxLlNpZ25pbmdBbGdvcml0aG0aLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiQQoWQ3JlYXRlRW5kcG9pbnRSZXNwb25zZRInCghlbmRwb2ludBgBIAEoCzIVLmhvb2tsaW5lLnYxLkVuZHBvaW50IiAKEkdldEVuZHBvaW50UmVxdWVzdBIKCgJpZBgBIAEoCSI+ChNHZXRFbmRwb2ludFJlc3BvbnNlEicKCGVuZHBvaW50GAEgASgLMhUuaG9va2xpbmUudjEuRW5kcG9pbnQiUAoUTGlzdEVuZHBvaW50c1JlcXVlc3QSEQoJdGVuYW50X2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIloKFUxpc3RFbmRwb2ludHNSZXNwb25zZRIoCgllbmRwb2ludHMYASADKAsyFS5ob29rbGluZS52MS5FbmRwb2ludBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkicQoVVXBkYXRlRW5kcG9pbnRSZXF1ZXN0EicKCGVuZHBvaW50GAEgASgLMhUuaG9va2xpbmUudjEuRW5kcG9pbnQSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIkEKFlVwZGF0ZUVuZHBvaW50UmVzcG9uc2USJwoIZW5kcG9pbnQYASABKAsyFS5ob29rbGluZS52MS5FbmRwb2ludCIjChVEZWxldGVFbmRwb2ludFJlcXVlc3QSCgoCaWQYASABKAkiGAoWRGVsZXRlRW5kcG9pbnRSZXNwb25zZSKaAQobUm90YXRlRW5kcG9pbnRTZWNyZXRSZXF1ZXN0EgoKAmlkGAEgASgJEg4KBnNlY3JldBgCIAEoCRIvCgxncmFjZV9wZXJpb2QYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLgoHc2lnbmluZxgEIAEoDjIdLmhvb2tsaW5lLnYxLlNpZ25pbmdBbGdvcml0aG0iRwocUm90YXRlRW5kcG9pbnRTZWNyZXRSZXNwb25zZRInCghlbmRwb2ludBgBIAEoCzIVLmhvb2tsaW5lLnYxLkVuZHBvaW50ItgECg1FbmRwb2ludFN0YXRzEhMKC2VuZHBvaW50X2lkGAEgASgJEhcKD3JlY2VudF9hdHRlbXB0cxgCIAEoDRIUCgxzdWNjZXNzX3JhdGUYAyABKAESLgoLbGF0ZW5jeV9wNTAYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLgoLbGF0ZW5jeV9wOTUYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLgoLbGF0ZW5jeV9wOTkYBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SDwoHcGVuZGluZxgHIAEoBBIQCghyZXRyeWluZxgIIAEoBBIRCglpbl9mbGlnaHQYCSABKAQSMAoNYnJlYWtlcl9zdGF0ZRgKIAEoDjIZLmhvb2tsaW5lLnYxLkJyZWFrZXJTdGF0ZRIcChRjb25zZWN1dGl2ZV9mYWlsdXJlcxgLIAEoDRIxCg1mYWlsaW5nX3NpbmNlGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIhChllZmZlY3RpdmVfcmF0ZV9wZXJfc2Vjb25kGA0gASgBEjUKEWxhc3Rfc3VjY2Vzc190aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI1ChFsYXN0X2ZhaWx1cmVfdGltZRgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIZGlzYWJsZWQYECABKAgSFwoPZGlzYWJsZWRfcmVhc29uGBEgASgJIiUKF0dldEVuZHBvaW50U3RhdHNSZXF1ZXN0EgoKAmlkGAEgASgJIkUKGEdldEVuZHBvaW50U3RhdHNSZXNwb25zZRIpCgVzdGF0cxgBIAEoCzIaLmhvb2tsaW5lLnYxLkVuZHBvaW50U3RhdHMiSgoUU2VuZFRlc3RFdmVudFJlcXVlc3QSEwoLZW5kcG9pbnRfaWQYASABKAkSDAoEdHlwZRgCIAEoCRIPCgdwYXlsb2FkGAMgASgMIj4KFVNlbmRUZXN0RXZlbnRSZXNwb25zZRIQCghldmVudF9pZBgBIAEoCRITCgtkZWxpdmVyeV9pZBgCIAEoCSpsCgxPcmRlcmluZ01vZGUSHQoZT1JERVJJTkdfTU9ERV9VTlNQRUNJRklFRBAAEhsKF09SREVSSU5HX01PREVfVU5PUkRFUkVEEAESIAocT1JERVJJTkdfTU9ERV9PUkRFUkVEX0JZX0tFWRACKncKEFNpZ25pbmdBbGdvcml0aG0SIQodU0lHTklOR19BTEdPUklUSE1fVU5TUEVDSUZJRUQQABIhCh1TSUdOSU5HX0FMR09SSVRITV9ITUFDX1NIQTI1NhABEh0KGVNJR05JTkdfQUxHT1JJVEhNX0VEMjU1MTkQAip8CgxCcmVha2VyU3RhdGUSHQoZQlJFQUtFUl9TVEFURV9VTlNQRUNJRklFRBAAEhgKFEJSRUFLRVJfU1RBVEVfQ0xPU0VEEAESFgoSQlJFQUtFUl9TVEFURV9PUEVOEAISGwoXQlJFQUtFUl9TVEFURV9IQUxGX09QRU4QAzLyBQoPRW5kcG9pbnRTZXJ2aWNlElkKDkNyZWF0ZUVuZHBvaW50EiIuaG9va2xpbmUudjEuQ3JlYXRlRW5kcG9pbnRSZXF1ZXN0GiMuaG9va2xpbmUudjEuQ3JlYXRlRW5kcG9pbnRSZXNwb25zZRJQCgtHZXRFbmRwb2ludBIfLmhvb2tsaW5lLnYxLkdldEVuZHBvaW50UmVxdWVzdBogLmhvb2tsaW5lLnYxLkdldEVuZHBvaW50UmVzcG9uc2USVgoNTGlzdEVuZHBvaW50cxIhLmhvb2tsaW5lLnYxLkxpc3RFbmRwb2ludHNSZXF1ZXN0GiIuaG9va2xpbmUudjEuTGlzdEVuZHBvaW50c1Jlc3BvbnNlElkKDlVwZGF0ZUVuZHBvaW50EiIuaG9va2xpbmUudjEuVXBkYXRlRW5kcG9pbnRSZXF1ZXN0GiMuaG9va2xpbmUudjEuVXBkYXRlRW5kcG9pbnRSZXNwb25zZRJZCg5EZWxldGVFbmRwb2ludBIiLmhvb2tsaW5lLnYxLkRlbGV0ZUVuZHBvaW50UmVxdWVzdBojLmhvb2tsaW5lLnYxLkRlbGV0ZUVuZHBvaW50UmVzcG9uc2USawoUUm90YXRlRW5kcG9pbnRTZWNyZXQSKC5ob29rbGluZS52MS5Sb3RhdGVFbmRwb2ludFNlY3JldFJlcXVlc3QaKS5ob29rbGluZS52MS5Sb3RhdGVFbmRwb2ludFNlY3JldFJlc3BvbnNlEl8KEEdldEVuZHBvaW50U3RhdHMSJC5ob29rbGluZS52MS5HZXRFbmRwb2ludFN0YXRzUmVxdWVzdBolLmhvb2tsaW5lLnYxLkdldEVuZHBvaW50U3RhdHNSZXNwb25zZRJWCg1TZW5kVGVzdEV2ZW50EiEuaG9va2xpbmUudjEuU2VuZFRlc3RFdmVudFJlcXVlc3QaIi5ob29rbGluZS52MS5TZW5kVGVzdEV2ZW50UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * RetryPolicy says how failed attempts are retried. Zero fields take the server defaults.
@@ -108,7 +108,8 @@ export type Endpoint = Message<"hookline.v1.Endpoint"> & {
   disabledReason: string;
 
   /**
-   * Signing secret, "whsec_" + base64. Returned by create and rotate only.
+   * HMAC signing secret, "whsec_" + base64. Returned by create and rotate only; always empty
+   * for ED25519 endpoints, whose secret key never leaves hookline.
    *
    * @generated from field: string secret = 7;
    */
@@ -166,6 +167,30 @@ export type Endpoint = Message<"hookline.v1.Endpoint"> & {
    * @generated from field: google.protobuf.Timestamp update_time = 16;
    */
   updateTime?: Timestamp | undefined;
+
+  /**
+   * HTTP status codes (100 to 599, at most 20, no repeats) that count as success besides
+   * 2xx: e.g. 302, or 409 for "already have it". A listed code is never retried and never
+   * counts against the circuit breaker.
+   *
+   * @generated from field: repeated uint32 success_status_codes = 17;
+   */
+  successStatusCodes: number[];
+
+  /**
+   * How requests are signed; set on create, changed by RotateEndpointSecret.
+   *
+   * @generated from field: hookline.v1.SigningAlgorithm signing = 18;
+   */
+  signing: SigningAlgorithm;
+
+  /**
+   * ED25519 only: the public key that verifies the signatures, "whpk_" + base64 of the raw
+   * 32-byte key. Returned by every read.
+   *
+   * @generated from field: string public_key = 19;
+   */
+  publicKey: string;
 };
 
 /**
@@ -200,7 +225,8 @@ export type CreateEndpointRequest = Message<"hookline.v1.CreateEndpointRequest">
   description: string;
 
   /**
-   * Optional; "whsec_" + base64 of 24 to 64 bytes. Generated when empty.
+   * Optional; "whsec_" + base64 of 24 to 64 bytes. Generated when empty. Must be empty with
+   * signing ED25519 (the key pair is always generated).
    *
    * @generated from field: string secret = 5;
    */
@@ -242,6 +268,20 @@ export type CreateEndpointRequest = Message<"hookline.v1.CreateEndpointRequest">
    * @generated from field: bool disabled = 12;
    */
   disabled: boolean;
+
+  /**
+   * Status codes that count as success besides 2xx; see Endpoint.success_status_codes.
+   *
+   * @generated from field: repeated uint32 success_status_codes = 13;
+   */
+  successStatusCodes: number[];
+
+  /**
+   * Unspecified means HMAC_SHA256.
+   *
+   * @generated from field: hookline.v1.SigningAlgorithm signing = 14;
+   */
+  signing: SigningAlgorithm;
 };
 
 /**
@@ -368,7 +408,7 @@ export type UpdateEndpointRequest = Message<"hookline.v1.UpdateEndpointRequest">
 
   /**
    * Paths: url, event_types, disabled, description, retry_policy, rate_limit_per_second,
-   * max_in_flight, timeout, headers, ordering. An empty mask is refused.
+   * max_in_flight, timeout, headers, ordering, success_status_codes. An empty mask is refused.
    *
    * @generated from field: google.protobuf.FieldMask update_mask = 2;
    */
@@ -439,18 +479,26 @@ export type RotateEndpointSecretRequest = Message<"hookline.v1.RotateEndpointSec
   id: string;
 
   /**
-   * Optional new secret; generated when empty.
+   * Optional new HMAC secret; generated when empty. Must be empty for ED25519.
    *
    * @generated from field: string secret = 2;
    */
   secret: string;
 
   /**
-   * How long the previous secret keeps signing too (0 to 7 days); unset means 24 hours.
+   * How long the previous secret or key keeps signing too (0 to 7 days); unset means 24 hours.
    *
    * @generated from field: google.protobuf.Duration grace_period = 3;
    */
   gracePeriod?: Duration | undefined;
+
+  /**
+   * The algorithm from now on; unspecified keeps the endpoint's. Switching algorithms during
+   * a grace period sends both kinds of signature (v1 and v1a) until it ends.
+   *
+   * @generated from field: hookline.v1.SigningAlgorithm signing = 4;
+   */
+  signing: SigningAlgorithm;
 };
 
 /**
@@ -465,7 +513,7 @@ export const RotateEndpointSecretRequestSchema: GenMessage<RotateEndpointSecretR
  */
 export type RotateEndpointSecretResponse = Message<"hookline.v1.RotateEndpointSecretResponse"> & {
   /**
-   * The endpoint with its new secret.
+   * The endpoint with its new secret (HMAC) or public key (ED25519).
    *
    * @generated from field: hookline.v1.Endpoint endpoint = 1;
    */
@@ -499,7 +547,7 @@ export type EndpointStats = Message<"hookline.v1.EndpointStats"> & {
   recentAttempts: number;
 
   /**
-   * Share of recent_attempts that got a 2xx, from 0 to 1.
+   * Share of recent_attempts that succeeded (2xx or a listed success code), from 0 to 1.
    *
    * @generated from field: double success_rate = 3;
    */
@@ -717,6 +765,41 @@ export const OrderingModeSchema: GenEnum<OrderingMode> = /*@__PURE__*/
   enumDesc(file_hookline_v1_endpoint, 0);
 
 /**
+ * SigningAlgorithm says how webhook requests are signed (Standard Webhooks).
+ *
+ * @generated from enum hookline.v1.SigningAlgorithm
+ */
+export enum SigningAlgorithm {
+  /**
+   * Same as SIGNING_ALGORITHM_HMAC_SHA256 on create; keeps the current algorithm on rotate.
+   *
+   * @generated from enum value: SIGNING_ALGORITHM_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Symmetric: "v1,<base64 HMAC-SHA256>" with a shared "whsec_" secret.
+   *
+   * @generated from enum value: SIGNING_ALGORITHM_HMAC_SHA256 = 1;
+   */
+  HMAC_SHA256 = 1,
+
+  /**
+   * Asymmetric: "v1a,<base64 ed25519 signature>". hookline generates the key pair and keeps
+   * the secret key; receivers verify with the "whpk_" public key.
+   *
+   * @generated from enum value: SIGNING_ALGORITHM_ED25519 = 2;
+   */
+  ED25519 = 2,
+}
+
+/**
+ * Describes the enum hookline.v1.SigningAlgorithm.
+ */
+export const SigningAlgorithmSchema: GenEnum<SigningAlgorithm> = /*@__PURE__*/
+  enumDesc(file_hookline_v1_endpoint, 1);
+
+/**
  * BreakerState is the state of an endpoint's circuit breaker.
  *
  * @generated from enum hookline.v1.BreakerState
@@ -753,7 +836,7 @@ export enum BreakerState {
  * Describes the enum hookline.v1.BreakerState.
  */
 export const BreakerStateSchema: GenEnum<BreakerState> = /*@__PURE__*/
-  enumDesc(file_hookline_v1_endpoint, 1);
+  enumDesc(file_hookline_v1_endpoint, 2);
 
 /**
  * EndpointService manages the HTTP URLs that receive a tenant's webhooks.
@@ -762,7 +845,8 @@ export const BreakerStateSchema: GenEnum<BreakerState> = /*@__PURE__*/
  */
 export const EndpointService: GenService<{
   /**
-   * CreateEndpoint registers an endpoint and returns it with its signing secret.
+   * CreateEndpoint registers an endpoint and returns it with its signing secret (HMAC) or its
+   * public key (ED25519).
    *
    * @generated from rpc hookline.v1.EndpointService.CreateEndpoint
    */
@@ -812,7 +896,8 @@ export const EndpointService: GenService<{
     output: typeof DeleteEndpointResponseSchema;
   },
   /**
-   * RotateEndpointSecret installs a new secret; the old one keeps signing during the grace period.
+   * RotateEndpointSecret installs a new secret or key pair; the old one keeps signing during
+   * the grace period.
    *
    * @generated from rpc hookline.v1.EndpointService.RotateEndpointSecret
    */

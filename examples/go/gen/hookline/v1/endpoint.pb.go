@@ -77,6 +77,60 @@ func (OrderingMode) EnumDescriptor() ([]byte, []int) {
 	return file_hookline_v1_endpoint_proto_rawDescGZIP(), []int{0}
 }
 
+// SigningAlgorithm says how webhook requests are signed (Standard Webhooks).
+type SigningAlgorithm int32
+
+const (
+	// Same as SIGNING_ALGORITHM_HMAC_SHA256 on create; keeps the current algorithm on rotate.
+	SigningAlgorithm_SIGNING_ALGORITHM_UNSPECIFIED SigningAlgorithm = 0
+	// Symmetric: "v1,<base64 HMAC-SHA256>" with a shared "whsec_" secret.
+	SigningAlgorithm_SIGNING_ALGORITHM_HMAC_SHA256 SigningAlgorithm = 1
+	// Asymmetric: "v1a,<base64 ed25519 signature>". hookline generates the key pair and keeps
+	// the secret key; receivers verify with the "whpk_" public key.
+	SigningAlgorithm_SIGNING_ALGORITHM_ED25519 SigningAlgorithm = 2
+)
+
+// Enum value maps for SigningAlgorithm.
+var (
+	SigningAlgorithm_name = map[int32]string{
+		0: "SIGNING_ALGORITHM_UNSPECIFIED",
+		1: "SIGNING_ALGORITHM_HMAC_SHA256",
+		2: "SIGNING_ALGORITHM_ED25519",
+	}
+	SigningAlgorithm_value = map[string]int32{
+		"SIGNING_ALGORITHM_UNSPECIFIED": 0,
+		"SIGNING_ALGORITHM_HMAC_SHA256": 1,
+		"SIGNING_ALGORITHM_ED25519":     2,
+	}
+)
+
+func (x SigningAlgorithm) Enum() *SigningAlgorithm {
+	p := new(SigningAlgorithm)
+	*p = x
+	return p
+}
+
+func (x SigningAlgorithm) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SigningAlgorithm) Descriptor() protoreflect.EnumDescriptor {
+	return file_hookline_v1_endpoint_proto_enumTypes[1].Descriptor()
+}
+
+func (SigningAlgorithm) Type() protoreflect.EnumType {
+	return &file_hookline_v1_endpoint_proto_enumTypes[1]
+}
+
+func (x SigningAlgorithm) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SigningAlgorithm.Descriptor instead.
+func (SigningAlgorithm) EnumDescriptor() ([]byte, []int) {
+	return file_hookline_v1_endpoint_proto_rawDescGZIP(), []int{1}
+}
+
 // BreakerState is the state of an endpoint's circuit breaker.
 type BreakerState int32
 
@@ -117,11 +171,11 @@ func (x BreakerState) String() string {
 }
 
 func (BreakerState) Descriptor() protoreflect.EnumDescriptor {
-	return file_hookline_v1_endpoint_proto_enumTypes[1].Descriptor()
+	return file_hookline_v1_endpoint_proto_enumTypes[2].Descriptor()
 }
 
 func (BreakerState) Type() protoreflect.EnumType {
-	return &file_hookline_v1_endpoint_proto_enumTypes[1]
+	return &file_hookline_v1_endpoint_proto_enumTypes[2]
 }
 
 func (x BreakerState) Number() protoreflect.EnumNumber {
@@ -130,7 +184,7 @@ func (x BreakerState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use BreakerState.Descriptor instead.
 func (BreakerState) EnumDescriptor() ([]byte, []int) {
-	return file_hookline_v1_endpoint_proto_rawDescGZIP(), []int{1}
+	return file_hookline_v1_endpoint_proto_rawDescGZIP(), []int{2}
 }
 
 // RetryPolicy says how failed attempts are retried. Zero fields take the server defaults.
@@ -228,7 +282,8 @@ type Endpoint struct {
 	Disabled   bool     `protobuf:"varint,5,opt,name=disabled,proto3" json:"disabled,omitempty"`
 	// Why the endpoint is disabled (set by the operator or by hookline, e.g. "410 Gone").
 	DisabledReason string `protobuf:"bytes,6,opt,name=disabled_reason,json=disabledReason,proto3" json:"disabled_reason,omitempty"`
-	// Signing secret, "whsec_" + base64. Returned by create and rotate only.
+	// HMAC signing secret, "whsec_" + base64. Returned by create and rotate only; always empty
+	// for ED25519 endpoints, whose secret key never leaves hookline.
 	Secret      string       `protobuf:"bytes,7,opt,name=secret,proto3" json:"secret,omitempty"`
 	Description string       `protobuf:"bytes,8,opt,name=description,proto3" json:"description,omitempty"`
 	RetryPolicy *RetryPolicy `protobuf:"bytes,9,opt,name=retry_policy,json=retryPolicy,proto3" json:"retry_policy,omitempty"`
@@ -239,10 +294,19 @@ type Endpoint struct {
 	// Time allowed for one attempt (1s to 120s); unset takes the default.
 	Timeout *durationpb.Duration `protobuf:"bytes,12,opt,name=timeout,proto3" json:"timeout,omitempty"`
 	// Extra request headers; names must not collide with the webhook-* headers.
-	Headers       map[string]string      `protobuf:"bytes,13,rep,name=headers,proto3" json:"headers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Ordering      OrderingMode           `protobuf:"varint,14,opt,name=ordering,proto3,enum=hookline.v1.OrderingMode" json:"ordering,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	Headers    map[string]string      `protobuf:"bytes,13,rep,name=headers,proto3" json:"headers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Ordering   OrderingMode           `protobuf:"varint,14,opt,name=ordering,proto3,enum=hookline.v1.OrderingMode" json:"ordering,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// HTTP status codes (100 to 599, at most 20, no repeats) that count as success besides
+	// 2xx: e.g. 302, or 409 for "already have it". A listed code is never retried and never
+	// counts against the circuit breaker.
+	SuccessStatusCodes []uint32 `protobuf:"varint,17,rep,packed,name=success_status_codes,json=successStatusCodes,proto3" json:"success_status_codes,omitempty"`
+	// How requests are signed; set on create, changed by RotateEndpointSecret.
+	Signing SigningAlgorithm `protobuf:"varint,18,opt,name=signing,proto3,enum=hookline.v1.SigningAlgorithm" json:"signing,omitempty"`
+	// ED25519 only: the public key that verifies the signatures, "whpk_" + base64 of the raw
+	// 32-byte key. Returned by every read.
+	PublicKey     string `protobuf:"bytes,19,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -389,13 +453,35 @@ func (x *Endpoint) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Endpoint) GetSuccessStatusCodes() []uint32 {
+	if x != nil {
+		return x.SuccessStatusCodes
+	}
+	return nil
+}
+
+func (x *Endpoint) GetSigning() SigningAlgorithm {
+	if x != nil {
+		return x.Signing
+	}
+	return SigningAlgorithm_SIGNING_ALGORITHM_UNSPECIFIED
+}
+
+func (x *Endpoint) GetPublicKey() string {
+	if x != nil {
+		return x.PublicKey
+	}
+	return ""
+}
+
 type CreateEndpointRequest struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	TenantId    string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
 	Url         string                 `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
 	EventTypes  []string               `protobuf:"bytes,3,rep,name=event_types,json=eventTypes,proto3" json:"event_types,omitempty"`
 	Description string                 `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
-	// Optional; "whsec_" + base64 of 24 to 64 bytes. Generated when empty.
+	// Optional; "whsec_" + base64 of 24 to 64 bytes. Generated when empty. Must be empty with
+	// signing ED25519 (the key pair is always generated).
 	Secret             string               `protobuf:"bytes,5,opt,name=secret,proto3" json:"secret,omitempty"`
 	RetryPolicy        *RetryPolicy         `protobuf:"bytes,6,opt,name=retry_policy,json=retryPolicy,proto3" json:"retry_policy,omitempty"`
 	RateLimitPerSecond float64              `protobuf:"fixed64,7,opt,name=rate_limit_per_second,json=rateLimitPerSecond,proto3" json:"rate_limit_per_second,omitempty"`
@@ -404,7 +490,11 @@ type CreateEndpointRequest struct {
 	Headers            map[string]string    `protobuf:"bytes,10,rep,name=headers,proto3" json:"headers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	Ordering           OrderingMode         `protobuf:"varint,11,opt,name=ordering,proto3,enum=hookline.v1.OrderingMode" json:"ordering,omitempty"`
 	// Create the endpoint disabled.
-	Disabled      bool `protobuf:"varint,12,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	Disabled bool `protobuf:"varint,12,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	// Status codes that count as success besides 2xx; see Endpoint.success_status_codes.
+	SuccessStatusCodes []uint32 `protobuf:"varint,13,rep,packed,name=success_status_codes,json=successStatusCodes,proto3" json:"success_status_codes,omitempty"`
+	// Unspecified means HMAC_SHA256.
+	Signing       SigningAlgorithm `protobuf:"varint,14,opt,name=signing,proto3,enum=hookline.v1.SigningAlgorithm" json:"signing,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -521,6 +611,20 @@ func (x *CreateEndpointRequest) GetDisabled() bool {
 		return x.Disabled
 	}
 	return false
+}
+
+func (x *CreateEndpointRequest) GetSuccessStatusCodes() []uint32 {
+	if x != nil {
+		return x.SuccessStatusCodes
+	}
+	return nil
+}
+
+func (x *CreateEndpointRequest) GetSigning() SigningAlgorithm {
+	if x != nil {
+		return x.Signing
+	}
+	return SigningAlgorithm_SIGNING_ALGORITHM_UNSPECIFIED
 }
 
 type CreateEndpointResponse struct {
@@ -774,7 +878,7 @@ type UpdateEndpointRequest struct {
 	// endpoint.id names the endpoint; the fields listed in update_mask are replaced.
 	Endpoint *Endpoint `protobuf:"bytes,1,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
 	// Paths: url, event_types, disabled, description, retry_policy, rate_limit_per_second,
-	// max_in_flight, timeout, headers, ordering. An empty mask is refused.
+	// max_in_flight, timeout, headers, ordering, success_status_codes. An empty mask is refused.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -951,10 +1055,13 @@ func (*DeleteEndpointResponse) Descriptor() ([]byte, []int) {
 type RotateEndpointSecretRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	// Optional new secret; generated when empty.
+	// Optional new HMAC secret; generated when empty. Must be empty for ED25519.
 	Secret string `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
-	// How long the previous secret keeps signing too (0 to 7 days); unset means 24 hours.
-	GracePeriod   *durationpb.Duration `protobuf:"bytes,3,opt,name=grace_period,json=gracePeriod,proto3" json:"grace_period,omitempty"`
+	// How long the previous secret or key keeps signing too (0 to 7 days); unset means 24 hours.
+	GracePeriod *durationpb.Duration `protobuf:"bytes,3,opt,name=grace_period,json=gracePeriod,proto3" json:"grace_period,omitempty"`
+	// The algorithm from now on; unspecified keeps the endpoint's. Switching algorithms during
+	// a grace period sends both kinds of signature (v1 and v1a) until it ends.
+	Signing       SigningAlgorithm `protobuf:"varint,4,opt,name=signing,proto3,enum=hookline.v1.SigningAlgorithm" json:"signing,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1010,9 +1117,16 @@ func (x *RotateEndpointSecretRequest) GetGracePeriod() *durationpb.Duration {
 	return nil
 }
 
+func (x *RotateEndpointSecretRequest) GetSigning() SigningAlgorithm {
+	if x != nil {
+		return x.Signing
+	}
+	return SigningAlgorithm_SIGNING_ALGORITHM_UNSPECIFIED
+}
+
 type RotateEndpointSecretResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The endpoint with its new secret.
+	// The endpoint with its new secret (HMAC) or public key (ED25519).
 	Endpoint      *Endpoint `protobuf:"bytes,1,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1062,7 +1176,7 @@ type EndpointStats struct {
 	// Attempts the figures below are computed over: the most recent ones (at most 1000)
 	// since this server process started.
 	RecentAttempts uint32 `protobuf:"varint,2,opt,name=recent_attempts,json=recentAttempts,proto3" json:"recent_attempts,omitempty"`
-	// Share of recent_attempts that got a 2xx, from 0 to 1.
+	// Share of recent_attempts that succeeded (2xx or a listed success code), from 0 to 1.
 	SuccessRate float64              `protobuf:"fixed64,3,opt,name=success_rate,json=successRate,proto3" json:"success_rate,omitempty"`
 	LatencyP50  *durationpb.Duration `protobuf:"bytes,4,opt,name=latency_p50,json=latencyP50,proto3" json:"latency_p50,omitempty"`
 	LatencyP95  *durationpb.Duration `protobuf:"bytes,5,opt,name=latency_p95,json=latencyP95,proto3" json:"latency_p95,omitempty"`
@@ -1450,7 +1564,7 @@ const file_hookline_v1_endpoint_proto_rawDesc = "" +
 	"\vmax_backoff\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\n" +
 	"maxBackoff\x122\n" +
 	"\amax_age\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x06maxAge\x12.\n" +
-	"\x13retry_client_errors\x18\x05 \x01(\bR\x11retryClientErrors\"\xdd\x05\n" +
+	"\x13retry_client_errors\x18\x05 \x01(\bR\x11retryClientErrors\"\xe7\x06\n" +
 	"\bEndpoint\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\ttenant_id\x18\x02 \x01(\tR\btenantId\x12\x10\n" +
@@ -1471,10 +1585,14 @@ const file_hookline_v1_endpoint_proto_rawDesc = "" +
 	"\vcreate_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\x1a:\n" +
+	"updateTime\x120\n" +
+	"\x14success_status_codes\x18\x11 \x03(\rR\x12successStatusCodes\x127\n" +
+	"\asigning\x18\x12 \x01(\x0e2\x1d.hookline.v1.SigningAlgorithmR\asigning\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x13 \x01(\tR\tpublicKey\x1a:\n" +
 	"\fHeadersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc4\x04\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xaf\x05\n" +
 	"\x15CreateEndpointRequest\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\x12\x1f\n" +
@@ -1489,7 +1607,9 @@ const file_hookline_v1_endpoint_proto_rawDesc = "" +
 	"\aheaders\x18\n" +
 	" \x03(\v2/.hookline.v1.CreateEndpointRequest.HeadersEntryR\aheaders\x125\n" +
 	"\bordering\x18\v \x01(\x0e2\x19.hookline.v1.OrderingModeR\bordering\x12\x1a\n" +
-	"\bdisabled\x18\f \x01(\bR\bdisabled\x1a:\n" +
+	"\bdisabled\x18\f \x01(\bR\bdisabled\x120\n" +
+	"\x14success_status_codes\x18\r \x03(\rR\x12successStatusCodes\x127\n" +
+	"\asigning\x18\x0e \x01(\x0e2\x1d.hookline.v1.SigningAlgorithmR\asigning\x1a:\n" +
 	"\fHeadersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"K\n" +
@@ -1515,11 +1635,12 @@ const file_hookline_v1_endpoint_proto_rawDesc = "" +
 	"\bendpoint\x18\x01 \x01(\v2\x15.hookline.v1.EndpointR\bendpoint\"'\n" +
 	"\x15DeleteEndpointRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x18\n" +
-	"\x16DeleteEndpointResponse\"\x83\x01\n" +
+	"\x16DeleteEndpointResponse\"\xbc\x01\n" +
 	"\x1bRotateEndpointSecretRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06secret\x18\x02 \x01(\tR\x06secret\x12<\n" +
-	"\fgrace_period\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\vgracePeriod\"Q\n" +
+	"\fgrace_period\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\vgracePeriod\x127\n" +
+	"\asigning\x18\x04 \x01(\x0e2\x1d.hookline.v1.SigningAlgorithmR\asigning\"Q\n" +
 	"\x1cRotateEndpointSecretResponse\x121\n" +
 	"\bendpoint\x18\x01 \x01(\v2\x15.hookline.v1.EndpointR\bendpoint\"\xc7\x06\n" +
 	"\rEndpointStats\x12\x1f\n" +
@@ -1561,7 +1682,11 @@ const file_hookline_v1_endpoint_proto_rawDesc = "" +
 	"\fOrderingMode\x12\x1d\n" +
 	"\x19ORDERING_MODE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17ORDERING_MODE_UNORDERED\x10\x01\x12 \n" +
-	"\x1cORDERING_MODE_ORDERED_BY_KEY\x10\x02*|\n" +
+	"\x1cORDERING_MODE_ORDERED_BY_KEY\x10\x02*w\n" +
+	"\x10SigningAlgorithm\x12!\n" +
+	"\x1dSIGNING_ALGORITHM_UNSPECIFIED\x10\x00\x12!\n" +
+	"\x1dSIGNING_ALGORITHM_HMAC_SHA256\x10\x01\x12\x1d\n" +
+	"\x19SIGNING_ALGORITHM_ED25519\x10\x02*|\n" +
 	"\fBreakerState\x12\x1d\n" +
 	"\x19BREAKER_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14BREAKER_STATE_CLOSED\x10\x01\x12\x16\n" +
@@ -1590,87 +1715,91 @@ func file_hookline_v1_endpoint_proto_rawDescGZIP() []byte {
 	return file_hookline_v1_endpoint_proto_rawDescData
 }
 
-var file_hookline_v1_endpoint_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_hookline_v1_endpoint_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
 var file_hookline_v1_endpoint_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_hookline_v1_endpoint_proto_goTypes = []any{
 	(OrderingMode)(0),                    // 0: hookline.v1.OrderingMode
-	(BreakerState)(0),                    // 1: hookline.v1.BreakerState
-	(*RetryPolicy)(nil),                  // 2: hookline.v1.RetryPolicy
-	(*Endpoint)(nil),                     // 3: hookline.v1.Endpoint
-	(*CreateEndpointRequest)(nil),        // 4: hookline.v1.CreateEndpointRequest
-	(*CreateEndpointResponse)(nil),       // 5: hookline.v1.CreateEndpointResponse
-	(*GetEndpointRequest)(nil),           // 6: hookline.v1.GetEndpointRequest
-	(*GetEndpointResponse)(nil),          // 7: hookline.v1.GetEndpointResponse
-	(*ListEndpointsRequest)(nil),         // 8: hookline.v1.ListEndpointsRequest
-	(*ListEndpointsResponse)(nil),        // 9: hookline.v1.ListEndpointsResponse
-	(*UpdateEndpointRequest)(nil),        // 10: hookline.v1.UpdateEndpointRequest
-	(*UpdateEndpointResponse)(nil),       // 11: hookline.v1.UpdateEndpointResponse
-	(*DeleteEndpointRequest)(nil),        // 12: hookline.v1.DeleteEndpointRequest
-	(*DeleteEndpointResponse)(nil),       // 13: hookline.v1.DeleteEndpointResponse
-	(*RotateEndpointSecretRequest)(nil),  // 14: hookline.v1.RotateEndpointSecretRequest
-	(*RotateEndpointSecretResponse)(nil), // 15: hookline.v1.RotateEndpointSecretResponse
-	(*EndpointStats)(nil),                // 16: hookline.v1.EndpointStats
-	(*GetEndpointStatsRequest)(nil),      // 17: hookline.v1.GetEndpointStatsRequest
-	(*GetEndpointStatsResponse)(nil),     // 18: hookline.v1.GetEndpointStatsResponse
-	(*SendTestEventRequest)(nil),         // 19: hookline.v1.SendTestEventRequest
-	(*SendTestEventResponse)(nil),        // 20: hookline.v1.SendTestEventResponse
-	nil,                                  // 21: hookline.v1.Endpoint.HeadersEntry
-	nil,                                  // 22: hookline.v1.CreateEndpointRequest.HeadersEntry
-	(*durationpb.Duration)(nil),          // 23: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),        // 24: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),        // 25: google.protobuf.FieldMask
+	(SigningAlgorithm)(0),                // 1: hookline.v1.SigningAlgorithm
+	(BreakerState)(0),                    // 2: hookline.v1.BreakerState
+	(*RetryPolicy)(nil),                  // 3: hookline.v1.RetryPolicy
+	(*Endpoint)(nil),                     // 4: hookline.v1.Endpoint
+	(*CreateEndpointRequest)(nil),        // 5: hookline.v1.CreateEndpointRequest
+	(*CreateEndpointResponse)(nil),       // 6: hookline.v1.CreateEndpointResponse
+	(*GetEndpointRequest)(nil),           // 7: hookline.v1.GetEndpointRequest
+	(*GetEndpointResponse)(nil),          // 8: hookline.v1.GetEndpointResponse
+	(*ListEndpointsRequest)(nil),         // 9: hookline.v1.ListEndpointsRequest
+	(*ListEndpointsResponse)(nil),        // 10: hookline.v1.ListEndpointsResponse
+	(*UpdateEndpointRequest)(nil),        // 11: hookline.v1.UpdateEndpointRequest
+	(*UpdateEndpointResponse)(nil),       // 12: hookline.v1.UpdateEndpointResponse
+	(*DeleteEndpointRequest)(nil),        // 13: hookline.v1.DeleteEndpointRequest
+	(*DeleteEndpointResponse)(nil),       // 14: hookline.v1.DeleteEndpointResponse
+	(*RotateEndpointSecretRequest)(nil),  // 15: hookline.v1.RotateEndpointSecretRequest
+	(*RotateEndpointSecretResponse)(nil), // 16: hookline.v1.RotateEndpointSecretResponse
+	(*EndpointStats)(nil),                // 17: hookline.v1.EndpointStats
+	(*GetEndpointStatsRequest)(nil),      // 18: hookline.v1.GetEndpointStatsRequest
+	(*GetEndpointStatsResponse)(nil),     // 19: hookline.v1.GetEndpointStatsResponse
+	(*SendTestEventRequest)(nil),         // 20: hookline.v1.SendTestEventRequest
+	(*SendTestEventResponse)(nil),        // 21: hookline.v1.SendTestEventResponse
+	nil,                                  // 22: hookline.v1.Endpoint.HeadersEntry
+	nil,                                  // 23: hookline.v1.CreateEndpointRequest.HeadersEntry
+	(*durationpb.Duration)(nil),          // 24: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),        // 25: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),        // 26: google.protobuf.FieldMask
 }
 var file_hookline_v1_endpoint_proto_depIdxs = []int32{
-	23, // 0: hookline.v1.RetryPolicy.initial_backoff:type_name -> google.protobuf.Duration
-	23, // 1: hookline.v1.RetryPolicy.max_backoff:type_name -> google.protobuf.Duration
-	23, // 2: hookline.v1.RetryPolicy.max_age:type_name -> google.protobuf.Duration
-	2,  // 3: hookline.v1.Endpoint.retry_policy:type_name -> hookline.v1.RetryPolicy
-	23, // 4: hookline.v1.Endpoint.timeout:type_name -> google.protobuf.Duration
-	21, // 5: hookline.v1.Endpoint.headers:type_name -> hookline.v1.Endpoint.HeadersEntry
+	24, // 0: hookline.v1.RetryPolicy.initial_backoff:type_name -> google.protobuf.Duration
+	24, // 1: hookline.v1.RetryPolicy.max_backoff:type_name -> google.protobuf.Duration
+	24, // 2: hookline.v1.RetryPolicy.max_age:type_name -> google.protobuf.Duration
+	3,  // 3: hookline.v1.Endpoint.retry_policy:type_name -> hookline.v1.RetryPolicy
+	24, // 4: hookline.v1.Endpoint.timeout:type_name -> google.protobuf.Duration
+	22, // 5: hookline.v1.Endpoint.headers:type_name -> hookline.v1.Endpoint.HeadersEntry
 	0,  // 6: hookline.v1.Endpoint.ordering:type_name -> hookline.v1.OrderingMode
-	24, // 7: hookline.v1.Endpoint.create_time:type_name -> google.protobuf.Timestamp
-	24, // 8: hookline.v1.Endpoint.update_time:type_name -> google.protobuf.Timestamp
-	2,  // 9: hookline.v1.CreateEndpointRequest.retry_policy:type_name -> hookline.v1.RetryPolicy
-	23, // 10: hookline.v1.CreateEndpointRequest.timeout:type_name -> google.protobuf.Duration
-	22, // 11: hookline.v1.CreateEndpointRequest.headers:type_name -> hookline.v1.CreateEndpointRequest.HeadersEntry
-	0,  // 12: hookline.v1.CreateEndpointRequest.ordering:type_name -> hookline.v1.OrderingMode
-	3,  // 13: hookline.v1.CreateEndpointResponse.endpoint:type_name -> hookline.v1.Endpoint
-	3,  // 14: hookline.v1.GetEndpointResponse.endpoint:type_name -> hookline.v1.Endpoint
-	3,  // 15: hookline.v1.ListEndpointsResponse.endpoints:type_name -> hookline.v1.Endpoint
-	3,  // 16: hookline.v1.UpdateEndpointRequest.endpoint:type_name -> hookline.v1.Endpoint
-	25, // 17: hookline.v1.UpdateEndpointRequest.update_mask:type_name -> google.protobuf.FieldMask
-	3,  // 18: hookline.v1.UpdateEndpointResponse.endpoint:type_name -> hookline.v1.Endpoint
-	23, // 19: hookline.v1.RotateEndpointSecretRequest.grace_period:type_name -> google.protobuf.Duration
-	3,  // 20: hookline.v1.RotateEndpointSecretResponse.endpoint:type_name -> hookline.v1.Endpoint
-	23, // 21: hookline.v1.EndpointStats.latency_p50:type_name -> google.protobuf.Duration
-	23, // 22: hookline.v1.EndpointStats.latency_p95:type_name -> google.protobuf.Duration
-	23, // 23: hookline.v1.EndpointStats.latency_p99:type_name -> google.protobuf.Duration
-	1,  // 24: hookline.v1.EndpointStats.breaker_state:type_name -> hookline.v1.BreakerState
-	24, // 25: hookline.v1.EndpointStats.failing_since:type_name -> google.protobuf.Timestamp
-	24, // 26: hookline.v1.EndpointStats.last_success_time:type_name -> google.protobuf.Timestamp
-	24, // 27: hookline.v1.EndpointStats.last_failure_time:type_name -> google.protobuf.Timestamp
-	16, // 28: hookline.v1.GetEndpointStatsResponse.stats:type_name -> hookline.v1.EndpointStats
-	4,  // 29: hookline.v1.EndpointService.CreateEndpoint:input_type -> hookline.v1.CreateEndpointRequest
-	6,  // 30: hookline.v1.EndpointService.GetEndpoint:input_type -> hookline.v1.GetEndpointRequest
-	8,  // 31: hookline.v1.EndpointService.ListEndpoints:input_type -> hookline.v1.ListEndpointsRequest
-	10, // 32: hookline.v1.EndpointService.UpdateEndpoint:input_type -> hookline.v1.UpdateEndpointRequest
-	12, // 33: hookline.v1.EndpointService.DeleteEndpoint:input_type -> hookline.v1.DeleteEndpointRequest
-	14, // 34: hookline.v1.EndpointService.RotateEndpointSecret:input_type -> hookline.v1.RotateEndpointSecretRequest
-	17, // 35: hookline.v1.EndpointService.GetEndpointStats:input_type -> hookline.v1.GetEndpointStatsRequest
-	19, // 36: hookline.v1.EndpointService.SendTestEvent:input_type -> hookline.v1.SendTestEventRequest
-	5,  // 37: hookline.v1.EndpointService.CreateEndpoint:output_type -> hookline.v1.CreateEndpointResponse
-	7,  // 38: hookline.v1.EndpointService.GetEndpoint:output_type -> hookline.v1.GetEndpointResponse
-	9,  // 39: hookline.v1.EndpointService.ListEndpoints:output_type -> hookline.v1.ListEndpointsResponse
-	11, // 40: hookline.v1.EndpointService.UpdateEndpoint:output_type -> hookline.v1.UpdateEndpointResponse
-	13, // 41: hookline.v1.EndpointService.DeleteEndpoint:output_type -> hookline.v1.DeleteEndpointResponse
-	15, // 42: hookline.v1.EndpointService.RotateEndpointSecret:output_type -> hookline.v1.RotateEndpointSecretResponse
-	18, // 43: hookline.v1.EndpointService.GetEndpointStats:output_type -> hookline.v1.GetEndpointStatsResponse
-	20, // 44: hookline.v1.EndpointService.SendTestEvent:output_type -> hookline.v1.SendTestEventResponse
-	37, // [37:45] is the sub-list for method output_type
-	29, // [29:37] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	25, // 7: hookline.v1.Endpoint.create_time:type_name -> google.protobuf.Timestamp
+	25, // 8: hookline.v1.Endpoint.update_time:type_name -> google.protobuf.Timestamp
+	1,  // 9: hookline.v1.Endpoint.signing:type_name -> hookline.v1.SigningAlgorithm
+	3,  // 10: hookline.v1.CreateEndpointRequest.retry_policy:type_name -> hookline.v1.RetryPolicy
+	24, // 11: hookline.v1.CreateEndpointRequest.timeout:type_name -> google.protobuf.Duration
+	23, // 12: hookline.v1.CreateEndpointRequest.headers:type_name -> hookline.v1.CreateEndpointRequest.HeadersEntry
+	0,  // 13: hookline.v1.CreateEndpointRequest.ordering:type_name -> hookline.v1.OrderingMode
+	1,  // 14: hookline.v1.CreateEndpointRequest.signing:type_name -> hookline.v1.SigningAlgorithm
+	4,  // 15: hookline.v1.CreateEndpointResponse.endpoint:type_name -> hookline.v1.Endpoint
+	4,  // 16: hookline.v1.GetEndpointResponse.endpoint:type_name -> hookline.v1.Endpoint
+	4,  // 17: hookline.v1.ListEndpointsResponse.endpoints:type_name -> hookline.v1.Endpoint
+	4,  // 18: hookline.v1.UpdateEndpointRequest.endpoint:type_name -> hookline.v1.Endpoint
+	26, // 19: hookline.v1.UpdateEndpointRequest.update_mask:type_name -> google.protobuf.FieldMask
+	4,  // 20: hookline.v1.UpdateEndpointResponse.endpoint:type_name -> hookline.v1.Endpoint
+	24, // 21: hookline.v1.RotateEndpointSecretRequest.grace_period:type_name -> google.protobuf.Duration
+	1,  // 22: hookline.v1.RotateEndpointSecretRequest.signing:type_name -> hookline.v1.SigningAlgorithm
+	4,  // 23: hookline.v1.RotateEndpointSecretResponse.endpoint:type_name -> hookline.v1.Endpoint
+	24, // 24: hookline.v1.EndpointStats.latency_p50:type_name -> google.protobuf.Duration
+	24, // 25: hookline.v1.EndpointStats.latency_p95:type_name -> google.protobuf.Duration
+	24, // 26: hookline.v1.EndpointStats.latency_p99:type_name -> google.protobuf.Duration
+	2,  // 27: hookline.v1.EndpointStats.breaker_state:type_name -> hookline.v1.BreakerState
+	25, // 28: hookline.v1.EndpointStats.failing_since:type_name -> google.protobuf.Timestamp
+	25, // 29: hookline.v1.EndpointStats.last_success_time:type_name -> google.protobuf.Timestamp
+	25, // 30: hookline.v1.EndpointStats.last_failure_time:type_name -> google.protobuf.Timestamp
+	17, // 31: hookline.v1.GetEndpointStatsResponse.stats:type_name -> hookline.v1.EndpointStats
+	5,  // 32: hookline.v1.EndpointService.CreateEndpoint:input_type -> hookline.v1.CreateEndpointRequest
+	7,  // 33: hookline.v1.EndpointService.GetEndpoint:input_type -> hookline.v1.GetEndpointRequest
+	9,  // 34: hookline.v1.EndpointService.ListEndpoints:input_type -> hookline.v1.ListEndpointsRequest
+	11, // 35: hookline.v1.EndpointService.UpdateEndpoint:input_type -> hookline.v1.UpdateEndpointRequest
+	13, // 36: hookline.v1.EndpointService.DeleteEndpoint:input_type -> hookline.v1.DeleteEndpointRequest
+	15, // 37: hookline.v1.EndpointService.RotateEndpointSecret:input_type -> hookline.v1.RotateEndpointSecretRequest
+	18, // 38: hookline.v1.EndpointService.GetEndpointStats:input_type -> hookline.v1.GetEndpointStatsRequest
+	20, // 39: hookline.v1.EndpointService.SendTestEvent:input_type -> hookline.v1.SendTestEventRequest
+	6,  // 40: hookline.v1.EndpointService.CreateEndpoint:output_type -> hookline.v1.CreateEndpointResponse
+	8,  // 41: hookline.v1.EndpointService.GetEndpoint:output_type -> hookline.v1.GetEndpointResponse
+	10, // 42: hookline.v1.EndpointService.ListEndpoints:output_type -> hookline.v1.ListEndpointsResponse
+	12, // 43: hookline.v1.EndpointService.UpdateEndpoint:output_type -> hookline.v1.UpdateEndpointResponse
+	14, // 44: hookline.v1.EndpointService.DeleteEndpoint:output_type -> hookline.v1.DeleteEndpointResponse
+	16, // 45: hookline.v1.EndpointService.RotateEndpointSecret:output_type -> hookline.v1.RotateEndpointSecretResponse
+	19, // 46: hookline.v1.EndpointService.GetEndpointStats:output_type -> hookline.v1.GetEndpointStatsResponse
+	21, // 47: hookline.v1.EndpointService.SendTestEvent:output_type -> hookline.v1.SendTestEventResponse
+	40, // [40:48] is the sub-list for method output_type
+	32, // [32:40] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_hookline_v1_endpoint_proto_init() }
@@ -1683,7 +1812,7 @@ func file_hookline_v1_endpoint_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hookline_v1_endpoint_proto_rawDesc), len(file_hookline_v1_endpoint_proto_rawDesc)),
-			NumEnums:      2,
+			NumEnums:      3,
 			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,

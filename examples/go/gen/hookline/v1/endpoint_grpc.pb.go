@@ -35,7 +35,8 @@ const (
 //
 // EndpointService manages the HTTP URLs that receive a tenant's webhooks.
 type EndpointServiceClient interface {
-	// CreateEndpoint registers an endpoint and returns it with its signing secret.
+	// CreateEndpoint registers an endpoint and returns it with its signing secret (HMAC) or its
+	// public key (ED25519).
 	CreateEndpoint(ctx context.Context, in *CreateEndpointRequest, opts ...grpc.CallOption) (*CreateEndpointResponse, error)
 	// GetEndpoint returns one endpoint; the secret is not included.
 	GetEndpoint(ctx context.Context, in *GetEndpointRequest, opts ...grpc.CallOption) (*GetEndpointResponse, error)
@@ -45,7 +46,8 @@ type EndpointServiceClient interface {
 	UpdateEndpoint(ctx context.Context, in *UpdateEndpointRequest, opts ...grpc.CallOption) (*UpdateEndpointResponse, error)
 	// DeleteEndpoint removes an endpoint; its open deliveries become CANCELLED.
 	DeleteEndpoint(ctx context.Context, in *DeleteEndpointRequest, opts ...grpc.CallOption) (*DeleteEndpointResponse, error)
-	// RotateEndpointSecret installs a new secret; the old one keeps signing during the grace period.
+	// RotateEndpointSecret installs a new secret or key pair; the old one keeps signing during
+	// the grace period.
 	RotateEndpointSecret(ctx context.Context, in *RotateEndpointSecretRequest, opts ...grpc.CallOption) (*RotateEndpointSecretResponse, error)
 	// GetEndpointStats reports an endpoint's health: recent success rate and latency, backlog,
 	// circuit breaker and effective rate.
@@ -149,7 +151,8 @@ func (c *endpointServiceClient) SendTestEvent(ctx context.Context, in *SendTestE
 //
 // EndpointService manages the HTTP URLs that receive a tenant's webhooks.
 type EndpointServiceServer interface {
-	// CreateEndpoint registers an endpoint and returns it with its signing secret.
+	// CreateEndpoint registers an endpoint and returns it with its signing secret (HMAC) or its
+	// public key (ED25519).
 	CreateEndpoint(context.Context, *CreateEndpointRequest) (*CreateEndpointResponse, error)
 	// GetEndpoint returns one endpoint; the secret is not included.
 	GetEndpoint(context.Context, *GetEndpointRequest) (*GetEndpointResponse, error)
@@ -159,7 +162,8 @@ type EndpointServiceServer interface {
 	UpdateEndpoint(context.Context, *UpdateEndpointRequest) (*UpdateEndpointResponse, error)
 	// DeleteEndpoint removes an endpoint; its open deliveries become CANCELLED.
 	DeleteEndpoint(context.Context, *DeleteEndpointRequest) (*DeleteEndpointResponse, error)
-	// RotateEndpointSecret installs a new secret; the old one keeps signing during the grace period.
+	// RotateEndpointSecret installs a new secret or key pair; the old one keeps signing during
+	// the grace period.
 	RotateEndpointSecret(context.Context, *RotateEndpointSecretRequest) (*RotateEndpointSecretResponse, error)
 	// GetEndpointStats reports an endpoint's health: recent success rate and latency, backlog,
 	// circuit breaker and effective rate.

@@ -33,7 +33,10 @@ type EventInput struct {
 	// Optional; the same tenant and key within the idempotency window yield the first event.
 	IdempotencyKey string `protobuf:"bytes,4,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
 	// Optional; deliveries with the same key keep publish order on ordered endpoints.
-	OrderingKey   string `protobuf:"bytes,5,opt,name=ordering_key,json=orderingKey,proto3" json:"ordering_key,omitempty"`
+	OrderingKey string `protobuf:"bytes,5,opt,name=ordering_key,json=orderingKey,proto3" json:"ordering_key,omitempty"`
+	// 0 (default) to 9. Within an endpoint's queue, due deliveries of higher priority go
+	// first; per-key order on ordered endpoints still holds.
+	Priority      uint32 `protobuf:"varint,6,opt,name=priority,proto3" json:"priority,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -101,6 +104,13 @@ func (x *EventInput) GetOrderingKey() string {
 		return x.OrderingKey
 	}
 	return ""
+}
+
+func (x *EventInput) GetPriority() uint32 {
+	if x != nil {
+		return x.Priority
+	}
+	return 0
 }
 
 // PublishResult tells what became of one event of a batch, in input order.
@@ -443,6 +453,7 @@ type Event struct {
 	IdempotencyKey string                 `protobuf:"bytes,5,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
 	OrderingKey    string                 `protobuf:"bytes,6,opt,name=ordering_key,json=orderingKey,proto3" json:"ordering_key,omitempty"`
 	CreateTime     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	Priority       uint32                 `protobuf:"varint,8,opt,name=priority,proto3" json:"priority,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -524,6 +535,13 @@ func (x *Event) GetCreateTime() *timestamppb.Timestamp {
 		return x.CreateTime
 	}
 	return nil
+}
+
+func (x *Event) GetPriority() uint32 {
+	if x != nil {
+		return x.Priority
+	}
+	return 0
 }
 
 type GetEventRequest struct {
@@ -618,14 +636,15 @@ var File_hookline_v1_event_proto protoreflect.FileDescriptor
 
 const file_hookline_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x17hookline/v1/event.proto\x12\vhookline.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa3\x01\n" +
+	"\x17hookline/v1/event.proto\x12\vhookline.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbf\x01\n" +
 	"\n" +
 	"EventInput\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x18\n" +
 	"\apayload\x18\x03 \x01(\fR\apayload\x12'\n" +
 	"\x0fidempotency_key\x18\x04 \x01(\tR\x0eidempotencyKey\x12!\n" +
-	"\fordering_key\x18\x05 \x01(\tR\vorderingKey\"o\n" +
+	"\fordering_key\x18\x05 \x01(\tR\vorderingKey\x12\x1a\n" +
+	"\bpriority\x18\x06 \x01(\rR\bpriority\"o\n" +
 	"\rPublishResult\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1c\n" +
 	"\tduplicate\x18\x02 \x01(\bR\tduplicate\x12%\n" +
@@ -646,7 +665,7 @@ const file_hookline_v1_event_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x124\n" +
 	"\aresults\x18\x02 \x03(\v2\x1a.hookline.v1.PublishResultR\aresults\x12/\n" +
-	"\x05error\x18\x03 \x01(\v2\x19.hookline.v1.PublishErrorR\x05error\"\xeb\x01\n" +
+	"\x05error\x18\x03 \x01(\v2\x19.hookline.v1.PublishErrorR\x05error\"\x87\x02\n" +
 	"\x05Event\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\ttenant_id\x18\x02 \x01(\tR\btenantId\x12\x12\n" +
@@ -655,7 +674,8 @@ const file_hookline_v1_event_proto_rawDesc = "" +
 	"\x0fidempotency_key\x18\x05 \x01(\tR\x0eidempotencyKey\x12!\n" +
 	"\fordering_key\x18\x06 \x01(\tR\vorderingKey\x12;\n" +
 	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"!\n" +
+	"createTime\x12\x1a\n" +
+	"\bpriority\x18\b \x01(\rR\bpriority\"!\n" +
 	"\x0fGetEventRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"<\n" +
 	"\x10GetEventResponse\x12(\n" +

@@ -18,6 +18,12 @@ class OrderingMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ORDERING_MODE_UNORDERED: _ClassVar[OrderingMode]
     ORDERING_MODE_ORDERED_BY_KEY: _ClassVar[OrderingMode]
 
+class SigningAlgorithm(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SIGNING_ALGORITHM_UNSPECIFIED: _ClassVar[SigningAlgorithm]
+    SIGNING_ALGORITHM_HMAC_SHA256: _ClassVar[SigningAlgorithm]
+    SIGNING_ALGORITHM_ED25519: _ClassVar[SigningAlgorithm]
+
 class BreakerState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     BREAKER_STATE_UNSPECIFIED: _ClassVar[BreakerState]
@@ -27,6 +33,9 @@ class BreakerState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
 ORDERING_MODE_UNSPECIFIED: OrderingMode
 ORDERING_MODE_UNORDERED: OrderingMode
 ORDERING_MODE_ORDERED_BY_KEY: OrderingMode
+SIGNING_ALGORITHM_UNSPECIFIED: SigningAlgorithm
+SIGNING_ALGORITHM_HMAC_SHA256: SigningAlgorithm
+SIGNING_ALGORITHM_ED25519: SigningAlgorithm
 BREAKER_STATE_UNSPECIFIED: BreakerState
 BREAKER_STATE_CLOSED: BreakerState
 BREAKER_STATE_OPEN: BreakerState
@@ -47,7 +56,7 @@ class RetryPolicy(_message.Message):
     def __init__(self, max_attempts: _Optional[int] = ..., initial_backoff: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_backoff: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retry_client_errors: _Optional[bool] = ...) -> None: ...
 
 class Endpoint(_message.Message):
-    __slots__ = ("id", "tenant_id", "url", "event_types", "disabled", "disabled_reason", "secret", "description", "retry_policy", "rate_limit_per_second", "max_in_flight", "timeout", "headers", "ordering", "create_time", "update_time")
+    __slots__ = ("id", "tenant_id", "url", "event_types", "disabled", "disabled_reason", "secret", "description", "retry_policy", "rate_limit_per_second", "max_in_flight", "timeout", "headers", "ordering", "create_time", "update_time", "success_status_codes", "signing", "public_key")
     class HeadersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -71,6 +80,9 @@ class Endpoint(_message.Message):
     ORDERING_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    SUCCESS_STATUS_CODES_FIELD_NUMBER: _ClassVar[int]
+    SIGNING_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     id: str
     tenant_id: str
     url: str
@@ -87,10 +99,13 @@ class Endpoint(_message.Message):
     ordering: OrderingMode
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., url: _Optional[str] = ..., event_types: _Optional[_Iterable[str]] = ..., disabled: _Optional[bool] = ..., disabled_reason: _Optional[str] = ..., secret: _Optional[str] = ..., description: _Optional[str] = ..., retry_policy: _Optional[_Union[RetryPolicy, _Mapping]] = ..., rate_limit_per_second: _Optional[float] = ..., max_in_flight: _Optional[int] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., headers: _Optional[_Mapping[str, str]] = ..., ordering: _Optional[_Union[OrderingMode, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    success_status_codes: _containers.RepeatedScalarFieldContainer[int]
+    signing: SigningAlgorithm
+    public_key: str
+    def __init__(self, id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., url: _Optional[str] = ..., event_types: _Optional[_Iterable[str]] = ..., disabled: _Optional[bool] = ..., disabled_reason: _Optional[str] = ..., secret: _Optional[str] = ..., description: _Optional[str] = ..., retry_policy: _Optional[_Union[RetryPolicy, _Mapping]] = ..., rate_limit_per_second: _Optional[float] = ..., max_in_flight: _Optional[int] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., headers: _Optional[_Mapping[str, str]] = ..., ordering: _Optional[_Union[OrderingMode, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., success_status_codes: _Optional[_Iterable[int]] = ..., signing: _Optional[_Union[SigningAlgorithm, str]] = ..., public_key: _Optional[str] = ...) -> None: ...
 
 class CreateEndpointRequest(_message.Message):
-    __slots__ = ("tenant_id", "url", "event_types", "description", "secret", "retry_policy", "rate_limit_per_second", "max_in_flight", "timeout", "headers", "ordering", "disabled")
+    __slots__ = ("tenant_id", "url", "event_types", "description", "secret", "retry_policy", "rate_limit_per_second", "max_in_flight", "timeout", "headers", "ordering", "disabled", "success_status_codes", "signing")
     class HeadersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -110,6 +125,8 @@ class CreateEndpointRequest(_message.Message):
     HEADERS_FIELD_NUMBER: _ClassVar[int]
     ORDERING_FIELD_NUMBER: _ClassVar[int]
     DISABLED_FIELD_NUMBER: _ClassVar[int]
+    SUCCESS_STATUS_CODES_FIELD_NUMBER: _ClassVar[int]
+    SIGNING_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     url: str
     event_types: _containers.RepeatedScalarFieldContainer[str]
@@ -122,7 +139,9 @@ class CreateEndpointRequest(_message.Message):
     headers: _containers.ScalarMap[str, str]
     ordering: OrderingMode
     disabled: bool
-    def __init__(self, tenant_id: _Optional[str] = ..., url: _Optional[str] = ..., event_types: _Optional[_Iterable[str]] = ..., description: _Optional[str] = ..., secret: _Optional[str] = ..., retry_policy: _Optional[_Union[RetryPolicy, _Mapping]] = ..., rate_limit_per_second: _Optional[float] = ..., max_in_flight: _Optional[int] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., headers: _Optional[_Mapping[str, str]] = ..., ordering: _Optional[_Union[OrderingMode, str]] = ..., disabled: _Optional[bool] = ...) -> None: ...
+    success_status_codes: _containers.RepeatedScalarFieldContainer[int]
+    signing: SigningAlgorithm
+    def __init__(self, tenant_id: _Optional[str] = ..., url: _Optional[str] = ..., event_types: _Optional[_Iterable[str]] = ..., description: _Optional[str] = ..., secret: _Optional[str] = ..., retry_policy: _Optional[_Union[RetryPolicy, _Mapping]] = ..., rate_limit_per_second: _Optional[float] = ..., max_in_flight: _Optional[int] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., headers: _Optional[_Mapping[str, str]] = ..., ordering: _Optional[_Union[OrderingMode, str]] = ..., disabled: _Optional[bool] = ..., success_status_codes: _Optional[_Iterable[int]] = ..., signing: _Optional[_Union[SigningAlgorithm, str]] = ...) -> None: ...
 
 class CreateEndpointResponse(_message.Message):
     __slots__ = ("endpoint",)
@@ -185,14 +204,16 @@ class DeleteEndpointResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class RotateEndpointSecretRequest(_message.Message):
-    __slots__ = ("id", "secret", "grace_period")
+    __slots__ = ("id", "secret", "grace_period", "signing")
     ID_FIELD_NUMBER: _ClassVar[int]
     SECRET_FIELD_NUMBER: _ClassVar[int]
     GRACE_PERIOD_FIELD_NUMBER: _ClassVar[int]
+    SIGNING_FIELD_NUMBER: _ClassVar[int]
     id: str
     secret: str
     grace_period: _duration_pb2.Duration
-    def __init__(self, id: _Optional[str] = ..., secret: _Optional[str] = ..., grace_period: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    signing: SigningAlgorithm
+    def __init__(self, id: _Optional[str] = ..., secret: _Optional[str] = ..., grace_period: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., signing: _Optional[_Union[SigningAlgorithm, str]] = ...) -> None: ...
 
 class RotateEndpointSecretResponse(_message.Message):
     __slots__ = ("endpoint",)

@@ -82,7 +82,8 @@ class EndpointServiceServicer:
     """
 
     def CreateEndpoint(self, request, context):
-        """CreateEndpoint registers an endpoint and returns it with its signing secret.
+        """CreateEndpoint registers an endpoint and returns it with its signing secret (HMAC) or its
+        public key (ED25519).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -117,7 +118,8 @@ class EndpointServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RotateEndpointSecret(self, request, context):
-        """RotateEndpointSecret installs a new secret; the old one keeps signing during the grace period.
+        """RotateEndpointSecret installs a new secret or key pair; the old one keeps signing during
+        the grace period.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

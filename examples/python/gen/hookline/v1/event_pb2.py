@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17hookline/v1/event.proto\x12\x0bhookline.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"m\n\nEventInput\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x0f\n\x07payload\x18\x03 \x01(\x0c\x12\x17\n\x0fidempotency_key\x18\x04 \x01(\t\x12\x14\n\x0cordering_key\x18\x05 \x01(\t\"L\n\rPublishResult\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x11\n\tduplicate\x18\x02 \x01(\x08\x12\x16\n\x0e\x64\x65livery_count\x18\x03 \x01(\r\"9\n\x0ePublishRequest\x12\'\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x17.hookline.v1.EventInput\">\n\x0fPublishResponse\x12+\n\x07results\x18\x01 \x03(\x0b\x32\x1a.hookline.v1.PublishResult\"S\n\x14PublishStreamRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\'\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x17.hookline.v1.EventInput\"<\n\x0cPublishError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\r\n\x05\x66ield\x18\x03 \x01(\t\"\x82\x01\n\x15PublishStreamResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12+\n\x07results\x18\x02 \x03(\x0b\x32\x1a.hookline.v1.PublishResult\x12(\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x19.hookline.v1.PublishError\"\xa5\x01\n\x05\x45vent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x0f\n\x07payload\x18\x04 \x01(\x0c\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\x12\x14\n\x0cordering_key\x18\x06 \x01(\t\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x1d\n\x0fGetEventRequest\x12\n\n\x02id\x18\x01 \x01(\t\"5\n\x10GetEventResponse\x12!\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x12.hookline.v1.Event2\xf9\x01\n\x0c\x45ventService\x12\x44\n\x07Publish\x12\x1b.hookline.v1.PublishRequest\x1a\x1c.hookline.v1.PublishResponse\x12Z\n\rPublishStream\x12!.hookline.v1.PublishStreamRequest\x1a\".hookline.v1.PublishStreamResponse(\x01\x30\x01\x12G\n\x08GetEvent\x12\x1c.hookline.v1.GetEventRequest\x1a\x1d.hookline.v1.GetEventResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17hookline/v1/event.proto\x12\x0bhookline.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x7f\n\nEventInput\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x0f\n\x07payload\x18\x03 \x01(\x0c\x12\x17\n\x0fidempotency_key\x18\x04 \x01(\t\x12\x14\n\x0cordering_key\x18\x05 \x01(\t\x12\x10\n\x08priority\x18\x06 \x01(\r\"L\n\rPublishResult\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x11\n\tduplicate\x18\x02 \x01(\x08\x12\x16\n\x0e\x64\x65livery_count\x18\x03 \x01(\r\"9\n\x0ePublishRequest\x12\'\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x17.hookline.v1.EventInput\">\n\x0fPublishResponse\x12+\n\x07results\x18\x01 \x03(\x0b\x32\x1a.hookline.v1.PublishResult\"S\n\x14PublishStreamRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\'\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x17.hookline.v1.EventInput\"<\n\x0cPublishError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\r\n\x05\x66ield\x18\x03 \x01(\t\"\x82\x01\n\x15PublishStreamResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12+\n\x07results\x18\x02 \x03(\x0b\x32\x1a.hookline.v1.PublishResult\x12(\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x19.hookline.v1.PublishError\"\xb7\x01\n\x05\x45vent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x0f\n\x07payload\x18\x04 \x01(\x0c\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\x12\x14\n\x0cordering_key\x18\x06 \x01(\t\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08priority\x18\x08 \x01(\r\"\x1d\n\x0fGetEventRequest\x12\n\n\x02id\x18\x01 \x01(\t\"5\n\x10GetEventResponse\x12!\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x12.hookline.v1.Event2\xf9\x01\n\x0c\x45ventService\x12\x44\n\x07Publish\x12\x1b.hookline.v1.PublishRequest\x1a\x1c.hookline.v1.PublishResponse\x12Z\n\rPublishStream\x12!.hookline.v1.PublishStreamRequest\x1a\".hookline.v1.PublishStreamResponse(\x01\x30\x01\x12G\n\x08GetEvent\x12\x1c.hookline.v1.GetEventRequest\x1a\x1d.hookline.v1.GetEventResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,25 +33,25 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hookline.v1.event_pb2', _gl
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_EVENTINPUT']._serialized_start=73
-  _globals['_EVENTINPUT']._serialized_end=182
-  _globals['_PUBLISHRESULT']._serialized_start=184
-  _globals['_PUBLISHRESULT']._serialized_end=260
-  _globals['_PUBLISHREQUEST']._serialized_start=262
-  _globals['_PUBLISHREQUEST']._serialized_end=319
-  _globals['_PUBLISHRESPONSE']._serialized_start=321
-  _globals['_PUBLISHRESPONSE']._serialized_end=383
-  _globals['_PUBLISHSTREAMREQUEST']._serialized_start=385
-  _globals['_PUBLISHSTREAMREQUEST']._serialized_end=468
-  _globals['_PUBLISHERROR']._serialized_start=470
-  _globals['_PUBLISHERROR']._serialized_end=530
-  _globals['_PUBLISHSTREAMRESPONSE']._serialized_start=533
-  _globals['_PUBLISHSTREAMRESPONSE']._serialized_end=663
-  _globals['_EVENT']._serialized_start=666
-  _globals['_EVENT']._serialized_end=831
-  _globals['_GETEVENTREQUEST']._serialized_start=833
-  _globals['_GETEVENTREQUEST']._serialized_end=862
-  _globals['_GETEVENTRESPONSE']._serialized_start=864
-  _globals['_GETEVENTRESPONSE']._serialized_end=917
-  _globals['_EVENTSERVICE']._serialized_start=920
-  _globals['_EVENTSERVICE']._serialized_end=1169
+  _globals['_EVENTINPUT']._serialized_end=200
+  _globals['_PUBLISHRESULT']._serialized_start=202
+  _globals['_PUBLISHRESULT']._serialized_end=278
+  _globals['_PUBLISHREQUEST']._serialized_start=280
+  _globals['_PUBLISHREQUEST']._serialized_end=337
+  _globals['_PUBLISHRESPONSE']._serialized_start=339
+  _globals['_PUBLISHRESPONSE']._serialized_end=401
+  _globals['_PUBLISHSTREAMREQUEST']._serialized_start=403
+  _globals['_PUBLISHSTREAMREQUEST']._serialized_end=486
+  _globals['_PUBLISHERROR']._serialized_start=488
+  _globals['_PUBLISHERROR']._serialized_end=548
+  _globals['_PUBLISHSTREAMRESPONSE']._serialized_start=551
+  _globals['_PUBLISHSTREAMRESPONSE']._serialized_end=681
+  _globals['_EVENT']._serialized_start=684
+  _globals['_EVENT']._serialized_end=867
+  _globals['_GETEVENTREQUEST']._serialized_start=869
+  _globals['_GETEVENTREQUEST']._serialized_end=898
+  _globals['_GETEVENTRESPONSE']._serialized_start=900
+  _globals['_GETEVENTRESPONSE']._serialized_end=953
+  _globals['_EVENTSERVICE']._serialized_start=956
+  _globals['_EVENTSERVICE']._serialized_end=1205
 # @@protoc_insertion_point(module_scope)

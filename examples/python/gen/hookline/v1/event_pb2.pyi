@@ -10,18 +10,20 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class EventInput(_message.Message):
-    __slots__ = ("tenant_id", "type", "payload", "idempotency_key", "ordering_key")
+    __slots__ = ("tenant_id", "type", "payload", "idempotency_key", "ordering_key", "priority")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     ORDERING_KEY_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     type: str
     payload: bytes
     idempotency_key: str
     ordering_key: str
-    def __init__(self, tenant_id: _Optional[str] = ..., type: _Optional[str] = ..., payload: _Optional[bytes] = ..., idempotency_key: _Optional[str] = ..., ordering_key: _Optional[str] = ...) -> None: ...
+    priority: int
+    def __init__(self, tenant_id: _Optional[str] = ..., type: _Optional[str] = ..., payload: _Optional[bytes] = ..., idempotency_key: _Optional[str] = ..., ordering_key: _Optional[str] = ..., priority: _Optional[int] = ...) -> None: ...
 
 class PublishResult(_message.Message):
     __slots__ = ("event_id", "duplicate", "delivery_count")
@@ -74,7 +76,7 @@ class PublishStreamResponse(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., results: _Optional[_Iterable[_Union[PublishResult, _Mapping]]] = ..., error: _Optional[_Union[PublishError, _Mapping]] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("id", "tenant_id", "type", "payload", "idempotency_key", "ordering_key", "create_time")
+    __slots__ = ("id", "tenant_id", "type", "payload", "idempotency_key", "ordering_key", "create_time", "priority")
     ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -82,6 +84,7 @@ class Event(_message.Message):
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     ORDERING_KEY_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
     id: str
     tenant_id: str
     type: str
@@ -89,7 +92,8 @@ class Event(_message.Message):
     idempotency_key: str
     ordering_key: str
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., type: _Optional[str] = ..., payload: _Optional[bytes] = ..., idempotency_key: _Optional[str] = ..., ordering_key: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    priority: int
+    def __init__(self, id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., type: _Optional[str] = ..., payload: _Optional[bytes] = ..., idempotency_key: _Optional[str] = ..., ordering_key: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., priority: _Optional[int] = ...) -> None: ...
 
 class GetEventRequest(_message.Message):
     __slots__ = ("id",)
