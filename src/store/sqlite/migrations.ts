@@ -104,6 +104,11 @@ const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX api_keys_by_tenant ON api_keys(tenant_id, id);
   `,
+  `
+  -- Deliveries in flight (a few thousand at most) by status, for the backlog gauges: inserts
+  -- are not leased, so fan-out does not pay for it.
+  CREATE INDEX deliveries_leased ON deliveries(status) WHERE leased = 1;
+  `,
 ];
 
 /** Applies the migrations the database has not seen yet, each in its own transaction. */

@@ -16,6 +16,7 @@ import {
 import type {
   AttemptRecord,
   Backlog,
+  BacklogSummary,
   ClaimRequest,
   ClaimResult,
   ClaimedDelivery,
@@ -310,6 +311,12 @@ export class SqliteStore implements Store {
       backlog: db.prepare(
         `SELECT status, leased, count(*) AS n FROM deliveries WHERE endpoint_id = ? AND status IN (${OPEN}) GROUP BY status, leased`,
       ),
+      // "endpoint_id IN endpoints" lets these walk the (endpoint_id, status) index over open
+      // deliveries only; without it, SQLite scans every delivery ever made.
+      openCount: db.prepare(
+        "SELECT count(*) AS n, min(created_ms) AS oldest FROM deliveries WHERE endpoint_id IN (SELECT id FROM endpoints) AND status = ?",
+      ),
+      leasedByStatus: db.prepare(`SELECT status, count(*) AS n FROM deliveries WHERE leased = 1 AND status IN (${OPEN}) GROUP BY status`),
       failingSince: db.prepare("SELECT id, failing_since_ms FROM endpoints WHERE failing_since_ms > 0"),
       setFailingSince: db.prepare("UPDATE endpoints SET failing_since_ms = ? WHERE id = ?"),
       lease: db.prepare("UPDATE deliveries SET leased = 1 WHERE rowid = ?"),
@@ -608,6 +615,22 @@ export class SqliteStore implements Store {
       else backlog.retrying += row.n;
     }
     return backlog;
+  }
+
+  async backlogSummary(): Promise<BacklogSummary> {
+    const s = this.stmt;
+    const pending = s.openCount.get(DeliveryStatus.Pending) as { n: number; oldest: number | null };
+    const retrying = s.openCount.get(DeliveryStatus.Retrying) as { n: number; oldest: number | null };
+    const leased = new Map((s.leasedByStatus.all() as { status: number; n: number }[]).map((r) => [r.status, r.n]));
+    const leasedPending = leased.get(DeliveryStatus.Pending) ?? 0;
+    const leasedRetrying = leased.get(DeliveryStatus.Retrying) ?? 0;
+    const oldest = [pending.oldest, retrying.oldest].filter((v): v is number => v !== null);
+    return {
+      pending: Math.max(0, pending.n - leasedPending),
+      retrying: Math.max(0, retrying.n - leasedRetrying),
+      inFlight: leasedPending + leasedRetrying,
+      oldestOpenMs: oldest.length > 0 ? Math.min(...oldest) : undefined,
+    };
   }
 
   async failingSince(): Promise<Map<string, number>> {
