@@ -5,6 +5,7 @@ import { deliveryService } from "./api/delivery-service.ts";
 import type { ServiceDeps } from "./api/deps.ts";
 import { endpointService } from "./api/endpoint-service.ts";
 import { errorInterceptor } from "./api/errors.ts";
+import { metricsInterceptor } from "./api/metrics-interceptor.ts";
 import { eventService } from "./api/event-service.ts";
 import { HealthState, healthService } from "./api/health.ts";
 import { reflectionServices } from "./api/reflection.ts";
@@ -52,7 +53,7 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
   const catalog = await Catalog.load(store);
   await ensureFirstAdminKey(store.apiKeys, config.adminKey, logger, now());
   const auth = new Authenticator({ keys: store.apiKeys, adminKey: config.adminKey, cacheMs: config.apiKeyCacheMs, now });
-  const metrics = createMetrics();
+  const metrics = createMetrics({ version: VERSION, store: config.natsUrl === "" ? "sqlite" : "jetstream" });
   const sender =
     config.workers === 0
       ? createInlineSender({ allowPrivateTargets: config.allowPrivateTargets })
@@ -85,11 +86,19 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
     maxRowsPerCommit: 10_000,
     onCommitted({ endpointIds, committedMs, durationMs, stored, duplicates, deliveries }) {
       metrics.commitSeconds.observe(durationMs / 1000);
-      metrics.eventsPublished.inc({}, stored);
-      metrics.eventsDuplicate.inc({}, duplicates);
-      metrics.deliveriesCreated.inc({}, deliveries);
+      metrics.eventsPublished.inc(stored);
+      metrics.eventsDuplicate.inc(duplicates);
+      metrics.deliveriesCreated.inc(deliveries);
       for (const id of endpointIds) scheduler.markDue(id, committedMs);
     },
+  });
+  metrics.readFrom({
+    backlog: () => store.backlogSummary(),
+    breakersOpen: () => scheduler.breakersOpen(),
+    endpointsDisabled: () => catalog.disabledEndpointCount(),
+    attemptsInFlight: () => scheduler.attemptsInFlight,
+    watchers: () => feed.watcherCount,
+    now,
   });
   await sender.ready();
   await scheduler.start();
@@ -115,8 +124,9 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
   const shutdown = new AbortController();
   const handler = connectNodeAdapter({
     routes,
-    // The error interceptor is outermost, so refusals leave as proper statuses too.
-    interceptors: [errorInterceptor(logger), authInterceptor(auth, logger, now)],
+    // The error interceptor wraps auth, so refusals leave as proper statuses too; metrics
+    // wrap both, so they count the codes clients see.
+    interceptors: [metricsInterceptor(metrics), errorInterceptor(logger), authInterceptor(auth, logger, now)],
     shutdownSignal: shutdown.signal,
     // A message over this size cannot be decoded, so it fails the call (or ends the stream).
     readMaxBytes: config.maxRequestBytes,
@@ -127,8 +137,17 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
         res.writeHead(ok ? 200 : 503, { "content-type": "application/json" });
         res.end(JSON.stringify({ status: ok ? "ok" : "shutting_down", version: VERSION }));
       } else if (req.method === "GET" && path === "/metrics") {
-        res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
-        res.end(metrics.registry.render());
+        metrics.registry.metrics().then(
+          (text) => {
+            res.writeHead(200, { "content-type": metrics.registry.contentType });
+            res.end(text);
+          },
+          (err: unknown) => {
+            logger.error({ err }, "collecting metrics failed");
+            res.writeHead(500, { "content-type": "text/plain" });
+            res.end("collecting metrics failed; the server log has the details\n");
+          },
+        );
       } else {
         res.writeHead(404, { "content-type": "text/plain" });
         res.end("not found: hookline serves gRPC, gRPC-Web and Connect under /hookline.v1.*, plus GET /healthz and GET /metrics\n");
