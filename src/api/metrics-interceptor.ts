@@ -32,15 +32,16 @@ export function metricsInterceptor(metrics: Pick<Metrics, "rpcRequests" | "rpcSe
       finish("ok");
       return res;
     }
-    return { ...res, message: counted(res.message, finish) };
+    return { ...res, message: counted(res.message, req.signal, finish) };
   };
 }
 
-async function* counted<T>(stream: AsyncIterable<T>, finish: Finish): AsyncIterable<T> {
+async function* counted<T>(stream: AsyncIterable<T>, signal: AbortSignal, finish: Finish): AsyncIterable<T> {
   let code = codeName(Code.Canceled);
   try {
     yield* stream;
-    code = "ok";
+    // A watch ends quietly when its client goes away: that is a cancel (or deadline), not ok.
+    code = signal.aborted ? codeOf(signal.reason) : "ok";
   } catch (err) {
     code = codeOf(err);
     throw err;
