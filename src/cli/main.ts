@@ -1,4 +1,3 @@
-import { startHookline } from "../app.ts";
 import { ConfigError, SETTINGS, loadConfig } from "../config/config.ts";
 import { HooklineError } from "../core/errors.ts";
 import { createLogger } from "../observability/logger.ts";
@@ -46,6 +45,9 @@ async function serve(argv: string[]): Promise<void> {
   });
   let app;
   try {
+    // Loaded here: the server (stores, dispatcher, metrics) is seconds of imports on a busy
+    // machine, which the client commands do not need.
+    const { startHookline } = await import("../app.ts");
     app = await startHookline(config, logger);
   } catch (err) {
     logger.fatal({ err }, `hookline could not start: ${(err as Error).message}`);
