@@ -29,7 +29,7 @@ import { EndpointService } from "./gen/hookline/v1/endpoint_pb.ts";
 import { EventService } from "./gen/hookline/v1/event_pb.ts";
 import { TenantService } from "./gen/hookline/v1/tenant_pb.ts";
 import type { Logger } from "./observability/logger.ts";
-import { createMetrics } from "./observability/metrics.ts";
+import { createMetrics, writeMetrics } from "./observability/metrics.ts";
 import { Catalog } from "./store/catalog.ts";
 import { GroupCommit } from "./store/group-commit.ts";
 import { JetStreamStore } from "./store/jetstream/jetstream-store.ts";
@@ -137,17 +137,7 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
         res.writeHead(ok ? 200 : 503, { "content-type": "application/json" });
         res.end(JSON.stringify({ status: ok ? "ok" : "shutting_down", version: VERSION }));
       } else if (req.method === "GET" && path === "/metrics") {
-        metrics.registry.metrics().then(
-          (text) => {
-            res.writeHead(200, { "content-type": metrics.registry.contentType });
-            res.end(text);
-          },
-          (err: unknown) => {
-            logger.error({ err }, "collecting metrics failed");
-            res.writeHead(500, { "content-type": "text/plain" });
-            res.end("collecting metrics failed; the server log has the details\n");
-          },
-        );
+        writeMetrics(metrics, res, logger);
       } else {
         res.writeHead(404, { "content-type": "text/plain" });
         res.end("not found: hookline serves gRPC, gRPC-Web and Connect under /hookline.v1.*, plus GET /healthz and GET /metrics\n");

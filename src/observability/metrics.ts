@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { BacklogSummary } from "../store/store.ts";
+import type { Logger } from "./logger.ts";
 
 /** What the gauges read at scrape time; wired in once the dispatcher exists. */
 export interface GaugeSources {
@@ -129,6 +130,27 @@ export function createMetrics(build: BuildInfo = { version: "dev", store: "none"
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** What GET /metrics writes to: an HTTP/1 or HTTP/2 response. */
+interface MetricsResponse {
+  writeHead(status: number, headers: Record<string, string>): unknown;
+  end(body: string): unknown;
+}
+
+/** Answers GET /metrics: the Prometheus text, or 500 when a collector failed. */
+export function writeMetrics(metrics: Metrics, res: MetricsResponse, logger: Logger): void {
+  metrics.registry.metrics().then(
+    (text) => {
+      res.writeHead(200, { "content-type": metrics.registry.contentType });
+      res.end(text);
+    },
+    (err: unknown) => {
+      logger.error({ err }, "collecting metrics failed");
+      res.writeHead(500, { "content-type": "text/plain" });
+      res.end("collecting metrics failed; the server log has the details\n");
+    },
+  );
+}
 
 /**
  * The backlog summary, refreshed at most every `refreshMs`: on a busy store a scrape must not
