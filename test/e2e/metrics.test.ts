@@ -150,10 +150,11 @@ describe("GET /metrics", () => {
     const samples = await eventually(async () => {
       const s = await scrape();
       const attempts = (outcome: string): number => value(s, "hookline_attempts_total", { outcome }) ?? 0;
-      return attempts("fail") >= 1 && attempts("success") >= 3 && s;
-    }, 15_000, 'hookline_attempts_total{outcome="fail"} and the three successes');
+      // Attempts count when judged, finished deliveries once their state is stored.
+      const dead = value(s, "hookline_deliveries_finished_total", { status: "dead" }) ?? 0;
+      return attempts("fail") >= 1 && attempts("success") >= 3 && dead >= 1 && s;
+    }, 30_000, 'hookline_attempts_total{outcome="fail"}, the three successes and the dead delivery');
     expect(value(samples, "hookline_attempts_total", { outcome: "retry" })).toBeGreaterThanOrEqual(1);
-    expect(value(samples, "hookline_deliveries_finished_total", { status: "dead" })).toBeGreaterThanOrEqual(1);
     expect(value(samples, "hookline_attempt_duration_seconds_count")).toBeGreaterThanOrEqual(5);
     // Two failures in a row: that endpoint's breaker is open (for the 30 s default cool-down).
     expect(value(samples, "hookline_endpoints_breaker_open")).toBeGreaterThanOrEqual(1);
