@@ -27,8 +27,6 @@ export interface SchedulerOptions {
   breaker: BreakerOptions;
   /** An endpoint failing without a single success for this long is disabled. */
   autoDisableAfterMs: number;
-  /** Operational log lines (dead-letters, breakers, disables) per kind per 10 s before they are only counted. */
-  logLinesPerWindow?: number;
 }
 
 export interface EndpointHealth {
@@ -100,7 +98,7 @@ export class Scheduler {
   private readonly ops: RateLimitedLog;
 
   constructor(private readonly o: SchedulerOptions) {
-    this.ops = new RateLimitedLog(o.logger, { perWindow: o.logLinesPerWindow ?? 10, windowMs: 10_000, now: o.now });
+    this.ops = new RateLimitedLog(o.logger, { perWindow: 10, windowMs: 10_000, now: o.now });
   }
 
   async start(): Promise<void> {
@@ -485,7 +483,8 @@ export class Scheduler {
     const { breaker } = state;
     const before = breaker.state;
     breaker.record(success, now);
-    const fields = { endpointId: endpoint.id, tenantId: endpoint.tenantId, url: endpoint.url };
+    // No URL: webhook URLs often carry tokens.
+    const fields = { endpointId: endpoint.id, tenantId: endpoint.tenantId };
     if (before === "closed" && breaker.state === "open") {
       this.ops.warn(
         "breaker-open",
