@@ -12,6 +12,7 @@ const CONTRACT = [
   "grpc-js",
   "health-reflection",
   "isolation",
+  "metrics",
   "ordering",
   "priority",
   "publish",

@@ -5,6 +5,7 @@ import { deliveryService } from "./api/delivery-service.ts";
 import type { ServiceDeps } from "./api/deps.ts";
 import { endpointService } from "./api/endpoint-service.ts";
 import { errorInterceptor } from "./api/errors.ts";
+import { metricsInterceptor } from "./api/metrics-interceptor.ts";
 import { eventService } from "./api/event-service.ts";
 import { HealthState, healthService } from "./api/health.ts";
 import { OPENAPI_PATH, serveOpenApi } from "./api/openapi-route.ts";
@@ -30,7 +31,7 @@ import { EndpointService } from "./gen/hookline/v1/endpoint_pb.ts";
 import { EventService } from "./gen/hookline/v1/event_pb.ts";
 import { TenantService } from "./gen/hookline/v1/tenant_pb.ts";
 import type { Logger } from "./observability/logger.ts";
-import { createMetrics } from "./observability/metrics.ts";
+import { createMetrics, writeMetrics } from "./observability/metrics.ts";
 import { Catalog } from "./store/catalog.ts";
 import { GroupCommit } from "./store/group-commit.ts";
 import { JetStreamStore } from "./store/jetstream/jetstream-store.ts";
@@ -57,7 +58,7 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
   const catalog = await Catalog.load(store);
   await ensureFirstAdminKey(store.apiKeys, config.adminKey, logger, now());
   const auth = new Authenticator({ keys: store.apiKeys, adminKey: config.adminKey, cacheMs: config.apiKeyCacheMs, now });
-  const metrics = createMetrics();
+  const metrics = createMetrics({ version: VERSION, store: config.natsUrl === "" ? "sqlite" : "jetstream" });
   const sender =
     config.workers === 0
       ? createInlineSender({ allowPrivateTargets: config.allowPrivateTargets })
@@ -90,11 +91,19 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
     maxRowsPerCommit: 10_000,
     onCommitted({ endpointIds, committedMs, durationMs, stored, duplicates, deliveries }) {
       metrics.commitSeconds.observe(durationMs / 1000);
-      metrics.eventsPublished.inc({}, stored);
-      metrics.eventsDuplicate.inc({}, duplicates);
-      metrics.deliveriesCreated.inc({}, deliveries);
+      metrics.eventsPublished.inc(stored);
+      metrics.eventsDuplicate.inc(duplicates);
+      metrics.deliveriesCreated.inc(deliveries);
       for (const id of endpointIds) scheduler.markDue(id, committedMs);
     },
+  });
+  metrics.readFrom({
+    backlog: () => store.backlogSummary(),
+    breakersOpen: () => scheduler.breakersOpen(),
+    endpointsDisabled: () => catalog.disabledEndpointCount(),
+    attemptsInFlight: () => scheduler.attemptsInFlight,
+    watchers: () => feed.watcherCount,
+    now,
   });
   await sender.ready();
   await scheduler.start();
@@ -121,8 +130,9 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
   const serveConsole = consoleRoute();
   const handler = connectNodeAdapter({
     routes,
-    // The error interceptor is outermost, so refusals leave as proper statuses too.
-    interceptors: [errorInterceptor(logger), authInterceptor(auth, logger, now)],
+    // The error interceptor wraps auth, so refusals leave as proper statuses too; metrics
+    // wrap both, so they count the codes clients see.
+    interceptors: [metricsInterceptor(metrics), errorInterceptor(logger), authInterceptor(auth, logger, now)],
     shutdownSignal: shutdown.signal,
     // A message over this size cannot be decoded, so it fails the call (or ends the stream).
     readMaxBytes: config.maxRequestBytes,
@@ -136,8 +146,7 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
       } else if (req.method === "GET" && path === OPENAPI_PATH) {
         serveOpenApi(res);
       } else if (req.method === "GET" && path === "/metrics") {
-        res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
-        res.end(metrics.registry.render());
+        writeMetrics(metrics, res, logger);
       } else {
         res.writeHead(404, { "content-type": "text/plain" });
         res.end("not found: hookline serves gRPC, gRPC-Web and Connect under /hookline.v1.*, plus GET /healthz, GET /metrics, GET /openapi.json and the web console at GET /console\n");

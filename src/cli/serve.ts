@@ -18,7 +18,7 @@ export async function serve(argv: string[]): Promise<void> {
     if (err instanceof ConfigError) usageError(err.message);
     throw err;
   }
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, config.logFormat);
   // A promise nobody awaited failed: a bug. Say so in the structured log, then exit, since
   // the state in memory can no longer be trusted; acknowledged work is in the store.
   process.on("unhandledRejection", (err) => {

@@ -6,6 +6,7 @@ export interface Config {
   port: number;
   dataDir: string;
   logLevel: LogLevel;
+  logFormat: LogFormat;
   allowPrivateTargets: boolean;
   /** Delivery worker threads; 0 sends from the main thread. */
   workers: number;
@@ -38,6 +39,8 @@ export interface Config {
   /** How long an API key lookup is trusted: a revoked key stops working within this time. */
   apiKeyCacheMs: number;
 }
+
+export type LogFormat = "json" | "pretty";
 
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
 
@@ -109,6 +112,12 @@ function logLevel(raw: string): LogLevel {
   return v;
 }
 
+function logFormat(raw: string): LogFormat {
+  const v = raw.trim().toLowerCase();
+  if (v !== "json" && v !== "pretty") throw new Error('must be "json" (one JSON object per line) or "pretty" (time level message key=value)');
+  return v;
+}
+
 function natsUrl(raw: string): string {
   const v = raw.trim();
   if (v === "") return v;
@@ -145,6 +154,7 @@ export const SETTINGS = [
   setting("port", "port", integer(0, 65535), "port for gRPC, gRPC-Web, Connect, /healthz and /metrics (0 picks a free one)"),
   setting("dataDir", "data-dir", text, "directory of the embedded SQLite store"),
   setting("logLevel", "log-level", logLevel, "trace, debug, info, warn, error, fatal or silent"),
+  setting("logFormat", "log-format", logFormat, "json (one object per line) or pretty (time level message key=value, for a terminal)"),
   setting("allowPrivateTargets", "allow-private-targets", boolean, "allow endpoint URLs on loopback/private/link-local addresses"),
   setting("workers", "workers", integer(0, 64), "delivery worker threads (0 = deliver from the main thread)"),
   setting("workerBatch", "worker-batch", integer(1, 10_000), "deliveries per worker task"),
@@ -175,6 +185,7 @@ export const DEFAULTS: Config = {
   port: 8080,
   dataDir: "./data",
   logLevel: "info",
+  logFormat: "json",
   allowPrivateTargets: false,
   // Measured on 2 cores (docs/benchmarks.md): one delivery thread beats main-thread delivery
   // and matches two with less memory. Raise it on machines with more cores.

@@ -16,6 +16,11 @@ export class DeliveryFeed {
     return this.watchers.size > 0;
   }
 
+  /** Open watch streams. */
+  get watcherCount(): number {
+    return this.watchers.size;
+  }
+
   publish(delivery: Delivery): void {
     for (const w of this.watchers) {
       const f = w.filter;

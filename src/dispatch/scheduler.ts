@@ -1,6 +1,7 @@
 import { DeliveryStatus, type Delivery, type Endpoint } from "../core/types.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
+import { RateLimitedLog } from "../observability/rate-limited-log.ts";
 import type { Catalog } from "../store/catalog.ts";
 import type { ClaimResult, ClaimedDelivery, Store } from "../store/store.ts";
 import type { BreakerOptions } from "./breaker.ts";
@@ -54,6 +55,8 @@ interface FinishedTask {
 /** Endpoint changes gathered while judging a batch of results (written with it). */
 interface EndpointChanges {
   disable: Map<string, string>;
+  /** Why each endpoint in `disable` goes: it answered 410, or it failed for too long. */
+  disableCause: Map<string, "gone" | "failing">;
   failingSince: Map<string, number>;
 }
 
@@ -90,7 +93,12 @@ export class Scheduler {
   private readonly finished: FinishedTask[] = [];
   private recordQueued = false;
 
-  constructor(private readonly o: SchedulerOptions) {}
+  /** Lines an incident repeats per delivery or endpoint: bounded so they cannot flood the log. */
+  private readonly ops: RateLimitedLog;
+
+  constructor(private readonly o: SchedulerOptions) {
+    this.ops = new RateLimitedLog(o.logger, { perWindow: 10, windowMs: 10_000, now: o.now });
+  }
 
   async start(): Promise<void> {
     const released = await this.o.store.releaseLeases();
@@ -150,6 +158,18 @@ export class Scheduler {
     };
   }
 
+  /** Webhook requests in flight from this process. */
+  get attemptsInFlight(): number {
+    return this.totalInFlight;
+  }
+
+  /** Endpoints paused by their breaker (idle endpoints always have a closed one). */
+  breakersOpen(): number {
+    let count = 0;
+    for (const state of this.states.values()) if (state.breaker.state !== "closed") count++;
+    return count;
+  }
+
   /** Stops claiming, waits up to graceMs for attempts in flight, then closes the sender. */
   async stop(graceMs: number): Promise<void> {
     this.stopped = true;
@@ -158,6 +178,7 @@ export class Scheduler {
     const idle = Promise.allSettled([...this.running]);
     await Promise.race([idle, new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
     await this.o.sender.close();
+    this.ops.flush();
   }
 
   private state(endpointId: string): EndpointState | undefined {
@@ -392,7 +413,7 @@ export class Scheduler {
     this.recordQueued = false;
     const batch = this.finished.splice(0);
     const now = this.o.now();
-    const changes: EndpointChanges = { disable: new Map(), failingSince: new Map() };
+    const changes: EndpointChanges = { disable: new Map(), disableCause: new Map(), failingSince: new Map() };
     const judged = batch.map((task) => {
       const endpoint = this.o.catalog.endpoint(task.endpointId);
       // Deleted meanwhile: its deliveries were cancelled, nothing to record.
@@ -414,7 +435,9 @@ export class Scheduler {
       task.done();
     });
     for (const [endpointId, reason] of changes.disable) {
-      this.o.logger.warn({ endpointId, reason }, "endpoint disabled");
+      const cause = changes.disableCause.get(endpointId) ?? "failing";
+      const tenantId = this.o.catalog.endpoint(endpointId)?.tenantId;
+      this.ops.warn(cause === "gone" ? "endpoint-gone" : "endpoint-auto-disabled", { endpointId, tenantId, reason }, "endpoint disabled");
       await this.o.catalog.refreshEndpoint(endpointId);
     }
   }
@@ -423,18 +446,22 @@ export class Scheduler {
   private judge(endpoint: Endpoint, { state, claimed, results }: FinishedTask, now: number, changes: EndpointChanges): Outcome[] {
     const outcomes = claimed.map((c, i) => decideOutcome(c, results[i] as SendResult, endpoint, now));
     const { metrics } = this.o;
-    const { disable } = changes;
+    const { disable, disableCause } = changes;
     for (const { verdict, record } of outcomes) {
       const success = verdict === "success";
-      metrics.attempts.inc({ outcome: verdict });
+      // A retryable failure with no attempt left is final: it counts as "fail", not "retry".
+      metrics.attempts.inc({ outcome: verdict === "retry" && record.status === DeliveryStatus.Dead ? "fail" : verdict });
       metrics.attemptSeconds.observe(record.attempt.durationMs / 1000);
       state.window.record(success, record.attempt.durationMs, now);
       // 4xx that fail for good say nothing about the endpoint's health.
-      if (verdict !== "fail") state.breaker.record(success, now);
+      if (verdict !== "fail") this.recordBreaker(endpoint, state, success, now);
       if (success) state.failingSinceMs = 0;
       else if (verdict !== "fail" && state.failingSinceMs === 0) state.failingSinceMs = record.attempt.startedMs;
       state.throttle.answer(record.attempt.statusCode === 429, now);
-      if (verdict === "gone") disable.set(endpoint.id, `endpoint answered 410 Gone at ${new Date(now).toISOString()}`);
+      if (verdict === "gone") {
+        disable.set(endpoint.id, `endpoint answered 410 Gone at ${new Date(now).toISOString()}`);
+        disableCause.set(endpoint.id, "gone");
+      }
     }
     if (!disable.has(endpoint.id) && state.failingSinceMs > 0 && now - state.failingSinceMs >= this.o.autoDisableAfterMs) {
       disable.set(
@@ -442,6 +469,7 @@ export class Scheduler {
         `failing since ${new Date(state.failingSinceMs).toISOString()} without a successful attempt; re-enable to resume its backlog`,
       );
     }
+    if (disable.has(endpoint.id) && !disableCause.has(endpoint.id)) disableCause.set(endpoint.id, "failing");
     if (state.failingSinceMs !== state.storedFailingSinceMs) {
       changes.failingSince.set(endpoint.id, state.failingSinceMs);
       state.storedFailingSinceMs = state.failingSinceMs;
@@ -449,12 +477,46 @@ export class Scheduler {
     return outcomes;
   }
 
+  /** Feeds one attempt to the endpoint's breaker; opening and closing are logged. */
+  private recordBreaker(endpoint: Endpoint, state: EndpointState, success: boolean, now: number): void {
+    const { breaker } = state;
+    const before = breaker.state;
+    breaker.record(success, now);
+    // No URL: webhook URLs often carry tokens.
+    const fields = { endpointId: endpoint.id, tenantId: endpoint.tenantId };
+    if (before === "closed" && breaker.state === "open") {
+      this.ops.warn(
+        "breaker-open",
+        { ...fields, consecutiveFailures: breaker.consecutiveFailures, probeAt: new Date(breaker.reopensAt()).toISOString() },
+        "circuit breaker opened: endpoint paused",
+      );
+    } else if (before !== "closed" && breaker.state === "closed") {
+      this.ops.info("breaker-close", fields, "circuit breaker closed: endpoint resumed");
+    }
+  }
+
   /** After the commit: schedule retries, count finished deliveries, tell watchers. */
   private follow(endpoint: Endpoint, { claimed }: FinishedTask, outcomes: Outcome[], now: number): void {
-    for (const { record } of outcomes) {
+    outcomes.forEach(({ record }, i) => {
       if (record.nextAttemptMs > 0) this.markDue(endpoint.id, record.nextAttemptMs);
       else this.o.metrics.deliveriesFinished.inc({ status: record.status === DeliveryStatus.Succeeded ? "succeeded" : "dead" });
-    }
+      if (record.status === DeliveryStatus.Dead) {
+        const c = claimed[i] as ClaimedDelivery;
+        this.ops.warn(
+          "dead-letter",
+          {
+            deliveryId: c.deliveryId,
+            eventId: c.eventId,
+            endpointId: endpoint.id,
+            tenantId: endpoint.tenantId,
+            attempts: record.attempt.number,
+            statusCode: record.attempt.statusCode,
+            error: record.attempt.error,
+          },
+          "delivery dead-lettered",
+        );
+      }
+    });
     if (endpoint.ordering === "ordered_by_key") this.markDue(endpoint.id, now);
     if (this.o.feed.watching) {
       outcomes.forEach((outcome, i) => this.o.feed.publish(toDelivery(claimed[i] as ClaimedDelivery, outcome, now)));

@@ -63,6 +63,12 @@ export class Catalog {
     return count;
   }
 
+  disabledEndpointCount(): number {
+    let count = 0;
+    for (const e of this.endpoints.values()) if (e.disabled) count++;
+    return count;
+  }
+
   onEndpointChange(listener: (change: EndpointChange) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

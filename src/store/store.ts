@@ -65,6 +65,12 @@ export interface Backlog {
   inFlight: number;
 }
 
+/** Open deliveries of every endpoint, and when the oldest of them was created (or queued). */
+export interface BacklogSummary extends Backlog {
+  /** undefined when nothing is open. */
+  oldestOpenMs: number | undefined;
+}
+
 /** The recorded result of one attempt and the state it moves its delivery to. */
 export interface AttemptRecord {
   attempt: Attempt;
@@ -131,6 +137,8 @@ export interface Store {
   complete(records: readonly AttemptRecord[], endpoints: EndpointUpdates, nowMs: number): Promise<void>;
   /** Open deliveries of an endpoint. */
   backlog(endpointId: string): Promise<Backlog>;
+  /** Open deliveries of all endpoints, for metrics: cost bounded by the open backlog, never by history. */
+  backlogSummary(): Promise<BacklogSummary>;
   /** Start of the current failing streak per endpoint, as last recorded. */
   failingSince(): Promise<Map<string, number>>;
   /** Returns leased deliveries to the queue (start-up after a crash, shutdown). */

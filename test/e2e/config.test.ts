@@ -156,6 +156,26 @@ describe("start-up refuses bad configuration with exit code 2", () => {
   });
 });
 
+describe("--log-format", () => {
+  it("pretty writes `time LEVEL message key=value` lines; xml is refused", async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
+    const { port } = blocker.address() as AddressInfo;
+    try {
+      const r = await runCli(serve("--host", "127.0.0.1", "--port", String(port), "--log-format", "pretty"));
+      expect(r.code).toBe(1);
+      const fatal = r.stdout.split("\n").find((l) => l.includes("could not start"));
+      expect(fatal).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z FATAL hookline could not start: port \d+ .* in use.* err=".*"$/);
+      expect(r.stdout).not.toContain('{"level"');
+    } finally {
+      await new Promise<void>((resolve) => blocker.close(() => resolve()));
+    }
+    const bad = await runCli(serve("--log-format", "xml"));
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--log-format");
+  });
+});
+
 describe("help and version", () => {
   it("`hookline serve --help` exits 0 and lists every flag with its help", async () => {
     const r = await runCli(["serve", "--help"]);

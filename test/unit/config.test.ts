@@ -102,6 +102,7 @@ describe("loadConfig errors name where the bad value came from", () => {
     ["--port", "65536"],
     ["--port", "1.5"],
     ["--log-level", "loud"],
+    ["--log-format", "xml"],
     ["--workers", "65"],
     ["--sqlite-sync", "sometimes"],
     ["--default-timeout", "500ms"],

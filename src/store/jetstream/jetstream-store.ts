@@ -30,6 +30,7 @@ import type { Logger } from "../../observability/logger.ts";
 import type {
   AttemptRecord,
   Backlog,
+  BacklogSummary,
   CatalogChange,
   ClaimRequest,
   ClaimResult,
@@ -577,6 +578,24 @@ export class JetStreamStore implements Store {
     let inFlight = 0;
     for (const h of this.held.values()) if (h.meta.endpointId === endpointId) inFlight++;
     return { pending, retrying: Math.max(0, unacked - inFlight), inFlight };
+  }
+
+  /** One consumer list and one stream info: acked messages leave the work queue, so its first is the oldest open. */
+  async backlogSummary(): Promise<BacklogSummary> {
+    let pending = 0;
+    let unacked = 0;
+    for await (const info of this.jsm.consumers.list(DELIVERIES_STREAM)) {
+      pending += info.num_pending;
+      unacked += info.num_ack_pending;
+    }
+    const { state } = await this.jsm.streams.info(DELIVERIES_STREAM);
+    const inFlight = this.held.size;
+    return {
+      pending,
+      retrying: Math.max(0, unacked - inFlight),
+      inFlight,
+      oldestOpenMs: state.messages > 0 ? Date.parse(state.first_ts) : undefined,
+    };
   }
 
   async failingSince(): Promise<Map<string, number>> {
