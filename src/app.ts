@@ -8,6 +8,7 @@ import { eventService } from "./api/event-service.ts";
 import { HealthState, healthService } from "./api/health.ts";
 import { reflectionServices } from "./api/reflection.ts";
 import { tenantService } from "./api/tenant-service.ts";
+import { edgeOptions } from "./api/edge.ts";
 import { listen, type Listener } from "./api/transport.ts";
 import type { Config } from "./config/config.ts";
 import { DeliveryFeed } from "./dispatch/delivery-feed.ts";
@@ -129,7 +130,7 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
 
   let listener: Listener;
   try {
-    listener = await listen(handler, config.host, config.port);
+    listener = await listen(handler, config.host, config.port, edgeOptions(config));
   } catch (err) {
     await scheduler.stop(0);
     await store.close();
@@ -140,7 +141,7 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
   const expiry = setInterval(() => void store.expireIdempotencyKeys(now() - config.idempotencyWindowMs), 60_000);
   expiry.unref();
   const backend = config.natsUrl === "" ? { store: "sqlite", dataDir: config.dataDir } : { store: "jetstream", nats: config.natsUrl };
-  logger.info({ host: listener.host, port: listener.port, ...backend, workers: config.workers, version: VERSION }, "hookline listening");
+  logger.info({ host: listener.host, port: listener.port, tls: config.tlsCertFile !== "", ...backend, workers: config.workers, version: VERSION }, "hookline listening");
 
   let stopping: Promise<void> | undefined;
   return {
