@@ -3,6 +3,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { deliveryService } from "./api/delivery-service.ts";
 import type { ServiceDeps } from "./api/deps.ts";
 import { endpointService } from "./api/endpoint-service.ts";
+import { withDecodeCheck } from "./api/decode-check.ts";
 import { errorInterceptor } from "./api/errors.ts";
 import { eventService } from "./api/event-service.ts";
 import { HealthState, healthService } from "./api/health.ts";
@@ -106,7 +107,7 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
     router.service(ReflectionV1alpha, reflection.v1alpha);
   };
   const shutdown = new AbortController();
-  const handler = connectNodeAdapter({
+  const adapter = connectNodeAdapter({
     routes,
     interceptors: [errorInterceptor(logger)],
     shutdownSignal: shutdown.signal,
@@ -127,6 +128,8 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
       }
     },
   });
+
+  const handler = withDecodeCheck(adapter, [...HOOKLINE_SERVICES, Health, ReflectionV1, ReflectionV1alpha], config.maxRequestBytes);
 
   let listener: Listener;
   try {

@@ -119,7 +119,7 @@ export async function listen(handler: Handler, host: string, port: number, edge:
 function endAbandonedStream(req: http2.Http2ServerRequest): void {
   const stream = req.stream;
   const iterate = (): AsyncIterator<unknown> => req.iterator({ destroyOnReturn: false });
-  Object.defineProperty(req, Symbol.asyncIterator, { value: iterate });
+  Object.defineProperty(req, Symbol.asyncIterator, { value: iterate, configurable: true });
   const reset = (): void => {
     if (!req.readableEnded && !stream.closed && !stream.destroyed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
   };
@@ -176,12 +176,16 @@ class ConnectionTracker {
 
   h1Request(req: http.IncomingMessage, res: http.ServerResponse): void {
     const socket = req.socket;
+    // A body the handler stops reading stays unread; the connection ends after the response.
+    const iterate = (): AsyncIterator<unknown> => req.iterator({ destroyOnReturn: false });
+    Object.defineProperty(req, Symbol.asyncIterator, { value: iterate, configurable: true });
     this.h1Busy.set(socket, (this.h1Busy.get(socket) ?? 0) + 1);
     this.disarm(socket);
     if (this.closing) res.setHeader("connection", "close");
     res.on("close", () => {
       const left = (this.h1Busy.get(socket) ?? 1) - 1;
       this.h1Busy.set(socket, left);
+      if (!req.complete) socket.destroySoon();
       if (left > 0) return;
       if (this.closing) socket.destroy();
       // Waiting for the next request: idle, and its headers must arrive within the same bound.

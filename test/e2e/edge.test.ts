@@ -193,3 +193,80 @@ describe("an oversized message fails one call, not the connection", () => {
     }
   });
 });
+
+describe("a request message that cannot be decoded is INVALID_ARGUMENT", () => {
+  // CreateTenantRequest bodies: name (field 1) with invalid UTF-8, a varint cut short, a length past the end.
+  const BROKEN: Record<string, number[]> = {
+    "invalid UTF-8 in a string": [0x0a, 0x02, 0xff, 0xfe],
+    "a truncated varint": [0x08, 0xff],
+    "a length past the end": [0x0a, 0x10, 0x41],
+  };
+  const PATH = "/hookline.v1.TenantService/CreateTenant";
+
+  it.each(Object.entries(BROKEN))("Connect over HTTP/1.1 (application/proto): %s", async (_, bytes) => {
+    const res = await fetch(`${server.baseUrl}${PATH}`, {
+      method: "POST",
+      headers: { "content-type": "application/proto", ...authHeaders() },
+      body: new Uint8Array(bytes),
+    });
+    const body = (await res.json()) as { code: string; message: string };
+    expect(res.status).toBe(400);
+    expect(body.code).toBe("invalid_argument");
+    expect(body.message).toContain("could not be decoded as hookline.v1.CreateTenantRequest");
+  });
+
+  it.each(Object.entries(BROKEN))("gRPC over HTTP/2 (length-prefixed): %s", async (_, bytes) => {
+    const session = http2.connect(server.baseUrl);
+    session.on("error", () => undefined);
+    try {
+      const { status, message } = await new Promise<{ status: string; message: string }>((resolve, reject) => {
+        const req = session.request({ ":method": "POST", ":path": PATH, "content-type": "application/grpc", te: "trailers", ...authHeaders() });
+        let status = "";
+        let message = "";
+        const take = (h: http2.IncomingHttpHeaders): void => {
+          if (h["grpc-status"] !== undefined) status = String(h["grpc-status"]);
+          if (h["grpc-message"] !== undefined) message = decodeURIComponent(String(h["grpc-message"]));
+        };
+        req.on("response", take);
+        req.on("trailers", take);
+        req.on("error", reject);
+        req.on("data", () => undefined);
+        req.on("close", () => resolve({ status, message }));
+        const prefix = Buffer.alloc(5);
+        prefix.writeUInt32BE(bytes.length, 1);
+        req.end(Buffer.concat([prefix, Buffer.from(bytes)]));
+      });
+      expect(status).toBe(String(Code.InvalidArgument));
+      expect(message).toContain("could not be decoded as hookline.v1.CreateTenantRequest");
+    } finally {
+      session.close();
+    }
+  });
+
+  it("a broken message in the middle of PublishStream ends the stream with INVALID_ARGUMENT", async () => {
+    const session = http2.connect(server.baseUrl);
+    session.on("error", () => undefined);
+    try {
+      const status = await new Promise<string>((resolve, reject) => {
+        const req = session.request({ ":method": "POST", ":path": "/hookline.v1.EventService/PublishStream", "content-type": "application/grpc", te: "trailers", ...authHeaders() });
+        let status = "";
+        const take = (h: http2.IncomingHttpHeaders): void => {
+          if (h["grpc-status"] !== undefined) status = String(h["grpc-status"]);
+        };
+        req.on("response", take);
+        req.on("trailers", take);
+        req.on("error", reject);
+        req.on("data", () => undefined);
+        req.on("close", () => resolve(status));
+        // PublishStreamRequest.request_id (field 1, a string) holding bytes that are not UTF-8.
+        const broken = Buffer.from([0x0a, 0x05, 0xff, 0xff, 0xff, 0xff, 0xff]);
+        const prefix = Buffer.alloc(5);
+        prefix.writeUInt32BE(broken.length, 1);
+        req.end(Buffer.concat([prefix, broken]));
+      });
+      expect(status).toBe(String(Code.InvalidArgument));
+    } finally {
+      session.close();
+    }
+  });
+});
