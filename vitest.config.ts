@@ -8,6 +8,7 @@ const CONTRACT = [
   "api-crud",
   "breaker",
   "delivery-smoke",
+  "fuzz",
   "grpc-js",
   "health-reflection",
   "isolation",
