@@ -51,9 +51,10 @@ export async function listen(handler: Handler, host: string, port: number, edge:
   h1?.on("request", onRequest);
   h2.on("session", (session) => tracker.h2Session(session));
   if (h1) {
-    h1.requestTimeout = 0; // server streams (WatchDeliveries) may last for hours
+    // h1 never listens, so Node enforces none of its header or request timeouts: the tracker
+    // bounds headers and idleness, and server streams (WatchDeliveries) may last for hours.
+    h1.requestTimeout = 0;
     h1.keepAliveTimeout = edge.idleTimeoutMs; // also announced to clients in Keep-Alive
-    h1.headersTimeout = edge.headerTimeoutMs;
   }
   server.maxConnections = edge.maxConnections;
 
