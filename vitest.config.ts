@@ -9,6 +9,7 @@ const CONTRACT = [
   "auth",
   "breaker",
   "delivery-smoke",
+  "fuzz",
   "grpc-js",
   "health-reflection",
   "isolation",

@@ -4,6 +4,7 @@ import { apiKeyService } from "./api/api-key-service.ts";
 import { deliveryService } from "./api/delivery-service.ts";
 import type { ServiceDeps } from "./api/deps.ts";
 import { endpointService } from "./api/endpoint-service.ts";
+import { withDecodeCheck } from "./api/decode-check.ts";
 import { errorInterceptor } from "./api/errors.ts";
 import { metricsInterceptor } from "./api/metrics-interceptor.ts";
 import { eventService } from "./api/event-service.ts";
@@ -11,6 +12,7 @@ import { HealthState, healthService } from "./api/health.ts";
 import { OPENAPI_PATH, serveOpenApi } from "./api/openapi-route.ts";
 import { reflectionServices } from "./api/reflection.ts";
 import { tenantService } from "./api/tenant-service.ts";
+import { edgeOptions } from "./api/edge.ts";
 import { listen, type Listener } from "./api/transport.ts";
 import { Authenticator } from "./auth/authenticator.ts";
 import { ensureFirstAdminKey } from "./auth/bootstrap.ts";
@@ -128,7 +130,7 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
   };
   const shutdown = new AbortController();
   const serveConsole = consoleRoute();
-  const handler = connectNodeAdapter({
+  const adapter = connectNodeAdapter({
     routes,
     // The error interceptor wraps auth, so refusals leave as proper statuses too; metrics
     // wrap both, so they count the codes clients see.
@@ -154,9 +156,11 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
     },
   });
 
+  const handler = withDecodeCheck(adapter, [...HOOKLINE_SERVICES, Health, ReflectionV1, ReflectionV1alpha], config.maxRequestBytes);
+
   let listener: Listener;
   try {
-    listener = await listen(handler, config.host, config.port);
+    listener = await listen(handler, config.host, config.port, edgeOptions(config));
   } catch (err) {
     await scheduler.stop(0);
     await store.close();
@@ -165,7 +169,7 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
   const expiry = setInterval(() => void store.expireIdempotencyKeys(now() - config.idempotencyWindowMs), 60_000);
   expiry.unref();
   const backend = config.natsUrl === "" ? { store: "sqlite", dataDir: config.dataDir } : { store: "jetstream", nats: config.natsUrl };
-  logger.info({ host: listener.host, port: listener.port, ...backend, workers: config.workers, version: VERSION }, "hookline listening");
+  logger.info({ host: listener.host, port: listener.port, tls: config.tlsCertFile !== "", ...backend, workers: config.workers, version: VERSION }, "hookline listening");
 
   let stopping: Promise<void> | undefined;
   return {

@@ -1,6 +1,6 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
-import { HooklineError, type ErrorCode } from "../core/errors.ts";
+import { HooklineError, echo, type ErrorCode } from "../core/errors.ts";
 import { BadRequestSchema, BadRequest_FieldViolationSchema } from "../gen/google/rpc/error_details_pb.ts";
 import type { Logger } from "../observability/logger.ts";
 
@@ -16,6 +16,15 @@ const CODES: Record<ErrorCode, Code> = {
   permission_denied: Code.PermissionDenied,
 };
 
+/**
+ * Longest status message sent. gRPC carries it in a header (grpc-message, with the details in
+ * grpc-status-details-bin): a message of tens of KB overflows the peer's header limits and
+ * breaks the connection instead of failing one call.
+ */
+const MAX_MESSAGE_CHARS = 1024;
+/** At most this many field violations travel in the details. */
+const MAX_VIOLATIONS = 20;
+
 /** A domain error as a ConnectError; bad input carries google.rpc.BadRequest naming the fields. */
 function toConnectError(err: HooklineError): ConnectError {
   const details =
@@ -24,12 +33,22 @@ function toConnectError(err: HooklineError): ConnectError {
           {
             desc: BadRequestSchema,
             value: create(BadRequestSchema, {
-              fieldViolations: err.violations.map((v) => create(BadRequest_FieldViolationSchema, v)),
+              fieldViolations: err.violations
+                .slice(0, MAX_VIOLATIONS)
+                .map((v) => create(BadRequest_FieldViolationSchema, { field: echo(v.field, 256), description: echo(v.description, MAX_MESSAGE_CHARS) })),
             }),
           },
         ]
       : [];
-  return new ConnectError(err.message, CODES[err.code], undefined, details);
+  return new ConnectError(echo(err.message, MAX_MESSAGE_CHARS), CODES[err.code], undefined, details);
+}
+
+/** The same error with its message cut to MAX_MESSAGE_CHARS. */
+function bounded(err: ConnectError): ConnectError {
+  if (err.rawMessage.length <= MAX_MESSAGE_CHARS) return err;
+  const copy = new ConnectError(echo(err.rawMessage, MAX_MESSAGE_CHARS), err.code, err.metadata, undefined, err.cause);
+  copy.details.push(...err.details);
+  return copy;
 }
 
 /** Snake-case name of a Connect code, as used in PublishError.code. */
@@ -40,7 +59,7 @@ export function codeName(code: Code): string {
 /** Maps any thrown value to what the client should see; unexpected ones are logged, never leaked. */
 export function asConnectError(err: unknown, logger: Logger, procedure: string): ConnectError {
   if (err instanceof HooklineError) return toConnectError(err);
-  if (err instanceof ConnectError) return err;
+  if (err instanceof ConnectError) return bounded(err);
   logger.error({ err, procedure }, "unexpected error in handler");
   return new ConnectError("internal error; the server log has the details", Code.Internal);
 }

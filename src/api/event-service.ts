@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { principalOf, requireTenant, requireVisible, type Principal } from "../auth/principal.ts";
-import { HooklineError, invalidArgument, notFound, withFieldPrefix } from "../core/errors.ts";
+import { HooklineError, echo, invalidArgument, notFound, withFieldPrefix } from "../core/errors.ts";
 import type { EventInput, PublishResult } from "../core/types.ts";
 import { Limits, checkEventType, checkIntRange, checkKey, requireNonEmpty } from "../core/validation.ts";
 import {
@@ -29,7 +29,7 @@ export function eventService(deps: ServiceDeps & { ingest: GroupCommit }): Servi
   function checkEvent(caller: Principal, e: EventInputProto): EventInput {
     requireNonEmpty("tenant_id", e.tenantId);
     requireTenant(caller, "tenant_id", e.tenantId);
-    if (!catalog.tenant(e.tenantId)) throw invalidArgument("tenant_id", `tenant "${e.tenantId}" does not exist`);
+    if (!catalog.tenant(e.tenantId)) throw invalidArgument("tenant_id", `tenant "${echo(e.tenantId)}" does not exist`);
     checkEventType("type", e.type);
     if (e.payload.length === 0) throw invalidArgument("payload", "is required (a JSON document)");
     if (e.payload.length > config.maxPayloadBytes)

@@ -1,5 +1,5 @@
 import type { FieldMask } from "@bufbuild/protobuf/wkt";
-import { invalidArgument } from "../core/errors.ts";
+import { echo, invalidArgument } from "../core/errors.ts";
 
 /** The update_mask paths, checked against what may be updated; empty → `whenEmpty`. */
 export function maskPaths<P extends string>(
@@ -15,7 +15,7 @@ export function maskPaths<P extends string>(
   const out = new Set<P>();
   paths.forEach((path, i) => {
     if (!(allowed as readonly string[]).includes(path))
-      throw invalidArgument(`update_mask.paths[${i}]`, `"${path}" cannot be updated; allowed: ${allowed.join(", ")}`);
+      throw invalidArgument(`update_mask.paths[${i}]`, `"${echo(path)}" cannot be updated; allowed: ${allowed.join(", ")}`);
     out.add(path as P);
   });
   return out;

@@ -1,5 +1,6 @@
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "../gen/grpc/health/v1/health_pb.ts";
+import { echo } from "../core/errors.ts";
 
 /** Tracks whether the server takes work; Watch streams every change. */
 export class HealthState {
@@ -35,7 +36,7 @@ export function healthService(state: HealthState, serviceNames: readonly string[
     check(req) {
       // The health checking protocol: Check on an unknown service fails with NOT_FOUND
       // (Watch, below, answers SERVICE_UNKNOWN instead).
-      if (!known.has(req.service)) throw new ConnectError(`unknown service "${req.service}"`, Code.NotFound);
+      if (!known.has(req.service)) throw new ConnectError(`unknown service "${echo(req.service)}"`, Code.NotFound);
       return { status: statusOf(req.service) };
     },
     async *watch(req, ctx) {

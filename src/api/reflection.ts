@@ -3,6 +3,7 @@ import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import * as v1 from "../gen/grpc/reflection/v1/reflection_pb.ts";
 import * as v1alpha from "../gen/grpc/reflection/v1alpha/reflection_pb.ts";
+import { echo } from "../core/errors.ts";
 
 /** Index of the served files: lookups by file name and by fully-qualified symbol. */
 class DescriptorIndex {
@@ -72,11 +73,11 @@ function answer(index: DescriptorIndex, request: v1.ServerReflectionRequest["mes
       return { case: "listServicesResponse", value: { service: index.serviceNames.map((name) => ({ name })) } };
     case "fileByFilename": {
       const file = index.fileByName(request.value);
-      return file ? { case: "fileDescriptorResponse", value: { fileDescriptorProto: index.closure(file) } } : notFound(`file ${request.value}`);
+      return file ? { case: "fileDescriptorResponse", value: { fileDescriptorProto: index.closure(file) } } : notFound(`file ${echo(request.value)}`);
     }
     case "fileContainingSymbol": {
       const file = index.fileBySymbol(request.value);
-      return file ? { case: "fileDescriptorResponse", value: { fileDescriptorProto: index.closure(file) } } : notFound(`symbol ${request.value}`);
+      return file ? { case: "fileDescriptorResponse", value: { fileDescriptorProto: index.closure(file) } } : notFound(`symbol ${echo(request.value)}`);
     }
     case "allExtensionNumbersOfType":
       return { case: "allExtensionNumbersResponse", value: { baseTypeName: request.value, extensionNumber: [] } };

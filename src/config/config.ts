@@ -16,6 +16,15 @@ export interface Config {
   maxPayloadBytes: number;
   /** Largest encoded request message; bigger ones are refused before decoding. */
   maxRequestBytes: number;
+  /** A connection with no open request or stream is closed after this long. */
+  idleTimeoutMs: number;
+  /** Time a new connection gets for its TLS handshake and first request headers. */
+  headerTimeoutMs: number;
+  /** Open client connections; more are closed as soon as they are accepted. */
+  maxConnections: number;
+  /** PEM certificate (chain) and key; when set, the port speaks TLS only. */
+  tlsCertFile: string;
+  tlsKeyFile: string;
   idempotencyWindowMs: number;
   defaultTimeoutMs: number;
   defaultMaxInFlight: number;
@@ -161,6 +170,11 @@ export const SETTINGS = [
   setting("maxBatchEvents", "max-batch-events", integer(1, 100_000), "events per Publish request"),
   setting("maxPayloadBytes", "max-payload-bytes", integer(2, 16 * 1024 * 1024), "bytes per event payload"),
   setting("maxRequestBytes", "max-request-bytes", integer(64 * 1024, 1024 * 1024 * 1024), "bytes per request message; a larger stream message ends the stream with RESOURCE_EXHAUSTED"),
+  setting("idleTimeoutMs", "idle-timeout", duration(1000, 86_400_000), "close a client connection that has no open request or stream for this long"),
+  setting("headerTimeoutMs", "header-timeout", duration(100, 600_000), "time a new connection gets for its TLS handshake and first request headers (HTTP/1) or HTTP/2 preface"),
+  setting("maxConnections", "max-connections", integer(1, 1_000_000), "open client connections; more are closed on accept (keep it below the process's file limit)"),
+  setting("tlsCertFile", "tls-cert", text, "PEM certificate chain: serve TLS only (gRPC, Connect, gRPC-Web over HTTP/2 and HTTP/1.1)"),
+  setting("tlsKeyFile", "tls-key", text, "PEM private key of --tls-cert"),
   setting("idempotencyWindowMs", "idempotency-window", duration(1000, 30 * 86_400_000), "how long idempotency keys are remembered"),
   setting("defaultTimeoutMs", "default-timeout", duration(1000, 120_000), "attempt timeout of endpoints that set none"),
   setting("defaultMaxInFlight", "default-max-in-flight", integer(1, 1000), "concurrent requests per endpoint that sets none"),
@@ -194,6 +208,11 @@ export const DEFAULTS: Config = {
   maxBatchEvents: 1000,
   maxPayloadBytes: 256 * 1024,
   maxRequestBytes: 32 * 1024 * 1024,
+  idleTimeoutMs: 120_000,
+  headerTimeoutMs: 10_000,
+  maxConnections: 1000,
+  tlsCertFile: "",
+  tlsKeyFile: "",
   idempotencyWindowMs: 24 * 3_600_000,
   defaultTimeoutMs: 15_000,
   defaultMaxInFlight: 32,
@@ -297,6 +316,9 @@ export function loadConfig(sources: ConfigSources): Config {
   for (const s of SETTINGS) {
     const raw = flags.values.get(s.flag);
     if (raw !== undefined) applySetting(config, s, raw, `flag --${s.flag}`);
+  }
+  if ((config.tlsCertFile === "") !== (config.tlsKeyFile === "")) {
+    throw new ConfigError("--tls-cert and --tls-key go together: give both (TLS) or neither (cleartext)");
   }
   return config;
 }

@@ -27,12 +27,23 @@ export class HooklineError extends Error {
   }
 }
 
+/** Longest piece of client input repeated in an error message. */
+export const ECHO_MAX_CHARS = 128;
+
+/**
+ * Client input as quoted in an error message: cut to ECHO_MAX_CHARS with an ellipsis, so a
+ * huge id or value cannot blow up the status message (a header frame in gRPC).
+ */
+export function echo(value: string, max: number = ECHO_MAX_CHARS): string {
+  return value.length <= max ? value : `${value.slice(0, max)}…`;
+}
+
 export function invalidArgument(field: string, description: string): HooklineError {
   return new HooklineError("invalid_argument", `${field}: ${description}`, [{ field, description }]);
 }
 
 export function notFound(kind: string, id: string): HooklineError {
-  return new HooklineError("not_found", `${kind} "${id}" does not exist`);
+  return new HooklineError("not_found", `${kind} "${echo(id)}" does not exist`);
 }
 
 export function failedPrecondition(message: string): HooklineError {

@@ -1,4 +1,4 @@
-import { invalidArgument } from "./errors.ts";
+import { echo, invalidArgument } from "./errors.ts";
 
 /** Input limits, enforced at the API edge. */
 export const Limits = {
@@ -62,7 +62,7 @@ export function checkMetadata(field: string, metadata: Record<string, string>): 
   if (keys.length > Limits.metadataPairs) throw invalidArgument(field, `at most ${Limits.metadataPairs} entries`);
   for (const key of keys) {
     if (key === "" || key.length > Limits.metadataKeyLength)
-      throw invalidArgument(`${field}[${key}]`, `keys must be 1 to ${Limits.metadataKeyLength} characters`);
+      throw invalidArgument(`${field}[${echo(key)}]`, `keys must be 1 to ${Limits.metadataKeyLength} characters`);
     checkLength(`${field}[${key}]`, metadata[key] ?? "", Limits.metadataValueLength);
   }
   return metadata;
@@ -98,7 +98,7 @@ export function checkUrl(field: string, value: string): string {
   try {
     url = new URL(value);
   } catch {
-    throw invalidArgument(field, `"${value}" is not an absolute URL`);
+    throw invalidArgument(field, `"${echo(value)}" is not an absolute URL`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:")
     throw invalidArgument(field, `scheme must be http or https (got ${url.protocol.slice(0, -1)})`);
@@ -112,7 +112,7 @@ export function checkEventType(field: string, value: string): string {
   requireNonEmpty(field, value);
   checkLength(field, value, Limits.eventTypeLength);
   if (!EVENT_TYPE.test(value))
-    throw invalidArgument(field, `"${value}" must be dot-separated words of letters, digits, "_" or "-"`);
+    throw invalidArgument(field, `"${echo(value)}" must be dot-separated words of letters, digits, "_" or "-"`);
   return value;
 }
 
@@ -126,7 +126,7 @@ export function checkEventTypeFilters(field: string, filters: readonly string[])
       checkEventType(at, filter.slice(0, -2));
       return filter;
     }
-    if (filter.includes("*")) throw invalidArgument(at, `"${filter}": a wildcard may only end a filter, as in "invoice.*"`);
+    if (filter.includes("*")) throw invalidArgument(at, `"${echo(filter)}": a wildcard may only end a filter, as in "invoice.*"`);
     return checkEventType(at, filter);
   });
 }
@@ -136,7 +136,7 @@ export function checkHeaders(field: string, headers: Record<string, string>): Re
   if (names.length > Limits.headers) throw invalidArgument(field, `at most ${Limits.headers} headers`);
   const out: Record<string, string> = {};
   for (const name of names) {
-    const at = `${field}[${name}]`;
+    const at = `${field}[${echo(name)}]`;
     const lower = name.toLowerCase();
     if (!HEADER_NAME.test(name)) throw invalidArgument(at, "is not a valid HTTP header name");
     if (RESERVED_HEADERS.has(lower) || lower.startsWith("webhook-"))

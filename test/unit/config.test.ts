@@ -110,8 +110,24 @@ describe("loadConfig errors name where the bad value came from", () => {
     ["--nats", "http://localhost:4222"],
     ["--host", ""],
     ["--allow-private-targets", "maybe"],
+    ["--idle-timeout", "10ms"],
+    ["--header-timeout", "forever"],
+    ["--max-connections", "0"],
+    ["--tls-cert", ""],
   ])("%s %j is refused", (flag, value) => {
     expect(configError(() => loadConfig({ argv: [flag, value], env: {} })).message).toContain(`flag ${flag}`);
+  });
+
+  it("--tls-cert and --tls-key come together, from any layer", () => {
+    expect(configError(() => loadConfig({ argv: ["--tls-cert", "c.pem"], env: {} })).message).toContain("--tls-key");
+    expect(configError(() => loadConfig({ argv: [], env: { HOOKLINE_TLS_KEY: "k.pem" } })).message).toContain("--tls-cert");
+    const both = loadConfig({ argv: ["--tls-key", "k.pem"], env: { HOOKLINE_TLS_CERT: "c.pem" } });
+    expect([both.tlsCertFile, both.tlsKeyFile]).toEqual(["c.pem", "k.pem"]);
+  });
+
+  it("edge limits parse as durations and counts", () => {
+    const config = loadConfig({ argv: ["--idle-timeout", "30s", "--header-timeout", "500ms", "--max-connections", "64"], env: {} });
+    expect([config.idleTimeoutMs, config.headerTimeoutMs, config.maxConnections]).toEqual([30_000, 500, 64]);
   });
 });
 
