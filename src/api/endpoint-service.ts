@@ -10,8 +10,8 @@ import {
   checkEventTypeFilters,
   checkHeaders,
   checkIntRange,
-  checkLength,
   checkRate,
+  checkText,
   checkUrl,
   requireNonEmpty,
 } from "../core/validation.ts";
@@ -106,7 +106,7 @@ export function endpointService(deps: ServiceDeps & { dispatch: HealthSource }):
         eventTypes: checkEventTypeFilters("event_types", req.eventTypes),
         disabled: req.disabled,
         disabledReason: req.disabled ? "disabled at creation" : "",
-        description: checkLength("description", req.description, Limits.descriptionLength),
+        description: checkText("description", req.description, Limits.descriptionLength),
         secret: req.secret === "" ? generateSecret() : checkSecret("secret", req.secret),
         previousSecret: "",
         previousSecretExpiresMs: 0,
@@ -148,10 +148,10 @@ export function endpointService(deps: ServiceDeps & { dispatch: HealthSource }):
       if (paths.has("event_types")) next.eventTypes = checkEventTypeFilters("endpoint.event_types", input.eventTypes);
       if (paths.has("disabled")) {
         next.disabled = input.disabled;
-        next.disabledReason = input.disabled ? checkLength("endpoint.disabled_reason", input.disabledReason || "disabled by operator", 500) : "";
+        next.disabledReason = input.disabled ? checkText("endpoint.disabled_reason", input.disabledReason || "disabled by operator", 500) : "";
       }
       if (paths.has("description"))
-        next.description = checkLength("endpoint.description", input.description, Limits.descriptionLength);
+        next.description = checkText("endpoint.description", input.description, Limits.descriptionLength);
       if (paths.has("retry_policy")) next.retryPolicy = retryPolicyFromProto("endpoint.retry_policy", input.retryPolicy);
       if (paths.has("rate_limit_per_second"))
         next.rateLimitPerSecond = checkRate("endpoint.rate_limit_per_second", input.rateLimitPerSecond);

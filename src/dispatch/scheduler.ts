@@ -1,4 +1,5 @@
 import { secretKey } from "../core/secrets.ts";
+import { clampDelay } from "../core/timers.ts";
 import { DeliveryStatus, type Delivery, type Endpoint } from "../core/types.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
@@ -205,7 +206,7 @@ export class Scheduler {
       this.timer = undefined;
       this.timerAt = Infinity;
       this.schedulePump();
-    }, Math.max(0, atMs - this.o.now()));
+    }, clampDelay(atMs - this.o.now()));
     this.timer.unref();
   }
 
