@@ -2,6 +2,7 @@ import { startHookline } from "../app.ts";
 import { ConfigError, SETTINGS, loadConfig } from "../config/config.ts";
 import { HooklineError } from "../core/errors.ts";
 import { createLogger } from "../observability/logger.ts";
+import { DataDirLockedError } from "../store/sqlite/data-dir-lock.ts";
 import { VERSION } from "../version.ts";
 import { ConnectError } from "@connectrpc/connect";
 import { ADMIN_COMMANDS, ADMIN_USAGE, runAdmin } from "./admin.ts";
@@ -49,6 +50,7 @@ async function serve(argv: string[]): Promise<void> {
     app = await startHookline(config, logger);
   } catch (err) {
     logger.fatal({ err }, `hookline could not start: ${(err as Error).message}`);
+    if (err instanceof DataDirLockedError) process.stderr.write(`hookline: ${err.message}\n`);
     process.exit(1);
   }
   let signals = 0;

@@ -24,6 +24,7 @@ import type {
   FanOut,
   Store,
 } from "../store.ts";
+import { DataDirLock } from "./data-dir-lock.ts";
 import { migrate } from "./migrations.ts";
 
 export type SyncMode = "full" | "normal";
@@ -222,6 +223,7 @@ const DELIVERY_COLUMNS =
 /** The embedded store: one SQLite file in WAL mode; every write path is one transaction. */
 export class SqliteStore implements Store {
   readonly db: Database.Database;
+  private readonly lock: DataDirLock;
   private readonly stmt;
   private readonly durableSync: "FULL" | "NORMAL";
   /** Statements whose SQL depends on the filters given: compiled once per distinct shape. */
@@ -229,7 +231,13 @@ export class SqliteStore implements Store {
 
   constructor(options: SqliteStoreOptions) {
     mkdirSync(options.dataDir, { recursive: true });
-    this.db = new Database(join(options.dataDir, "hookline.db"));
+    this.lock = DataDirLock.acquire(options.dataDir);
+    try {
+      this.db = new Database(join(options.dataDir, "hookline.db"));
+    } catch (err) {
+      this.lock.release();
+      throw err;
+    }
     this.db.pragma("journal_mode = WAL");
     this.durableSync = options.sync === "normal" ? "NORMAL" : "FULL";
     this.db.pragma(`synchronous = ${this.durableSync}`);
@@ -354,6 +362,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
+    this.lock.release();
   }
 
   async createTenant(tenant: Tenant): Promise<void> {
