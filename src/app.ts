@@ -26,6 +26,7 @@ import type { Logger } from "./observability/logger.ts";
 import { createMetrics } from "./observability/metrics.ts";
 import { Catalog } from "./store/catalog.ts";
 import { GroupCommit } from "./store/group-commit.ts";
+import { WriteGuard } from "./store/write-guard.ts";
 import { JetStreamStore } from "./store/jetstream/jetstream-store.ts";
 import { SqliteStore } from "./store/sqlite/sqlite-store.ts";
 import type { Store } from "./store/store.ts";
@@ -43,7 +44,13 @@ const HOOKLINE_SERVICES = [TenantService, EndpointService, EventService, Deliver
 /** Opens the store, starts the dispatcher and serves every API on one port. */
 export async function startHookline(config: Config, logger: Logger): Promise<Hookline> {
   const now = Date.now;
-  const store = await openStore(config, logger);
+  const health = new HealthState();
+  const writes = new WriteGuard(await openStore(config, logger), {
+    location: config.natsUrl === "" ? config.dataDir : config.natsUrl,
+    logger,
+    onProblem: (problem) => health.setStoreProblem(problem),
+  });
+  const store = writes.store;
   const catalog = await Catalog.load(store);
   const metrics = createMetrics();
   const sender =
@@ -92,7 +99,6 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
     for (const id of endpointIds) scheduler.markDue(id, at);
   });
 
-  const health = new HealthState();
   const deps: ServiceDeps = { config, logger, store, catalog, now };
   const reflection = reflectionServices([...HOOKLINE_SERVICES, Health, ReflectionV1], [file_google_rpc_error_details]);
   const routes = (router: ConnectRouter): void => {
@@ -114,9 +120,9 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
     fallback(req, res) {
       const path = (req.url ?? "").split("?")[0];
       if (req.method === "GET" && path === "/healthz") {
-        const ok = health.status === 1;
-        res.writeHead(ok ? 200 : 503, { "content-type": "application/json" });
-        res.end(JSON.stringify({ status: ok ? "ok" : "shutting_down", version: VERSION }));
+        const down = health.reason;
+        res.writeHead(down ? 503 : 200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ ...(down ?? { status: "ok" }), version: VERSION }));
       } else if (req.method === "GET" && path === "/metrics") {
         res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
         res.end(metrics.registry.render());
@@ -137,7 +143,9 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
     if (code === "EADDRINUSE") throw new Error(`port ${config.port} on ${config.host} is in use; pick another with --port`);
     throw err;
   }
-  const expiry = setInterval(() => void store.expireIdempotencyKeys(now() - config.idempotencyWindowMs), 60_000);
+  const expiry = setInterval(() => {
+    store.expireIdempotencyKeys(now() - config.idempotencyWindowMs).catch((err: unknown) => logger.warn({ err }, "expiring idempotency keys failed"));
+  }, 60_000);
   expiry.unref();
   const backend = config.natsUrl === "" ? { store: "sqlite", dataDir: config.dataDir } : { store: "jetstream", nats: config.natsUrl };
   logger.info({ host: listener.host, port: listener.port, ...backend, workers: config.workers, version: VERSION }, "hookline listening");
@@ -148,14 +156,22 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
     host: listener.host,
     stop() {
       stopping ??= (async () => {
+        // One grace period for everything: open requests and attempts in flight share it.
+        const deadline = Date.now() + config.shutdownGraceMs;
         logger.info({ graceMs: config.shutdownGraceMs }, "shutting down");
         health.setServing(false);
         clearInterval(expiry);
         shutdown.abort();
-        await listener.close(config.shutdownGraceMs);
-        await ingest.drain();
-        await scheduler.stop(config.shutdownGraceMs);
-        await store.releaseLeases();
+        await Promise.all([
+          // Requests finish, then what they submitted is committed.
+          listener.close(Math.max(0, deadline - Date.now())).then(() => ingest.drain()),
+          // No new claims; attempts in flight are recorded, or handed back at the deadline.
+          scheduler.stop(deadline),
+        ]);
+        writes.close();
+        await store
+          .releaseLeases()
+          .catch((err: unknown) => logger.error({ err }, "handing back leased deliveries failed; the next start does it"));
         await store.close();
         logger.info("stopped");
       })();

@@ -628,4 +628,12 @@ export class SqliteStore implements Store {
   async expireIdempotencyKeys(olderThanMs: number): Promise<number> {
     return this.stmt.expireIdempotencyKeys.run(olderThanMs).changes;
   }
+
+  async probeWrite(): Promise<void> {
+    // A few pages, like a small publish: one page alone may still fit where real work does not.
+    this.db.transaction(() => {
+      this.db.exec("CREATE TABLE IF NOT EXISTS write_probe (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, filler BLOB)");
+      this.db.prepare("REPLACE INTO write_probe (id, at_ms, filler) VALUES (1, ?, zeroblob(65536))").run(Date.now());
+    })();
+  }
 }
