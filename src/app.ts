@@ -57,7 +57,7 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
     config.workers === 0
       ? createInlineSender({ allowPrivateTargets: config.allowPrivateTargets })
       : createPoolSender({ threads: config.workers, allowPrivateTargets: config.allowPrivateTargets });
-  const feed = new DeliveryFeed();
+  const feed = new DeliveryFeed({ bufferPerWatcher: config.watcherBuffer, maxWatchersPerKey: config.maxWatchersPerKey });
   const scheduler = new Scheduler({
     store,
     catalog,

@@ -1,8 +1,8 @@
-import type { ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { failedPrecondition, invalidArgument, notFound } from "../core/errors.ts";
-import { DeliveryStatus as Status } from "../core/types.ts";
+import { DeliveryStatus as Status, type Delivery } from "../core/types.ts";
 import { requireNonEmpty } from "../core/validation.ts";
-import { DeliveryService, DeliveryStatus } from "../gen/hookline/v1/delivery_pb.ts";
+import { DeliveryService, DeliveryStatus, type WatchDeliveriesRequest } from "../gen/hookline/v1/delivery_pb.ts";
 import type { DeliveryFeed } from "../dispatch/delivery-feed.ts";
 import { attemptToProto, deliveryToProto, timestampToMs } from "./convert.ts";
 import type { ServiceDeps } from "./deps.ts";
@@ -22,8 +22,26 @@ function checkStatuses(field: string, statuses: readonly DeliveryStatus[]): Stat
   });
 }
 
-export function deliveryService(deps: ServiceDeps & { dispatch: DispatchControl; feed: DeliveryFeed }): ServiceImpl<typeof DeliveryService> {
+/**
+ * Who a WatchDeliveries stream counts against (--max-watchers-per-key). Until callers are
+ * identified, the tenant filter stands in for them; unfiltered streams share "anonymous".
+ */
+export type WatcherKeyOf = (req: WatchDeliveriesRequest, ctx: HandlerContext) => string;
+
+const byTenantFilter: WatcherKeyOf = (req) => (req.tenantId === "" ? "anonymous" : `tenant ${req.tenantId}`);
+
+export function deliveryService(
+  deps: ServiceDeps & { dispatch: DispatchControl; feed: DeliveryFeed; watcherKey?: WatcherKeyOf },
+): ServiceImpl<typeof DeliveryService> {
   const { store, catalog, dispatch, feed, now } = deps;
+  const watcherKey = deps.watcherKey ?? byTenantFilter;
+  // Every watcher of a change gets the same Delivery object: convert it once for all of them.
+  const converted = new WeakMap<Delivery, ReturnType<typeof deliveryToProto>>();
+  const toProto = (d: Delivery): ReturnType<typeof deliveryToProto> => {
+    let proto = converted.get(d);
+    if (!proto) converted.set(d, (proto = deliveryToProto(d)));
+    return proto;
+  };
 
   async function existing(field: string, id: string) {
     requireNonEmpty(field, id);
@@ -80,7 +98,8 @@ export function deliveryService(deps: ServiceDeps & { dispatch: DispatchControl;
     async *watchDeliveries(req, ctx) {
       if (req.tenantId !== "" && !catalog.tenant(req.tenantId)) throw notFound("tenant", req.tenantId);
       if (req.endpointId !== "" && !catalog.endpoint(req.endpointId)) throw notFound("endpoint", req.endpointId);
-      for await (const delivery of feed.watch(req, ctx.signal)) yield { delivery: deliveryToProto(delivery) };
+      const filter = { tenantId: req.tenantId, endpointId: req.endpointId, eventId: req.eventId };
+      for await (const delivery of feed.watch(filter, ctx.signal, watcherKey(req, ctx))) yield { delivery: toProto(delivery) };
     },
   };
 }

@@ -33,6 +33,10 @@ export interface Config {
   natsTlsKeyFile: string;
   /** Replicas of the streams and buckets hookline creates (1, or 3 on a cluster). */
   natsReplicas: number;
+  /** WatchDeliveries streams open at once per caller. */
+  maxWatchersPerKey: number;
+  /** Changes a WatchDeliveries stream may leave unread before it is dropped. */
+  watcherBuffer: number;
 }
 
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
@@ -151,6 +155,8 @@ export const SETTINGS = [
   setting("natsTlsCertFile", "nats-tls-cert", text, "client certificate for NATS mutual TLS"),
   setting("natsTlsKeyFile", "nats-tls-key", text, "key of --nats-tls-cert"),
   setting("natsReplicas", "nats-replicas", integer(1, 5), "replicas of hookline's streams and buckets when it creates them (3 on a cluster)"),
+  setting("maxWatchersPerKey", "max-watchers-per-key", integer(1, 10_000), "WatchDeliveries streams open at once per caller; more get RESOURCE_EXHAUSTED"),
+  setting("watcherBuffer", "watcher-buffer", integer(10, 1_000_000), "changes a WatchDeliveries stream may leave unread; beyond that it ends with RESOURCE_EXHAUSTED"),
 ] as const;
 
 export const DEFAULTS: Config = {
@@ -181,6 +187,8 @@ export const DEFAULTS: Config = {
   natsTlsCertFile: "",
   natsTlsKeyFile: "",
   natsReplicas: 1,
+  maxWatchersPerKey: 20,
+  watcherBuffer: 10_000,
 };
 
 export interface ConfigSources {
