@@ -104,7 +104,11 @@ export class HttpSender {
     }
   }
 
+  /**
+   * Called once attempts are done or the shutdown grace is over: requests still open are
+   * aborted (close() would wait for them, up to their timeouts).
+   */
   async close(): Promise<void> {
-    await this.agent.close();
+    await this.agent.destroy();
   }
 }
