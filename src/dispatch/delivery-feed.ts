@@ -18,13 +18,17 @@ export interface DeliveryFeedOptions {
 interface Watcher {
   filter: FeedFilter;
   key: string;
+  /** Changes not yet read start at `head`. */
   queue: Delivery[];
+  head: number;
   /** Set when the watcher fell behind: how many changes it had unread. */
   behindBy: number;
   wake: (() => void) | undefined;
 }
 
 type Index = Map<string, Set<Watcher>>;
+
+const unread = (w: Watcher): number => w.queue.length - w.head;
 
 /** Main-thread time and messages that watch streams may take together, per period. */
 const SLICE_MS = 1;
@@ -93,27 +97,31 @@ export class DeliveryFeed {
     const open = this.perKey.get(key) ?? 0;
     if (open >= this.o.maxWatchersPerKey)
       throw resourceExhausted(`${key} already has ${open} WatchDeliveries streams open (at most ${this.o.maxWatchersPerKey}, --max-watchers-per-key)`);
-    const watcher: Watcher = { filter, key, queue: [], behindBy: 0, wake: undefined };
+    const watcher: Watcher = { filter, key, queue: [], head: 0, behindBy: 0, wake: undefined };
     this.attach(watcher);
     const onAbort = (): void => watcher.wake?.();
     signal.addEventListener("abort", onAbort);
     try {
       while (!signal.aborted) {
         if (watcher.behindBy > 0) throw resourceExhausted(`watcher fell behind by ${watcher.behindBy} changes; reconnect`);
-        if (watcher.queue.length === 0) {
+        if (unread(watcher) === 0) {
+          watcher.queue = [];
+          watcher.head = 0;
           await new Promise<void>((resolve) => (watcher.wake = resolve));
           watcher.wake = undefined;
           continue;
         }
-        // Take the whole backlog at once: new changes go to a fresh array meanwhile.
-        const batch = watcher.queue;
-        watcher.queue = [];
-        for (const delivery of batch) {
-          const wait = this.permit();
-          if (wait) await wait;
-          if (signal.aborted || watcher.behindBy > 0) break;
-          yield delivery;
+        const wait = this.permit();
+        if (wait) await wait;
+        if (signal.aborted || watcher.behindBy > 0) continue;
+        const delivery = watcher.queue[watcher.head] as Delivery;
+        watcher.head++;
+        // Read entries are dropped from the front now and then, not one shift() at a time.
+        if (watcher.head >= 1024 && watcher.head * 2 >= watcher.queue.length) {
+          watcher.queue = watcher.queue.slice(watcher.head);
+          watcher.head = 0;
         }
+        yield delivery;
       }
     } finally {
       this.detach(watcher);
@@ -166,19 +174,20 @@ export class DeliveryFeed {
       if (f.tenantId !== "" && f.tenantId !== d.tenantId) continue;
       if (f.endpointId !== "" && f.endpointId !== d.endpointId) continue;
       if (f.eventId !== "" && f.eventId !== d.eventId) continue;
-      if (w.queue.length >= this.o.bufferPerWatcher) {
+      if (unread(w) >= this.o.bufferPerWatcher) {
         this.dropBehind(w);
         continue;
       }
       w.queue.push(d);
-      if (w.queue.length === 1) w.wake?.();
+      w.wake?.();
     }
   }
 
   /** Stops feeding a watcher that fell behind; its stream ends with the reason when it next reads. */
   private dropBehind(w: Watcher): void {
-    w.behindBy = w.queue.length + 1;
+    w.behindBy = unread(w) + 1;
     w.queue = [];
+    w.head = 0;
     this.detach(w);
     w.wake?.();
   }

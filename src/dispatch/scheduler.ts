@@ -176,12 +176,12 @@ export class Scheduler {
     this.stopped = true;
     this.unsubscribe?.();
     if (this.timer) clearTimeout(this.timer);
-    await this.pumpRun;
     let timer: NodeJS.Timeout | undefined;
-    const finished = await Promise.race([
-      Promise.allSettled([...this.running]).then(() => true),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), clampDelay(deadlineMs - this.o.now())))),
-    ]);
+    const deadline = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), clampDelay(deadlineMs - this.o.now()))));
+    // The pass in progress first (its claims become tasks in `running`), then those tasks.
+    const finished =
+      (await Promise.race([this.pumpRun.then(() => true), deadline])) &&
+      (await Promise.race([Promise.allSettled([...this.running]).then(() => true), deadline]));
     clearTimeout(timer);
     if (!finished) {
       this.handingBack = true;
