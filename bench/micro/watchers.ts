@@ -115,9 +115,12 @@ async function round(c: Case): Promise<{ rate: number; seen: number; ended: numb
   return result;
 }
 
-// BENCH_WATCHERS_CASE=<index> runs only that case (for profiling).
+// BENCH_WATCHERS_CASE=<index>[,<index>] runs only those cases (for profiling).
 const only = process.env.BENCH_WATCHERS_CASE;
-if (only !== undefined) CASES.splice(0, CASES.length, CASES[Number(only)]!);
+if (only !== undefined) {
+  const picked = only.split(",").map((i) => CASES[Number(i)]!);
+  CASES.splice(0, CASES.length, ...picked);
+}
 const rates = new Map<string, number[]>(CASES.map((c) => [c.name, []]));
 try {
   await round(CASES[0]!); // warm-up
