@@ -36,6 +36,7 @@ import type { Logger } from "./observability/logger.ts";
 import { createMetrics, writeMetrics } from "./observability/metrics.ts";
 import { Catalog } from "./store/catalog.ts";
 import { GroupCommit } from "./store/group-commit.ts";
+import { WriteGuard } from "./store/write-guard.ts";
 import { JetStreamStore } from "./store/jetstream/jetstream-store.ts";
 import { SqliteStore } from "./store/sqlite/sqlite-store.ts";
 import type { Store } from "./store/store.ts";
@@ -56,7 +57,13 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
   const now = Date.now;
   // Nothing is created on disk before the port is known to be free.
   await checkPortFree(config.host, config.port);
-  const store = await openStore(config, logger);
+  const health = new HealthState();
+  const writes = new WriteGuard(await openStore(config, logger), {
+    location: config.natsUrl === "" ? config.dataDir : config.natsUrl,
+    logger,
+    onProblem: (problem) => health.setStoreProblem(problem),
+  });
+  const store = writes.store;
   const catalog = await Catalog.load(store);
   await ensureFirstAdminKey(store.apiKeys, config.adminKey, logger, now());
   const auth = new Authenticator({ keys: store.apiKeys, adminKey: config.adminKey, cacheMs: config.apiKeyCacheMs, now });
@@ -65,7 +72,7 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
     config.workers === 0
       ? createInlineSender({ allowPrivateTargets: config.allowPrivateTargets })
       : createPoolSender({ threads: config.workers, allowPrivateTargets: config.allowPrivateTargets });
-  const feed = new DeliveryFeed();
+  const feed = new DeliveryFeed({ bufferPerWatcher: config.watcherBuffer, maxWatchersPerKey: config.maxWatchersPerKey });
   const scheduler = new Scheduler({
     store,
     catalog,
@@ -115,7 +122,6 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
     for (const id of endpointIds) scheduler.markDue(id, at);
   });
 
-  const health = new HealthState();
   const deps: ServiceDeps = { config, logger, store, catalog, now };
   const reflection = reflectionServices([...HOOKLINE_SERVICES, Health, ReflectionV1], [file_google_rpc_error_details]);
   const routes = (router: ConnectRouter): void => {
@@ -142,9 +148,9 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
       if (serveConsole(req, res)) return;
       const path = (req.url ?? "").split("?")[0];
       if (req.method === "GET" && path === "/healthz") {
-        const ok = health.status === 1;
-        res.writeHead(ok ? 200 : 503, { "content-type": "application/json" });
-        res.end(JSON.stringify({ status: ok ? "ok" : "shutting_down", version: VERSION }));
+        const down = health.reason;
+        res.writeHead(down ? 503 : 200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ ...(down ?? { status: "ok" }), version: VERSION }));
       } else if (req.method === "GET" && path === OPENAPI_PATH) {
         serveOpenApi(res);
       } else if (req.method === "GET" && path === "/metrics") {
@@ -166,7 +172,9 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
     await store.close();
     throw portError(err as NodeJS.ErrnoException, config.host, config.port);
   }
-  const expiry = setInterval(() => void store.expireIdempotencyKeys(now() - config.idempotencyWindowMs), 60_000);
+  const expiry = setInterval(() => {
+    store.expireIdempotencyKeys(now() - config.idempotencyWindowMs).catch((err: unknown) => logger.warn({ err }, "expiring idempotency keys failed"));
+  }, 60_000);
   expiry.unref();
   const backend = config.natsUrl === "" ? { store: "sqlite", dataDir: config.dataDir } : { store: "jetstream", nats: config.natsUrl };
   logger.info({ host: listener.host, port: listener.port, tls: config.tlsCertFile !== "", ...backend, workers: config.workers, version: VERSION }, "hookline listening");
@@ -177,14 +185,22 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
     host: listener.host,
     stop() {
       stopping ??= (async () => {
+        // One grace period for everything: open requests and attempts in flight share it.
+        const deadline = Date.now() + config.shutdownGraceMs;
         logger.info({ graceMs: config.shutdownGraceMs }, "shutting down");
         health.setServing(false);
         clearInterval(expiry);
         shutdown.abort();
-        await listener.close(config.shutdownGraceMs);
-        await ingest.drain();
-        await scheduler.stop(config.shutdownGraceMs);
-        await store.releaseLeases();
+        await Promise.all([
+          // Requests finish, then what they submitted is committed.
+          listener.close(Math.max(0, deadline - Date.now())).then(() => ingest.drain()),
+          // No new claims; attempts in flight are recorded, or handed back at the deadline.
+          scheduler.stop(deadline),
+        ]);
+        writes.close();
+        await store
+          .releaseLeases()
+          .catch((err: unknown) => logger.error({ err }, "handing back leased deliveries failed; the next start does it"));
         await store.close();
         logger.info("stopped");
       })();

@@ -1,7 +1,7 @@
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { principalOf, requireVisible, scopedTenant } from "../auth/principal.ts";
 import { failedPrecondition, invalidArgument, notFound } from "../core/errors.ts";
-import { DeliveryStatus as Status } from "../core/types.ts";
+import { DeliveryStatus as Status, type Delivery } from "../core/types.ts";
 import { requireNonEmpty } from "../core/validation.ts";
 import { DeliveryService, DeliveryStatus } from "../gen/hookline/v1/delivery_pb.ts";
 import type { DeliveryFeed } from "../dispatch/delivery-feed.ts";
@@ -23,8 +23,17 @@ function checkStatuses(field: string, statuses: readonly DeliveryStatus[]): Stat
   });
 }
 
-export function deliveryService(deps: ServiceDeps & { dispatch: DispatchControl; feed: DeliveryFeed }): ServiceImpl<typeof DeliveryService> {
+export function deliveryService(
+  deps: ServiceDeps & { dispatch: DispatchControl; feed: DeliveryFeed },
+): ServiceImpl<typeof DeliveryService> {
   const { store, catalog, dispatch, feed, now } = deps;
+  // Every watcher of a change gets the same Delivery object: convert it once for all of them.
+  const converted = new WeakMap<Delivery, ReturnType<typeof deliveryToProto>>();
+  const toProto = (d: Delivery): ReturnType<typeof deliveryToProto> => {
+    let proto = converted.get(d);
+    if (!proto) converted.set(d, (proto = deliveryToProto(d)));
+    return proto;
+  };
 
   /** The delivery named by the request, if the caller may see it. */
   async function existing(ctx: HandlerContext, field: string, id: string) {
@@ -92,12 +101,16 @@ export function deliveryService(deps: ServiceDeps & { dispatch: DispatchControl;
       const tenantId = scopedTenant(principalOf(ctx), "tenant_id", req.tenantId);
       if (tenantId !== "" && !catalog.tenant(tenantId)) throw notFound("tenant", tenantId);
       if (req.endpointId !== "") visibleEndpoint(ctx, req.endpointId);
-      const changes = feed.watch({ ...req, tenantId }, ctx.signal)[Symbol.asyncIterator]();
+      const filter = { tenantId, endpointId: req.endpointId, eventId: req.eventId };
+      // Watchers count against the caller's API key (--max-watchers-per-key).
+      const changes = feed.watch(filter, ctx.signal, principalOf(ctx).keyId)[Symbol.asyncIterator]();
       // The first next() registers the watcher synchronously: once the marker is out, no change is missed.
       let next = changes.next();
+      // A refusal (watcher cap) surfaces at the await below; until then it must not count as unhandled.
+      next.catch(() => undefined);
       yield {};
       for (let r = await next; !r.done; r = await next) {
-        yield { delivery: deliveryToProto(r.value) };
+        yield { delivery: toProto(r.value) };
         next = changes.next();
       }
     },

@@ -12,9 +12,9 @@ import {
   checkEventTypeFilters,
   checkHeaders,
   checkIntRange,
-  checkLength,
   checkRate,
   checkSuccessStatusCodes,
+  checkText,
   checkUrl,
   requireNonEmpty,
 } from "../core/validation.ts";
@@ -140,7 +140,7 @@ export function endpointService(deps: ServiceDeps & { dispatch: HealthSource & D
         eventTypes: checkEventTypeFilters("event_types", req.eventTypes),
         disabled: req.disabled,
         disabledReason: req.disabled ? "disabled at creation" : "",
-        description: checkLength("description", req.description, Limits.descriptionLength),
+        description: checkText("description", req.description, Limits.descriptionLength),
         secret: newSecret(signingFromProto("signing", req.signing) ?? "hmac", req.secret),
         previousSecret: "",
         previousSecretExpiresMs: 0,
@@ -184,10 +184,10 @@ export function endpointService(deps: ServiceDeps & { dispatch: HealthSource & D
       if (paths.has("event_types")) next.eventTypes = checkEventTypeFilters("endpoint.event_types", input.eventTypes);
       if (paths.has("disabled")) {
         next.disabled = input.disabled;
-        next.disabledReason = input.disabled ? checkLength("endpoint.disabled_reason", input.disabledReason || "disabled by operator", 500) : "";
+        next.disabledReason = input.disabled ? checkText("endpoint.disabled_reason", input.disabledReason || "disabled by operator", 500) : "";
       }
       if (paths.has("description"))
-        next.description = checkLength("endpoint.description", input.description, Limits.descriptionLength);
+        next.description = checkText("endpoint.description", input.description, Limits.descriptionLength);
       if (paths.has("retry_policy")) next.retryPolicy = retryPolicyFromProto("endpoint.retry_policy", input.retryPolicy);
       if (paths.has("rate_limit_per_second"))
         next.rateLimitPerSecond = checkRate("endpoint.rate_limit_per_second", input.rateLimitPerSecond);

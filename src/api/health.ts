@@ -2,17 +2,39 @@ import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "../gen/grpc/health/v1/health_pb.ts";
 import { echo } from "../core/errors.ts";
 
-/** Tracks whether the server takes work; Watch streams every change. */
+/**
+ * Tracks whether the server takes work: not while shutting down, nor while the store cannot
+ * write (disk full), until a write succeeds again. Watch streams every change.
+ */
 export class HealthState {
   private serving = true;
+  private storeProblem: string | undefined;
   private readonly watchers = new Set<() => void>();
 
   get status(): Status {
-    return this.serving ? Status.SERVING : Status.NOT_SERVING;
+    return this.serving && this.storeProblem === undefined ? Status.SERVING : Status.NOT_SERVING;
+  }
+
+  /** Why the server does not serve, for /healthz; undefined when it does. */
+  get reason(): { status: string; reason?: string } | undefined {
+    if (!this.serving) return { status: "shutting_down" };
+    if (this.storeProblem !== undefined) return { status: "store_unavailable", reason: this.storeProblem };
+    return undefined;
   }
 
   setServing(serving: boolean): void {
     this.serving = serving;
+    this.wakeAll();
+  }
+
+  /** The store failed to write (problem) or wrote again (undefined). */
+  setStoreProblem(problem: string | undefined): void {
+    if (problem === this.storeProblem) return;
+    this.storeProblem = problem;
+    this.wakeAll();
+  }
+
+  private wakeAll(): void {
     for (const wake of this.watchers) wake();
   }
 

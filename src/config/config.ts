@@ -47,6 +47,10 @@ export interface Config {
   adminKey: string;
   /** How long an API key lookup is trusted: a revoked key stops working within this time. */
   apiKeyCacheMs: number;
+  /** WatchDeliveries streams open at once per caller. */
+  maxWatchersPerKey: number;
+  /** Changes a WatchDeliveries stream may leave unread before it is dropped. */
+  watcherBuffer: number;
 }
 
 export type LogFormat = "json" | "pretty";
@@ -192,6 +196,8 @@ export const SETTINGS = [
   setting("natsReplicas", "nats-replicas", integer(1, 5), "replicas of hookline's streams and buckets when it creates them (3 on a cluster)"),
   setting("adminKey", "admin-key", adminKey, "admin API key (at least 32 characters); without one, the first start creates and prints one"),
   setting("apiKeyCacheMs", "api-key-cache", duration(0, 60_000), "how long an API key check is cached: a revoked key stops working within this time"),
+  setting("maxWatchersPerKey", "max-watchers-per-key", integer(1, 10_000), "WatchDeliveries streams open at once per caller; more get RESOURCE_EXHAUSTED"),
+  setting("watcherBuffer", "watcher-buffer", integer(10, 1_000_000), "changes a WatchDeliveries stream may leave unread; beyond that it ends with RESOURCE_EXHAUSTED"),
 ] as const;
 
 export const DEFAULTS: Config = {
@@ -230,6 +236,8 @@ export const DEFAULTS: Config = {
   natsReplicas: 1,
   adminKey: "",
   apiKeyCacheMs: 2_000,
+  maxWatchersPerKey: 20,
+  watcherBuffer: 10_000,
 };
 
 export interface ConfigSources {

@@ -15,6 +15,8 @@ export const Limits = {
   idempotencyKeyLength: 256,
   orderingKeyLength: 256,
   rateLimitPerSecond: 100_000,
+  /** Slowest non-zero rate: one request per 100 s. Slower ones are almost surely a unit mistake. */
+  minRateLimitPerSecond: 0.01,
   maxInFlight: 1000,
   maxAttempts: 100,
   minTimeoutMs: 1_000,
@@ -29,18 +31,23 @@ export const Limits = {
 
 const EVENT_TYPE = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const RESERVED_HEADERS = new Set([
-  "content-type",
-  "content-length",
-  "host",
-  "user-agent",
+/** Headers hookline sets on every delivery. */
+const SET_BY_HOOKLINE = new Set(["content-type", "content-length", "host", "user-agent"]);
+/** Hop-by-hop and connection-control headers: they steer the connection, not the message. */
+const CONNECTION_HEADERS = new Set([
   "connection",
-  "transfer-encoding",
   "keep-alive",
-  "upgrade",
   "te",
   "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "expect",
+  "http2-settings",
 ]);
+/** C0 controls, DEL and C1 controls. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+/** What a header value may hold: visible ASCII and inner spaces. */
+const HEADER_VALUE = /^(?:[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?)?$/;
 
 export function requireNonEmpty(field: string, value: string): string {
   if (value.trim() === "") throw invalidArgument(field, "is required");
@@ -52,9 +59,18 @@ export function checkLength(field: string, value: string, max: number): string {
   return value;
 }
 
+/** Free text shown to people (descriptions, reasons): bounded, no control characters. */
+export function checkText(field: string, value: string, max: number): string {
+  checkLength(field, value, max);
+  const at = value.search(CONTROL);
+  if (at !== -1)
+    throw invalidArgument(field, `must not contain control characters (found U+${value.charCodeAt(at).toString(16).toUpperCase().padStart(4, "0")} at ${at})`);
+  return value;
+}
+
 export function checkName(field: string, value: string): string {
   requireNonEmpty(field, value);
-  return checkLength(field, value, Limits.nameLength);
+  return checkText(field, value, Limits.nameLength);
 }
 
 export function checkMetadata(field: string, metadata: Record<string, string>): Record<string, string> {
@@ -63,14 +79,16 @@ export function checkMetadata(field: string, metadata: Record<string, string>): 
   for (const key of keys) {
     if (key === "" || key.length > Limits.metadataKeyLength)
       throw invalidArgument(`${field}[${echo(key)}]`, `keys must be 1 to ${Limits.metadataKeyLength} characters`);
-    checkLength(`${field}[${key}]`, metadata[key] ?? "", Limits.metadataValueLength);
+    if (CONTROL.test(key)) throw invalidArgument(`${field}[${JSON.stringify(key).slice(1, -1)}]`, "keys must not contain control characters");
+    checkText(`${field}[${key}]`, metadata[key] ?? "", Limits.metadataValueLength);
   }
   return metadata;
 }
 
 export function checkRate(field: string, value: number): number {
-  if (!Number.isFinite(value) || value < 0 || value > Limits.rateLimitPerSecond)
-    throw invalidArgument(field, `must be between 0 (unlimited) and ${Limits.rateLimitPerSecond}`);
+  const { minRateLimitPerSecond: min, rateLimitPerSecond: max } = Limits;
+  if (!Number.isFinite(value) || value < 0 || value > max || (value > 0 && value < min))
+    throw invalidArgument(field, `must be 0 (unlimited) or between ${min} and ${max} per second (got ${value})`);
   return value;
 }
 
@@ -94,6 +112,11 @@ function formatMs(ms: number): string {
 export function checkUrl(field: string, value: string): string {
   requireNonEmpty(field, value);
   checkLength(field, value, Limits.urlLength);
+  // The URL parser would quietly drop CR, LF and TAB and trim spaces: what is stored must be
+  // what was meant, so such input is refused rather than repaired.
+  const at = value.search(/[\s\u0000-\u001f\u007f]/);
+  if (at !== -1)
+    throw invalidArgument(field, `must not contain whitespace or control characters (found U+${value.charCodeAt(at).toString(16).toUpperCase().padStart(4, "0")} at ${at}); percent-encode them`);
   let url: URL;
   try {
     url = new URL(value);
@@ -139,11 +162,15 @@ export function checkHeaders(field: string, headers: Record<string, string>): Re
     const at = `${field}[${echo(name)}]`;
     const lower = name.toLowerCase();
     if (!HEADER_NAME.test(name)) throw invalidArgument(at, "is not a valid HTTP header name");
-    if (RESERVED_HEADERS.has(lower) || lower.startsWith("webhook-"))
-      throw invalidArgument(at, "is set by hookline and cannot be overridden");
+    if (SET_BY_HOOKLINE.has(lower)) throw invalidArgument(at, "is set by hookline and cannot be overridden");
+    if (lower.startsWith("webhook-"))
+      throw invalidArgument(at, "webhook-* headers are reserved for the Standard Webhooks signature that hookline sets");
+    if (CONNECTION_HEADERS.has(lower) || lower.startsWith("proxy-"))
+      throw invalidArgument(at, "is a connection-control (hop-by-hop) header; hookline manages its connections");
     const value = headers[name] ?? "";
     checkLength(at, value, Limits.headerValueLength);
-    if (/[\r\n\0]/.test(value)) throw invalidArgument(at, "must not contain CR, LF or NUL");
+    if (!HEADER_VALUE.test(value))
+      throw invalidArgument(at, "value must be visible ASCII with inner spaces only (no control characters, no leading or trailing space)");
     out[lower] = value;
   }
   return out;
@@ -163,9 +190,7 @@ export function checkSuccessStatusCodes(field: string, codes: readonly number[])
 
 /** An opaque key (idempotency, ordering): printable, bounded. */
 export function checkKey(field: string, value: string, max: number): string {
-  checkLength(field, value, max);
-  if (/[\u0000-\u001f]/.test(value)) throw invalidArgument(field, "must not contain control characters");
-  return value;
+  return checkText(field, value, max);
 }
 
 export function checkPageSize(field: string, value: number): number {

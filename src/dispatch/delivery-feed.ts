@@ -1,3 +1,5 @@
+import { performance } from "node:perf_hooks";
+import { resourceExhausted } from "../core/errors.ts";
 import type { Delivery } from "../core/types.ts";
 
 export interface FeedFilter {
@@ -6,59 +8,223 @@ export interface FeedFilter {
   eventId: string;
 }
 
-type Watcher = { filter: FeedFilter; push: (d: Delivery) => void };
+export interface DeliveryFeedOptions {
+  /** Changes a watcher may have unread before it is dropped. */
+  bufferPerWatcher: number;
+  /** Watchers open at once per key (the caller's identity). */
+  maxWatchersPerKey: number;
+}
 
-/** Fan-out of delivery state changes to WatchDeliveries streams; free when nobody watches. */
+interface Watcher {
+  filter: FeedFilter;
+  key: string;
+  /** Changes not yet read start at `head`. */
+  queue: Delivery[];
+  head: number;
+  /** Set when the watcher fell behind: how many changes it had unread. */
+  behindBy: number;
+  wake: (() => void) | undefined;
+}
+
+type Index = Map<string, Set<Watcher>>;
+
+const unread = (w: Watcher): number => w.queue.length - w.head;
+
+/** Main-thread time and messages that watch streams may take together, per period. */
+const SLICE_MS = 1;
+const MIN_SLICE_MESSAGES = 10;
+const MAX_SLICE_MESSAGES = 200;
+const PERIOD_MS = 10;
+/** Event-loop utilization above which streaming backs off, measured every MEASURE_MS. */
+const BUSY = 0.6;
+const MEASURE_MS = 100;
+
+function add(index: Index, key: string, w: Watcher): void {
+  let set = index.get(key);
+  if (!set) index.set(key, (set = new Set()));
+  set.add(w);
+}
+
+function remove(index: Index, key: string, w: Watcher): void {
+  const set = index.get(key);
+  if (!set) return;
+  set.delete(w);
+  if (set.size === 0) index.delete(key);
+}
+
+/**
+ * Fan-out of delivery state changes to WatchDeliveries streams. Watchers are indexed by their
+ * most specific filter (event, else endpoint, else tenant, else all), so a change only visits
+ * watchers that may want it; handing it over is an array push, and the stream drains its own
+ * queue in its own time. Delivery never waits for a watcher: one that lets more than
+ * `bufferPerWatcher` changes pile up is dropped and told to reconnect.
+ */
 export class DeliveryFeed {
-  private readonly watchers = new Set<Watcher>();
+  private readonly all = new Set<Watcher>();
+  private readonly byTenant: Index = new Map();
+  private readonly byEndpoint: Index = new Map();
+  private readonly byEvent: Index = new Map();
+  private readonly perKey = new Map<string, number>();
+  private count = 0;
+  private sliceEndsAt = 0;
+  private sliceLeft = 0;
+  private budget = MIN_SLICE_MESSAGES;
+  private measuredAt = 0;
+  private lastElu = performance.eventLoopUtilization();
+  private nextSliceAt = 0;
+  private resumeTimer: NodeJS.Timeout | undefined;
+  private readonly parked: (() => void)[] = [];
+
+  constructor(private readonly o: DeliveryFeedOptions = { bufferPerWatcher: 10_000, maxWatchersPerKey: 20 }) {}
 
   get watching(): boolean {
-    return this.watchers.size > 0;
+    return this.count > 0;
   }
 
   /** Open watch streams. */
   get watcherCount(): number {
-    return this.watchers.size;
+    return this.count;
   }
 
   publish(delivery: Delivery): void {
-    for (const w of this.watchers) {
-      const f = w.filter;
-      if (f.tenantId !== "" && f.tenantId !== delivery.tenantId) continue;
-      if (f.endpointId !== "" && f.endpointId !== delivery.endpointId) continue;
-      if (f.eventId !== "" && f.eventId !== delivery.eventId) continue;
-      w.push(delivery);
-    }
+    if (this.count === 0) return;
+    this.offer(this.all, delivery);
+    this.offer(this.byTenant.get(delivery.tenantId), delivery);
+    this.offer(this.byEndpoint.get(delivery.endpointId), delivery);
+    this.offer(this.byEvent.get(delivery.eventId), delivery);
   }
 
-  /** Yields matching changes until the signal aborts; a slow reader loses the oldest beyond `buffer`. */
-  async *watch(filter: FeedFilter, signal: AbortSignal, buffer = 10_000): AsyncGenerator<Delivery> {
-    const queue: Delivery[] = [];
-    let wake: (() => void) | undefined;
-    const watcher: Watcher = {
-      filter,
-      push(d) {
-        queue.push(d);
-        if (queue.length > buffer) queue.shift();
-        wake?.();
-      },
-    };
-    this.watchers.add(watcher);
-    const onAbort = (): void => wake?.();
+  /**
+   * Yields matching changes until the signal aborts. Refuses a watcher over its key's cap;
+   * throws RESOURCE_EXHAUSTED once the watcher has fallen behind.
+   */
+  async *watch(filter: FeedFilter, signal: AbortSignal, key: string): AsyncGenerator<Delivery> {
+    const open = this.perKey.get(key) ?? 0;
+    if (open >= this.o.maxWatchersPerKey)
+      throw resourceExhausted(`${key} already has ${open} WatchDeliveries streams open (at most ${this.o.maxWatchersPerKey}, --max-watchers-per-key)`);
+    const watcher: Watcher = { filter, key, queue: [], head: 0, behindBy: 0, wake: undefined };
+    this.attach(watcher);
+    const onAbort = (): void => watcher.wake?.();
     signal.addEventListener("abort", onAbort);
     try {
       while (!signal.aborted) {
-        const next = queue.shift();
-        if (next) {
-          yield next;
+        if (watcher.behindBy > 0) throw resourceExhausted(`watcher fell behind by ${watcher.behindBy} changes; reconnect`);
+        if (unread(watcher) === 0) {
+          watcher.queue = [];
+          watcher.head = 0;
+          await new Promise<void>((resolve) => (watcher.wake = resolve));
+          watcher.wake = undefined;
           continue;
         }
-        await new Promise<void>((resolve) => (wake = resolve));
-        wake = undefined;
+        const wait = this.permit();
+        if (wait) await wait;
+        if (signal.aborted || watcher.behindBy > 0) continue;
+        const delivery = watcher.queue[watcher.head] as Delivery;
+        watcher.head++;
+        // Read entries are dropped from the front now and then, not one shift() at a time.
+        if (watcher.head >= 1024 && watcher.head * 2 >= watcher.queue.length) {
+          watcher.queue = watcher.queue.slice(watcher.head);
+          watcher.head = 0;
+        }
+        yield delivery;
       }
     } finally {
-      this.watchers.delete(watcher);
+      this.detach(watcher);
       signal.removeEventListener("abort", onAbort);
     }
+  }
+
+  /**
+   * Watch streams together may start `budget` messages, within SLICE_MS, in every PERIOD_MS;
+   * past that a message waits for the next period. The budget follows how busy the main
+   * thread is: it halves while the thread is busier than BUSY (delivery needs it) and grows
+   * back while it is not. So streaming only takes spare time, whatever the number of
+   * watchers; watchers that need more fall behind and are dropped, instead of slowing
+   * delivery down.
+   */
+  private permit(): Promise<void> | undefined {
+    const now = performance.now();
+    if (now >= this.nextSliceAt) {
+      this.sliceEndsAt = now + SLICE_MS;
+      this.nextSliceAt = now + PERIOD_MS;
+      this.adjustBudget(now);
+      this.sliceLeft = this.budget;
+    }
+    if (now < this.sliceEndsAt && this.sliceLeft > 0) {
+      this.sliceLeft--;
+      return undefined;
+    }
+    if (!this.resumeTimer) {
+      this.resumeTimer = setTimeout(() => {
+        this.resumeTimer = undefined;
+        for (const resume of this.parked.splice(0)) resume();
+      }, this.nextSliceAt - now);
+      this.resumeTimer.unref();
+    }
+    return new Promise((resolve) => this.parked.push(resolve));
+  }
+
+  private adjustBudget(now: number): void {
+    if (now - this.measuredAt < MEASURE_MS) return;
+    const elu = performance.eventLoopUtilization(this.lastElu);
+    this.lastElu = performance.eventLoopUtilization();
+    this.measuredAt = now;
+    this.budget = elu.utilization > BUSY ? Math.max(MIN_SLICE_MESSAGES, Math.floor(this.budget / 2)) : Math.min(MAX_SLICE_MESSAGES, this.budget + 4);
+  }
+
+  private offer(watchers: Set<Watcher> | undefined, d: Delivery): void {
+    if (!watchers) return;
+    for (const w of watchers) {
+      const f = w.filter;
+      if (f.tenantId !== "" && f.tenantId !== d.tenantId) continue;
+      if (f.endpointId !== "" && f.endpointId !== d.endpointId) continue;
+      if (f.eventId !== "" && f.eventId !== d.eventId) continue;
+      if (unread(w) >= this.o.bufferPerWatcher) {
+        this.dropBehind(w);
+        continue;
+      }
+      w.queue.push(d);
+      w.wake?.();
+    }
+  }
+
+  /** Stops feeding a watcher that fell behind; its stream ends with the reason when it next reads. */
+  private dropBehind(w: Watcher): void {
+    w.behindBy = unread(w) + 1;
+    w.queue = [];
+    w.head = 0;
+    this.detach(w);
+    w.wake?.();
+  }
+
+  private indexOf(w: Watcher): { index: Index; key: string } | undefined {
+    const f = w.filter;
+    if (f.eventId !== "") return { index: this.byEvent, key: f.eventId };
+    if (f.endpointId !== "") return { index: this.byEndpoint, key: f.endpointId };
+    if (f.tenantId !== "") return { index: this.byTenant, key: f.tenantId };
+    return undefined;
+  }
+
+  private attached = new WeakSet<Watcher>();
+
+  private attach(w: Watcher): void {
+    const at = this.indexOf(w);
+    if (at) add(at.index, at.key, w);
+    else this.all.add(w);
+    this.attached.add(w);
+    this.count++;
+    this.perKey.set(w.key, (this.perKey.get(w.key) ?? 0) + 1);
+  }
+
+  private detach(w: Watcher): void {
+    if (!this.attached.has(w)) return;
+    this.attached.delete(w);
+    const at = this.indexOf(w);
+    if (at) remove(at.index, at.key, w);
+    else this.all.delete(w);
+    this.count--;
+    const open = (this.perKey.get(w.key) ?? 1) - 1;
+    if (open === 0) this.perKey.delete(w.key);
+    else this.perKey.set(w.key, open);
   }
 }

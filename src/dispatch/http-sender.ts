@@ -1,35 +1,12 @@
-import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { Agent, request } from "undici";
 import { SigningKeyCache, signWith } from "../core/signing.ts";
 import { VERSION } from "../version.ts";
 import type { SendItem, SendResult, SendTarget, SendTask } from "./send-task.ts";
-import { isNonPublicAddress } from "./target-guard.ts";
+import { PRIVATE_TARGET, guardedConnector } from "./guarded-connect.ts";
 
 const RESPONSE_BODY_LIMIT = 1024;
 const STALE_CONNECTION = /^(UND_ERR_SOCKET|ECONNRESET|EPIPE):/;
 const USER_AGENT = `hookline/${VERSION}`;
-
-type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
-
-/** DNS lookup that refuses non-public addresses, so a name cannot be re-pointed at the inside. */
-function guardedLookup(hostname: string, options: object, callback: LookupCallback): void {
-  dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
-    if (err) return callback(err, []);
-    const list = addresses as LookupAddress[];
-    const blocked = list.find((a) => isNonPublicAddress(a.address));
-    if (blocked) {
-      const refusal: NodeJS.ErrnoException = new Error(
-        `${hostname} resolves to non-public address ${blocked.address}; start hookline with --allow-private-targets to permit it`,
-      );
-      refusal.code = "EHOOKLINE_PRIVATE_TARGET";
-      return callback(refusal, []);
-    }
-    const wantsAll = (options as { all?: boolean }).all === true;
-    const first = list[0] as LookupAddress;
-    if (wantsAll) callback(null, list);
-    else callback(null, first.address, first.family);
-  });
-}
 
 async function readLimited(body: AsyncIterable<Uint8Array> & { dump(opts?: { limit: number }): Promise<void> }): Promise<Uint8Array> {
   const chunks: Buffer[] = [];
@@ -48,6 +25,7 @@ function describe(err: unknown): string {
   const e = err as { code?: string; message?: string; name?: string; cause?: { code?: string; message?: string } };
   if (e.name === "TimeoutError" || e.code === "UND_ERR_HEADERS_TIMEOUT" || e.code === "UND_ERR_BODY_TIMEOUT") return "timeout";
   const code = e.cause?.code ?? e.code;
+  if (code === PRIVATE_TARGET) return e.cause?.message ?? e.message ?? String(err);
   const message = e.cause?.message ?? e.message ?? String(err);
   return code ? `${code}: ${message}` : message;
 }
@@ -62,7 +40,9 @@ export class HttpSender {
       keepAliveTimeout: 30_000,
       keepAliveMaxTimeout: 120_000,
       connections: options.connectionsPerOrigin ?? 256,
-      connect: options.allowPrivateTargets ? {} : { lookup: guardedLookup as never },
+      // Every connection is checked, not only endpoint creation: an endpoint made under
+      // --allow-private-targets, or a name re-pointed since, is refused at connect time.
+      connect: options.allowPrivateTargets ? {} : guardedConnector({}),
     });
   }
 
@@ -130,7 +110,11 @@ export class HttpSender {
     }
   }
 
+  /**
+   * Called once attempts are done or the shutdown grace is over: requests still open are
+   * aborted (close() would wait for them, up to their timeouts).
+   */
   async close(): Promise<void> {
-    await this.agent.close();
+    await this.agent.destroy();
   }
 }

@@ -1,3 +1,5 @@
+import { secretKey } from "../core/secrets.ts";
+import { clampDelay } from "../core/timers.ts";
 import { DeliveryStatus, type Delivery, type Endpoint } from "../core/types.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
@@ -38,6 +40,10 @@ export interface EndpointHealth {
   lastSuccessMs: number;
   lastFailureMs: number;
 }
+
+/** First and longest wait before writing results that failed to record again. */
+const RECORD_RETRY_MS = 500;
+const MAX_RECORD_RETRY_MS = 10_000;
 
 /** How soon an endpoint whose due work was blocked is looked at again. */
 const BLOCKED_RECHECK_MS = 1000;
@@ -92,6 +98,14 @@ export class Scheduler {
   private unsubscribe: (() => void) | undefined;
   private readonly finished: FinishedTask[] = [];
   private recordQueued = false;
+  /** The pass running now, awaited by stop() so no claim is left half applied. */
+  private pumpRun: Promise<void> = Promise.resolve();
+  /** Commits of results running now (one may be waiting to retry). */
+  private readonly recordings = new Set<Promise<void>>();
+  /** Wakes recordings waiting to retry. */
+  private readonly pauses = new Set<() => void>();
+  /** Past the grace period: results still arriving are not recorded; their leases go back to the queue. */
+  private handingBack = false;
 
   /** Lines an incident repeats per delivery or endpoint: bounded so they cannot flood the log. */
   private readonly ops: RateLimitedLog;
@@ -119,7 +133,9 @@ export class Scheduler {
       if (!change.endpoint.disabled) {
         // Re-enabled: the failing streak starts afresh (written with the next attempt), then look for work.
         if (state && state.failingSinceMs > 0 && change.endpoint.disabledReason === "") state.failingSinceMs = 0;
-        void this.wake(change.endpoint.id);
+        this.wake(change.endpoint.id).catch((err: unknown) =>
+          this.o.logger.error({ err, endpointId: change.endpoint.id }, "re-reading a re-enabled endpoint's queue failed"),
+        );
       }
     });
     this.schedulePump();
@@ -170,13 +186,30 @@ export class Scheduler {
     return count;
   }
 
-  /** Stops claiming, waits up to graceMs for attempts in flight, then closes the sender. */
-  async stop(graceMs: number): Promise<void> {
+  /**
+   * Stops claiming and waits for the pass in progress; gives attempts in flight until
+   * deadlineMs to finish and be recorded. What is still out then is handed back: its results
+   * are not recorded and its leases are released by the caller (releaseLeases), so it is
+   * sent again after the restart rather than recorded as a failure caused by the shutdown.
+   */
+  async stop(deadlineMs: number): Promise<void> {
     this.stopped = true;
     this.unsubscribe?.();
     if (this.timer) clearTimeout(this.timer);
-    const idle = Promise.allSettled([...this.running]);
-    await Promise.race([idle, new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), clampDelay(deadlineMs - this.o.now()))));
+    // The pass in progress first (its claims become tasks in `running`), then those tasks.
+    const finished =
+      (await Promise.race([this.pumpRun.then(() => true), deadline])) &&
+      (await Promise.race([Promise.allSettled([...this.running]).then(() => true), deadline]));
+    clearTimeout(timer);
+    if (!finished) {
+      this.handingBack = true;
+      for (const task of this.finished.splice(0)) task.done();
+      for (const wake of this.pauses) wake();
+      this.o.logger.warn({ inFlight: this.totalInFlight }, "shutdown grace is over: attempts still in flight are handed back to the queue");
+    }
+    await Promise.allSettled([...this.recordings]);
     await this.o.sender.close();
     this.ops.flush();
   }
@@ -213,7 +246,7 @@ export class Scheduler {
     this.pumpQueued = true;
     setImmediate(() => {
       this.pumpQueued = false;
-      void this.pump();
+      this.pumpRun = this.pump();
     });
   }
 
@@ -225,7 +258,7 @@ export class Scheduler {
       this.timer = undefined;
       this.timerAt = Infinity;
       this.schedulePump();
-    }, Math.max(0, atMs - this.o.now()));
+    }, clampDelay(atMs - this.o.now()));
     this.timer.unref();
   }
 
@@ -352,7 +385,8 @@ export class Scheduler {
         wait = state.dueAt > now ? state.dueAt : now + BLOCKED_RECHECK_MS;
       }
     }
-    if (claimed.length > 0) {
+    // Claimed while stopping: left leased, so the shutdown hands it back to the queue.
+    if (claimed.length > 0 && !this.stopped) {
       this.lastServed.set(endpoint.tenantId, endpoint.id);
       state.bucket.take(claimed.length, now);
       state.breaker.started(claimed.length);
@@ -400,18 +434,27 @@ export class Scheduler {
 
   /** Queues a task's results; those arriving in the same turn of the event loop share one commit. */
   private record(endpointId: string, state: EndpointState, claimed: ClaimedDelivery[], results: SendResult[]): Promise<void> {
+    if (this.handingBack) return Promise.resolve();
     return new Promise((done, fail) => {
       this.finished.push({ endpointId, state, claimed, results, done, fail });
       if (!this.recordQueued) {
         this.recordQueued = true;
-        setImmediate(() => void this.recordFinished());
+        setImmediate(() => {
+          this.recordQueued = false;
+          const batch = this.finished.splice(0);
+          const recording = this.recordFinished(batch)
+            .catch((err: unknown) => {
+              for (const task of batch) task.fail(err);
+            })
+            .finally(() => this.recordings.delete(recording));
+          this.recordings.add(recording);
+        });
       }
     });
   }
 
-  private async recordFinished(): Promise<void> {
-    this.recordQueued = false;
-    const batch = this.finished.splice(0);
+  private async recordFinished(batch: FinishedTask[]): Promise<void> {
+    if (batch.length === 0) return;
     const now = this.o.now();
     const changes: EndpointChanges = { disable: new Map(), disableCause: new Map(), failingSince: new Map() };
     const judged = batch.map((task) => {
@@ -419,15 +462,21 @@ export class Scheduler {
       // Deleted meanwhile: its deliveries were cancelled, nothing to record.
       return endpoint && { endpoint, outcomes: this.judge(endpoint, task, now, changes) };
     });
-    try {
-      await this.o.store.complete(
-        judged.flatMap((j) => j?.outcomes.map((o) => o.record) ?? []),
-        changes,
-        now,
-      );
-    } catch (err) {
-      for (const task of batch) task.fail(err);
-      return;
+    const records = judged.flatMap((j) => j?.outcomes.map((o) => o.record) ?? []);
+    // Results that could not be written (a full disk) stay here, their deliveries leased,
+    // and are written once the store takes writes again; a shutdown first hands them back.
+    for (let delayMs = RECORD_RETRY_MS; ; delayMs = Math.min(delayMs * 2, MAX_RECORD_RETRY_MS)) {
+      try {
+        await this.o.store.complete(records, changes, now);
+        break;
+      } catch (err) {
+        if (this.handingBack) {
+          for (const task of batch) task.done();
+          return;
+        }
+        this.o.logger.error({ err, attempts: records.length, retryInMs: delayMs }, "recording attempt results failed; kept in memory and retried");
+        await this.pause(delayMs);
+      }
     }
     batch.forEach((task, i) => {
       const j = judged[i];
@@ -440,6 +489,21 @@ export class Scheduler {
       this.ops.warn(cause === "gone" ? "endpoint-gone" : "endpoint-auto-disabled", { endpointId, tenantId, reason }, "endpoint disabled");
       await this.o.catalog.refreshEndpoint(endpointId);
     }
+  }
+
+  /** Waits delayMs, or less when the shutdown starts handing work back. */
+  private pause(delayMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.pauses.delete(wake);
+        resolve();
+      }, delayMs);
+      const wake = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.pauses.add(wake);
+    });
   }
 
   /** Outcomes of one task's attempts, with what they do to the endpoint's health. */

@@ -1,3 +1,5 @@
+import { MAX_TIMER_DELAY_MS } from "../core/timers.ts";
+
 /** A token bucket: `rate` tokens per second, holding at most `burst`. rate 0 means unlimited. */
 export class TokenBucket {
   private tokens: number;
@@ -44,11 +46,11 @@ export class TokenBucket {
     this.tokens = Math.min(this.burst, this.tokens + n);
   }
 
-  /** Milliseconds until one whole token is available. */
+  /** Milliseconds until one whole token is available, capped at what a timer can wait. */
   msUntilToken(nowMs: number): number {
     if (this.unlimited) return 0;
     this.refill(nowMs);
-    return this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) / this.rate) * 1000);
+    return this.tokens >= 1 ? 0 : Math.min(MAX_TIMER_DELAY_MS, Math.ceil(((1 - this.tokens) / this.rate) * 1000));
   }
 
   private refill(nowMs: number): void {

@@ -145,6 +145,8 @@ export interface Store {
   releaseLeases(): Promise<number>;
   /** Forgets idempotency keys older than the window. */
   expireIdempotencyKeys(olderThanMs: number): Promise<number>;
+  /** A small real write, to learn whether writing works again (after a full disk). */
+  probeWrite?(): Promise<void>;
 
   /** Shared stores only: tenants and endpoints changed by other processes. */
   watchCatalog?(listener: (change: CatalogChange) => void): void;

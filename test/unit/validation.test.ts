@@ -4,10 +4,13 @@ import {
   checkEventType,
   checkEventTypeFilters,
   checkHeaders,
+  checkKey,
   checkMetadata,
+  checkName,
   checkPageSize,
   checkRate,
   checkSuccessStatusCodes,
+  checkText,
   checkUrl,
   matchesEventType,
 } from "../../src/core/validation.ts";
@@ -57,6 +60,15 @@ describe("checkUrl", () => {
     ["http://user@example.com/", "user only"],
     ["https://example.com/hook#frag", "fragment"],
     [`https://example.com/${"a".repeat(2048)}`, "too long"],
+    ["https://example.com/a\r\nb", "CR LF (the URL parser would drop them)"],
+    ["https://exam\tple.com/", "TAB in the host"],
+    ["https://example.com/\na", "LF in the path"],
+    [" https://example.com/", "leading space (the URL parser would trim it)"],
+    ["https://example.com/ ", "trailing space"],
+    ["https://example.com/a b", "inner space"],
+    ["https://example.com/\u0000", "NUL"],
+    ["https://example.com/\u007f", "DEL"],
+    ["https://example.com/\u00a0", "no-break space"],
   ])("refuses %j (%s) naming the field", (url) => {
     expect(fieldOf(() => checkUrl("endpoint.url", url))).toBe("endpoint.url");
   });
@@ -81,8 +93,41 @@ describe("checkHeaders", () => {
     [{ "x-ok": "a\nb" }, "headers[x-ok]"],
     [{ "x-ok": "a\u0000b" }, "headers[x-ok]"],
     [{ "x-long": "v".repeat(4097) }, "headers[x-long]"],
+    [{ "x-ok": "a\tb" }, "headers[x-ok]"],
+    [{ "x-ok": "a\u007fb" }, "headers[x-ok]"],
+    [{ "x-ok": "caf\u00e9" }, "headers[x-ok]"],
+    [{ "x-ok": " padded" }, "headers[x-ok]"],
+    [{ "x-ok": "padded " }, "headers[x-ok]"],
+    [{ "Content-Length": "5" }, "headers[Content-Length]"],
+    [{ "User-Agent": "me" }, "headers[User-Agent]"],
+    [{ "webhook-anything": "x" }, "headers[webhook-anything]"],
+    [{ Connection: "close" }, "headers[Connection]"],
+    [{ "keep-alive": "timeout=5" }, "headers[keep-alive]"],
+    [{ "Proxy-Authorization": "Basic x" }, "headers[Proxy-Authorization]"],
+    [{ "proxy-connection": "keep-alive" }, "headers[proxy-connection]"],
+    [{ te: "trailers" }, "headers[te]"],
+    [{ trailer: "x" }, "headers[trailer]"],
+    [{ "Transfer-Encoding": "chunked" }, "headers[Transfer-Encoding]"],
+    [{ upgrade: "h2c" }, "headers[upgrade]"],
+    [{ Expect: "100-continue" }, "headers[Expect]"],
+    [{ "HTTP2-Settings": "x" }, "headers[HTTP2-Settings]"],
   ])("refuses %j as %s", (headers, field) => {
     expect(fieldOf(() => checkHeaders("headers", headers))).toBe(field);
+  });
+
+  it("says why a header is refused", () => {
+    expect(() => checkHeaders("headers", { connection: "close" })).toThrow(/hop-by-hop/);
+    expect(() => checkHeaders("headers", { "webhook-x": "1" })).toThrow(/reserved/);
+    expect(() => checkHeaders("headers", { host: "x" })).toThrow(/set by hookline/);
+    expect(() => checkHeaders("headers", { "x-a": "a\u0001" })).toThrow(/visible ASCII/);
+  });
+
+  it("accepts visible ASCII values with inner spaces, and an empty value", () => {
+    expect(checkHeaders("headers", { "x-a": "Bearer abc.def~!", "x-b": "", "x-c": "a  b" })).toEqual({
+      "x-a": "Bearer abc.def~!",
+      "x-b": "",
+      "x-c": "a  b",
+    });
   });
 });
 
@@ -111,8 +156,10 @@ describe("event types and filters", () => {
 });
 
 describe("numbers and maps", () => {
-  it.each([0, 1, 0.5, 100_000])("accepts rate %s", (r) => expect(checkRate("rate", r)).toBe(r));
-  it.each([-1, Number.NaN, Infinity, 100_001])("refuses rate %s", (r) => expect(fieldOf(() => checkRate("rate", r))).toBe("rate"));
+  it.each([0, 1, 0.5, 0.01, 100_000])("accepts rate %s", (r) => expect(checkRate("rate", r)).toBe(r));
+  it.each([-1, Number.NaN, Infinity, 100_001, 1e-9, 0.009, Number.MIN_VALUE])("refuses rate %s", (r) =>
+    expect(fieldOf(() => checkRate("rate", r))).toBe("rate"),
+  );
 
   it("page size 0 means 100; 1 to 1000 pass; others are refused", () => {
     expect(checkPageSize("page_size", 0)).toBe(100);
@@ -142,5 +189,26 @@ describe("checkSuccessStatusCodes", () => {
   it("refuses a repeated code and a list longer than 20", () => {
     expect(fieldOf(() => checkSuccessStatusCodes("codes", [302, 409, 302]))).toBe("codes[2]");
     expect(fieldOf(() => checkSuccessStatusCodes("codes", Array.from({ length: 21 }, (_, i) => 300 + i)))).toBe("codes");
+  });
+});
+
+describe("text without control characters", () => {
+  it.each(["a\u0000b", "line\nbreak", "tab\there", "bell\u0007", "del\u007f", "c1\u0085"])("refuses %j in names, text and keys", (value) => {
+    expect(fieldOf(() => checkName("name", value))).toBe("name");
+    expect(fieldOf(() => checkText("description", value, 1000))).toBe("description");
+    expect(fieldOf(() => checkKey("ordering_key", value, 256))).toBe("ordering_key");
+    expect(fieldOf(() => checkMetadata("metadata", { k: value }))).toBe("metadata[k]");
+  });
+
+  it("names the character and where it is", () => {
+    expect(() => checkName("name", "ab\u0000")).toThrow("U+0000 at 2");
+  });
+
+  it("accepts any other Unicode text", () => {
+    expect(checkName("name", "Zoë's café — 東京 🚀")).toBe("Zoë's café — 東京 🚀");
+  });
+
+  it("refuses control characters in metadata keys", () => {
+    expect(() => checkMetadata("metadata", { "a\u0000": "v" })).toThrow(/control characters/);
   });
 });

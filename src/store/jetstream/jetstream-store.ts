@@ -183,7 +183,7 @@ export class JetStreamStore implements Store {
       if (enabled.length > 0) this.emitDue(enabled);
     }, POLL_MS);
     this.poll.unref();
-    void this.logConnection();
+    this.logConnection().catch((err: unknown) => this.o.logger.warn({ err }, "NATS status stream ended; connection changes are no longer logged"));
   }
 
   /** Connection trouble shows in the log: in-flight pulls and acks are lost across a reconnect. */

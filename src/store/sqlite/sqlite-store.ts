@@ -27,6 +27,7 @@ import type {
   Store,
 } from "../store.ts";
 import { SqliteApiKeyStore } from "./api-key-store.ts";
+import { DataDirLock } from "./data-dir-lock.ts";
 import { migrate } from "./migrations.ts";
 
 export type SyncMode = "full" | "normal";
@@ -231,6 +232,7 @@ const DELIVERY_COLUMNS =
 export class SqliteStore implements Store {
   readonly db: Database.Database;
   readonly apiKeys: SqliteApiKeyStore;
+  private readonly lock: DataDirLock;
   private readonly stmt;
   private readonly durableSync: "FULL" | "NORMAL";
   /** Statements whose SQL depends on the filters given: compiled once per distinct shape. */
@@ -238,7 +240,13 @@ export class SqliteStore implements Store {
 
   constructor(options: SqliteStoreOptions) {
     mkdirSync(options.dataDir, { recursive: true });
-    this.db = new Database(join(options.dataDir, "hookline.db"));
+    this.lock = DataDirLock.acquire(options.dataDir);
+    try {
+      this.db = new Database(join(options.dataDir, "hookline.db"));
+    } catch (err) {
+      this.lock.release();
+      throw err;
+    }
     this.db.pragma("journal_mode = WAL");
     this.durableSync = options.sync === "normal" ? "NORMAL" : "FULL";
     this.db.pragma(`synchronous = ${this.durableSync}`);
@@ -379,6 +387,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
+    this.lock.release();
   }
 
   async createTenant(tenant: Tenant): Promise<void> {
@@ -683,5 +692,13 @@ export class SqliteStore implements Store {
 
   async expireIdempotencyKeys(olderThanMs: number): Promise<number> {
     return this.stmt.expireIdempotencyKeys.run(olderThanMs).changes;
+  }
+
+  async probeWrite(): Promise<void> {
+    // A few pages, like a small publish: one page alone may still fit where real work does not.
+    this.db.transaction(() => {
+      this.db.exec("CREATE TABLE IF NOT EXISTS write_probe (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, filler BLOB)");
+      this.db.prepare("REPLACE INTO write_probe (id, at_ms, filler) VALUES (1, ?, zeroblob(65536))").run(Date.now());
+    })();
   }
 }

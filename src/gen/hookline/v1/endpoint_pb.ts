@@ -126,7 +126,7 @@ export type Endpoint = Message<"hookline.v1.Endpoint"> & {
   retryPolicy?: RetryPolicy | undefined;
 
   /**
-   * Deliveries per second to this endpoint; 0 means unlimited.
+   * Deliveries per second to this endpoint: 0 (unlimited) or 0.01 to 100,000.
    *
    * @generated from field: double rate_limit_per_second = 10;
    */
@@ -147,7 +147,9 @@ export type Endpoint = Message<"hookline.v1.Endpoint"> & {
   timeout?: Duration | undefined;
 
   /**
-   * Extra request headers; names must not collide with the webhook-* headers.
+   * Extra request headers: visible-ASCII values; not webhook-*, content-type, content-length,
+   * host, user-agent, nor hop-by-hop ones (connection, keep-alive, proxy-*, te, trailer,
+   * transfer-encoding, upgrade, expect).
    *
    * @generated from field: map<string, string> headers = 13;
    */

@@ -35,7 +35,7 @@ export type Tenant = Message<"hookline.v1.Tenant"> & {
   name: string;
 
   /**
-   * Deliveries per second across all endpoints of the tenant; 0 means unlimited.
+   * Deliveries per second across all endpoints of the tenant: 0 (unlimited) or 0.01 to 100,000.
    *
    * @generated from field: double rate_limit_per_second = 3;
    */
