@@ -102,12 +102,12 @@ export function deliveryService(
       if (tenantId !== "" && !catalog.tenant(tenantId)) throw notFound("tenant", tenantId);
       if (req.endpointId !== "") visibleEndpoint(ctx, req.endpointId);
       const filter = { tenantId, endpointId: req.endpointId, eventId: req.eventId };
-      // Watchers count against the caller's API key (--max-watchers-per-key).
-      const changes = feed.watch(filter, ctx.signal, principalOf(ctx).keyId)[Symbol.asyncIterator]();
+      // Watchers count against the caller's API key (--max-watchers-per-key); refused before the marker.
+      const key = principalOf(ctx).keyId;
+      feed.admit(key);
+      const changes = feed.watch(filter, ctx.signal, key)[Symbol.asyncIterator]();
       // The first next() registers the watcher synchronously: once the marker is out, no change is missed.
       let next = changes.next();
-      // A refusal (watcher cap) surfaces at the await below; until then it must not count as unhandled.
-      next.catch(() => undefined);
       yield {};
       for (let r = await next; !r.done; r = await next) {
         yield { delivery: toProto(r.value) };

@@ -94,14 +94,19 @@ export class DeliveryFeed {
     this.offer(this.byEvent.get(delivery.eventId), delivery);
   }
 
+  /** Throws RESOURCE_EXHAUSTED when `key` already has its most watchers open. */
+  admit(key: string): void {
+    const open = this.perKey.get(key) ?? 0;
+    if (open >= this.o.maxWatchersPerKey)
+      throw resourceExhausted(`${key} already has ${open} WatchDeliveries streams open (at most ${this.o.maxWatchersPerKey}, --max-watchers-per-key)`);
+  }
+
   /**
    * Yields matching changes until the signal aborts. Refuses a watcher over its key's cap;
    * throws RESOURCE_EXHAUSTED once the watcher has fallen behind.
    */
   async *watch(filter: FeedFilter, signal: AbortSignal, key: string): AsyncGenerator<Delivery> {
-    const open = this.perKey.get(key) ?? 0;
-    if (open >= this.o.maxWatchersPerKey)
-      throw resourceExhausted(`${key} already has ${open} WatchDeliveries streams open (at most ${this.o.maxWatchersPerKey}, --max-watchers-per-key)`);
+    this.admit(key);
     const watcher: Watcher = { filter, key, queue: [], head: 0, behindBy: 0, wake: undefined };
     this.attach(watcher);
     const onAbort = (): void => watcher.wake?.();

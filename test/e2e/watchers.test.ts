@@ -4,7 +4,9 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { WatchDeliveriesRequestSchema } from "../../src/gen/hookline/v1/delivery_pb.ts";
 import { authHeaders } from "../helpers/auth.ts";
-import { clients, json, type Clients } from "../helpers/clients.ts";
+import { createClient } from "@connectrpc/connect";
+import { ApiKeyService } from "../../src/gen/hookline/v1/api_key_pb.ts";
+import { clients, json, transport, type Clients } from "../helpers/clients.ts";
 import { rejection } from "../helpers/errors.ts";
 import { useHookline } from "../helpers/fixtures.ts";
 import { eventually } from "../helpers/receiver.ts";
@@ -13,16 +15,21 @@ import { eventually } from "../helpers/receiver.ts";
 function watch(api: Clients, req: { tenantId?: string; endpointId?: string }) {
   const abort = new AbortController();
   let seen = 0;
+  let opened = false;
   let error: unknown;
   const done = (async () => {
     try {
-      for await (const _ of api.deliveries.watchDeliveries(req, { signal: abort.signal })) seen++;
+      // The first message (no delivery) only says the watch is registered.
+      for await (const change of api.deliveries.watchDeliveries(req, { signal: abort.signal })) if (change.delivery) seen++;
+      else opened = true;
     } catch (err) {
       if (!abort.signal.aborted) error = err;
     }
   })();
   return {
     seen: () => seen,
+    /** The server has registered the watch (its first message arrived). */
+    opened: () => opened,
     error: () => error,
     done,
     async close() {
@@ -73,6 +80,7 @@ function stalledWatch(port: number, tenantId: string) {
 
 describe("WatchDeliveries fan-out", () => {
   const { server, api, receiver, newTenant } = useHookline({ args: ["--watcher-buffer", "400", "--max-watchers-per-key", "2"] });
+  const keys = { createApiKey: (req: { tenantId: string; name: string }) => createClient(ApiKeyService, transport(server.baseUrl, "grpc")).createApiKey(req) };
 
   it("drops a watcher that stops reading, with RESOURCE_EXHAUSTED saying it fell behind; delivery goes on", async () => {
     const rx = await receiver();
@@ -102,29 +110,30 @@ describe("WatchDeliveries fan-out", () => {
     }
   });
 
-  it("caps the watch streams open at once per caller", async () => {
+  it("caps the watch streams open at once per API key", async () => {
     const tenantId = await newTenant("capped");
-    const first = watch(api, { tenantId });
-    const second = watch(api, { tenantId });
+    const keyFor = async (name: string) => (await keys.createApiKey({ tenantId, name })).key;
+    const capped = clients(server.baseUrl, "grpc", await keyFor("capped caller"));
+    const first = watch(capped, { tenantId });
+    const second = watch(capped, { tenantId });
     try {
-      await new Promise((r) => setTimeout(r, 300));
+      await eventually(async () => first.opened() && second.opened(), 10_000, "two watches registered");
       const err = await rejection(
         (async () => {
-          for await (const _ of api.deliveries.watchDeliveries({ tenantId })) break;
+          for await (const _ of capped.deliveries.watchDeliveries({ tenantId })) break;
         })(),
       );
       expect(err.code).toBe(Code.ResourceExhausted);
       expect(err.rawMessage).toContain("--max-watchers-per-key");
-      // Another caller is not affected.
-      const other = watch(api, { tenantId: await newTenant("other-caller") });
-      await new Promise((r) => setTimeout(r, 300));
+      // Another key, on the same tenant, is not affected.
+      const other = watch(clients(server.baseUrl, "grpc", await keyFor("other caller")), { tenantId });
+      await eventually(async () => other.opened() || other.error() !== undefined, 10_000, "other caller's watch answered");
       expect(other.error()).toBeUndefined();
       await other.close();
       // A closed stream frees its place.
       await first.close();
-      await new Promise((r) => setTimeout(r, 300));
-      const third = watch(api, { tenantId });
-      await new Promise((r) => setTimeout(r, 300));
+      const third = watch(capped, { tenantId });
+      await eventually(async () => third.opened() || third.error() !== undefined, 10_000, "third watch answered");
       expect(third.error()).toBeUndefined();
       await third.close();
     } finally {
