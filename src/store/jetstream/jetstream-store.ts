@@ -73,6 +73,7 @@ import {
   WAKE_SUBJECT,
 } from "./layout.ts";
 import { Puller, type PulledMessage } from "./puller.ts";
+import { unsupportedServer } from "./server-version.ts";
 
 export interface JetStreamStoreOptions {
   /** One URL or a comma-separated list of cluster members. */
@@ -911,8 +912,9 @@ async function connectTo(o: JetStreamStoreOptions): Promise<NatsConnection> {
     o.tls.caFile || o.tls.certFile || o.tls.keyFile
       ? { ...(o.tls.caFile && { caFile: o.tls.caFile }), ...(o.tls.certFile && { certFile: o.tls.certFile }), ...(o.tls.keyFile && { keyFile: o.tls.keyFile }) }
       : undefined;
+  let nc: NatsConnection;
   try {
-    return await connect({
+    nc = await connect({
       servers: o.servers.split(",").map((s) => s.trim()),
       name: "hookline",
       // A server that wants a client certificate and gets none stalls the handshake: give up
@@ -933,6 +935,12 @@ async function connectTo(o: JetStreamStoreOptions): Promise<NatsConnection> {
         (secured ? ", and that --nats-tls-ca/--nats-tls-cert/--nats-tls-key and --nats-creds match what the server requires" : ""),
     );
   }
+  const refused = unsupportedServer(nc.info?.version);
+  if (refused) {
+    await nc.close();
+    throw new Error(`${refused} (connected to ${nc.info?.server_name ?? o.servers})`);
+  }
+  return nc;
 }
 
 /** Creates the stream, or brings an existing one's duplicate window in line with the settings. */
