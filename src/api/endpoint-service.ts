@@ -141,9 +141,11 @@ export function endpointService(deps: ServiceDeps & { dispatch: HealthSource }):
     async updateEndpoint(req) {
       const input = req.endpoint;
       if (!input) throw invalidArgument("endpoint", "is required");
-      const current = existing("endpoint.id", input.id);
+      existing("endpoint.id", input.id);
       const paths = maskPaths(req.updateMask, UPDATABLE, "refuse");
-      const next: Endpoint = { ...current, updatedMs: now() };
+      // Only the fields in the mask: applied to the endpoint as stored, so that a concurrent
+      // update of other fields is kept.
+      const next: Partial<Endpoint> = {};
       if (paths.has("url")) next.url = await checkUrlAllowed("endpoint.url", input.url);
       if (paths.has("event_types")) next.eventTypes = checkEventTypeFilters("endpoint.event_types", input.eventTypes);
       if (paths.has("disabled")) {
@@ -159,8 +161,10 @@ export function endpointService(deps: ServiceDeps & { dispatch: HealthSource }):
       if (paths.has("timeout")) next.timeoutMs = timeoutMs("endpoint.timeout", input.timeout);
       if (paths.has("headers")) next.headers = checkHeaders("endpoint.headers", input.headers);
       if (paths.has("ordering")) next.ordering = orderingFromProto("endpoint.ordering", input.ordering);
-      await catalog.updateEndpoint(next);
-      return { endpoint: endpointToProto(next, false) };
+      const updatedMs = now();
+      const updated = await catalog.updateEndpoint(input.id, (current) => ({ ...current, ...next, updatedMs }));
+      if (!updated) throw notFound("endpoint", input.id);
+      return { endpoint: endpointToProto(updated, false) };
     },
 
     async deleteEndpoint(req) {
@@ -198,20 +202,20 @@ export function endpointService(deps: ServiceDeps & { dispatch: HealthSource }):
     },
 
     async rotateEndpointSecret(req) {
-      const current = existing("id", req.id);
+      existing("id", req.id);
       const secret = req.secret === "" ? generateSecret() : checkSecret("secret", req.secret);
       const graceMs = req.gracePeriod === undefined ? DEFAULT_GRACE_MS : (durationToMs("grace_period", req.gracePeriod) ?? 0);
       checkDurationRange("grace_period", graceMs, 0, Limits.maxGraceMs);
       const rotatedMs = now();
-      const next: Endpoint = {
+      const rotated = await catalog.updateEndpoint(req.id, (current) => ({
         ...current,
         secret,
         previousSecret: graceMs > 0 ? current.secret : "",
         previousSecretExpiresMs: graceMs > 0 ? rotatedMs + graceMs : 0,
         updatedMs: rotatedMs,
-      };
-      await catalog.updateEndpoint(next);
-      return { endpoint: endpointToProto(next, true) };
+      }));
+      if (!rotated) throw notFound("endpoint", req.id);
+      return { endpoint: endpointToProto(rotated, true) };
     },
   };
 }

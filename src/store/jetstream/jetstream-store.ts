@@ -247,8 +247,8 @@ export class JetStreamStore implements Store {
     return pageById([...this.mirror.tenants.values()], afterId, limit);
   }
 
-  async updateTenant(tenant: Tenant): Promise<void> {
-    await this.createTenant(tenant);
+  async updateTenant(id: string, change: (current: Tenant) => Tenant): Promise<Tenant | undefined> {
+    return this.mirror.updateTenant(id, change);
   }
 
   async deleteTenant(id: string, nowMs: number): Promise<boolean> {
@@ -279,8 +279,13 @@ export class JetStreamStore implements Store {
     return [...this.mirror.endpoints.values()];
   }
 
-  async updateEndpoint(endpoint: Endpoint): Promise<void> {
-    await this.createEndpoint(endpoint);
+  async updateEndpoint(id: string, change: (current: Endpoint) => Endpoint): Promise<Endpoint | undefined> {
+    const updated = await this.mirror.updateEndpoint(id, change);
+    if (!updated) return undefined;
+    // A changed timeout or max in-flight changes its consumers' settings (claims check too).
+    await this.ensureConsumers(updated);
+    // The newest revision: concurrent updates may finish in any order, the catalog must not go back.
+    return this.mirror.endpoints.get(id) ?? updated;
   }
 
   async deleteEndpoint(id: string, nowMs: number): Promise<boolean> {
@@ -508,10 +513,8 @@ export class JetStreamStore implements Store {
       finished.push({ held, record });
     }
     for (const [endpointId, reason] of endpoints.disable) {
-      const endpoint = this.mirror.endpoints.get(endpointId);
-      if (!endpoint) continue;
-      const disabled = { ...endpoint, disabled: true, disabledReason: reason, updatedMs: nowMs };
-      writes.push(this.mirror.putEndpoint(disabled));
+      // Only these fields: an operator's concurrent change to the endpoint is kept.
+      writes.push(this.mirror.updateEndpoint(endpointId, (endpoint) => ({ ...endpoint, disabled: true, disabledReason: reason, updatedMs: nowMs })));
     }
     for (const [endpointId, since] of endpoints.failingSince) {
       writes.push(this.mirror.putFailing(endpointId, since));
