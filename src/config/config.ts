@@ -33,6 +33,7 @@ export interface Config {
   natsTlsKeyFile: string;
   /** Replicas of the streams and buckets hookline creates (1, or 3 on a cluster). */
   natsReplicas: number;
+  natsAckWaitMs: number;
 }
 
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
@@ -151,6 +152,7 @@ export const SETTINGS = [
   setting("natsTlsCertFile", "nats-tls-cert", text, "client certificate for NATS mutual TLS"),
   setting("natsTlsKeyFile", "nats-tls-key", text, "key of --nats-tls-cert"),
   setting("natsReplicas", "nats-replicas", integer(1, 5), "replicas of hookline's streams and buckets when it creates them (3 on a cluster)"),
+  setting("natsAckWaitMs", "nats-ack-wait", duration(3_000, 3_600_000), "how long deliveries held by a hookline process that stopped answering wait before another takes them"),
 ] as const;
 
 export const DEFAULTS: Config = {
@@ -181,6 +183,7 @@ export const DEFAULTS: Config = {
   natsTlsCertFile: "",
   natsTlsKeyFile: "",
   natsReplicas: 1,
+  natsAckWaitMs: 20_000,
 };
 
 export interface ConfigSources {

@@ -82,6 +82,11 @@ export interface JetStreamStoreOptions {
   tls: { caFile: string; certFile: string; keyFile: string };
   replicas: number;
   idempotencyWindowMs: number;
+  /**
+   * The consumers' ack_wait: how long a message held by a process that stopped answering
+   * waits before it is handed out again. Live attempts renew it with progress acks.
+   */
+  ackWaitMs: number;
   logger: Logger;
 }
 
@@ -91,8 +96,10 @@ export interface JetStreamStoreOptions {
  * scheduler keeps the number of concurrent requests at the endpoint's max in-flight.
  */
 const PARKED_RETRIES = 10_000;
-/** Beyond the attempt timeout, before a message held by a crashed process is handed out again. */
-const ACK_WAIT_MARGIN_MS = 10_000;
+/** Progress acks per ack_wait for each held message: two may get lost or late before it runs out. */
+const PROGRESS_PER_ACK_WAIT = 3;
+/** When to try an endpoint again whose claim failed (its messages were handed back). */
+const CLAIM_RETRY_MS = 1_000;
 /** A pulled message not claimed within this is handed back (ack_wait is at least 10 s more). */
 const READY_MAX_AGE_MS = 5_000;
 /** How long to wait for the server to confirm an ordered lane's ack (it is sent regardless). */
@@ -143,6 +150,7 @@ export class JetStreamStore implements Store {
   private readonly ensured = new Map<string, string>();
   private readonly dueListeners = new Set<(endpointIds: readonly string[]) => void>();
   private readonly poll: NodeJS.Timeout;
+  private readonly progress: NodeJS.Timeout;
   private readonly puller: Puller;
 
   private constructor(
@@ -173,6 +181,10 @@ export class JetStreamStore implements Store {
       if (enabled.length > 0) this.emitDue(enabled);
     }, POLL_MS);
     this.poll.unref();
+    // An attempt can outlast ack_wait (a long endpoint timeout, a queue in the worker pool):
+    // without these the server would hand its message to another claim meanwhile.
+    this.progress = setInterval(() => this.sendProgress(), Math.floor(o.ackWaitMs / PROGRESS_PER_ACK_WAIT));
+    this.progress.unref();
     void this.logConnection();
   }
 
@@ -220,6 +232,7 @@ export class JetStreamStore implements Store {
 
   async close(): Promise<void> {
     clearInterval(this.poll);
+    clearInterval(this.progress);
     this.mirror.close();
     this.puller.close();
     await this.nc.drain();
@@ -477,7 +490,13 @@ export class JetStreamStore implements Store {
   }
 
   async claim(requests: readonly ClaimRequest[], nowMs: number): Promise<ClaimResult[]> {
-    return Promise.all(requests.map((r) => this.claimFor(r, nowMs)));
+    // Each endpoint on its own: one endpoint's failure must not strand what the others took.
+    const settled = await Promise.allSettled(requests.map((r) => this.claimFor(r, nowMs)));
+    return settled.map((result, i) => {
+      if (result.status === "fulfilled") return result.value;
+      this.o.logger.warn({ err: result.reason, endpointId: requests[i]?.endpointId }, "claiming deliveries failed; trying again shortly");
+      return { claimed: [], nextDue: nowMs + CLAIM_RETRY_MS };
+    });
   }
 
   async complete(records: readonly AttemptRecord[], endpoints: EndpointUpdates, nowMs: number): Promise<void> {
@@ -629,13 +648,35 @@ export class JetStreamStore implements Store {
       for (const m of messages) this.nc.publish(m.reply, "-NAK");
       return { claimed: [], nextDue: undefined };
     }
-    const claimed = (await Promise.all(messages.map((m) => this.hold(m, endpoint, nowMs)))).filter((c): c is ClaimedDelivery => c !== undefined);
-    return { claimed, nextDue: claimed.length < request.limit ? this.nextParked(endpoint.id, nowMs) : undefined };
+    const held = await Promise.allSettled(messages.map((m) => this.hold(m, endpoint, nowMs)));
+    const claimed: ClaimedDelivery[] = [];
+    let failed = false;
+    held.forEach((result, i) => {
+      const message = messages[i] as PulledMessage;
+      if (result.status === "rejected") {
+        // Its state could not be read: hand it back for a later claim.
+        failed = true;
+        this.o.logger.warn({ err: result.reason, endpointId: endpoint.id }, "taking a delivery on failed; handed back");
+        this.nc.publish(message.reply, "-NAK");
+      } else if (result.value) claimed.push(result.value);
+    });
+    let nextDue = claimed.length < request.limit ? this.nextParked(endpoint.id, nowMs) : undefined;
+    if (failed) nextDue = Math.min(nextDue ?? Infinity, nowMs + CLAIM_RETRY_MS);
+    return { claimed, nextDue };
   }
 
-  /** Takes a pulled message on; undefined when it turns out to be finished already. */
+  /** Takes a pulled message on; undefined when it turns out to be finished already (or unreadable). */
   private async hold(message: PulledMessage, endpoint: Endpoint, nowMs: number): Promise<ClaimedDelivery | undefined> {
-    const { meta, payload } = unframe<DeliveryMeta>(message.data);
+    let meta: DeliveryMeta;
+    let payload: Uint8Array;
+    try {
+      ({ meta, payload } = unframe<DeliveryMeta>(message.data));
+    } catch (err) {
+      // Not a delivery message hookline wrote: it can never be sent, so it must not come back.
+      this.o.logger.error({ err, consumer: message.consumer }, "unreadable delivery message terminated");
+      this.nc.publish(message.reply, "+TERM");
+      return undefined;
+    }
     this.parked.get(meta.endpointId)?.delete(meta.deliveryId);
     let attempts = meta.priorAttempts;
     let lastAttempt: Attempt | undefined;
@@ -655,7 +696,7 @@ export class JetStreamStore implements Store {
     const lane = parseConsumerName(message.consumer).keyed ? message.consumer : undefined;
     this.held.set(meta.deliveryId, { meta, reply: message.reply, lane, lastAttempt });
     // Until it is settled; at worst until the server would hand it out again.
-    if (lane) this.busyLanes.set(lane, nowMs + endpoint.timeoutMs + ACK_WAIT_MARGIN_MS);
+    if (lane) this.busyLanes.set(lane, nowMs + endpoint.timeoutMs + this.o.ackWaitMs);
     return {
       deliveryId: meta.deliveryId,
       eventId: meta.eventId,
@@ -839,7 +880,7 @@ export class JetStreamStore implements Store {
 
   /** Creates or updates the endpoint's consumers when their settings changed. */
   private async ensureConsumers(endpoint: Endpoint): Promise<void> {
-    const ackWait = (endpoint.timeoutMs + ACK_WAIT_MARGIN_MS) * NS_PER_MS;
+    const ackWait = this.o.ackWaitMs * NS_PER_MS;
     for (const lane of lanes(endpoint.ordering === "ordered_by_key")) {
       const name = consumerName(endpoint.id, lane);
       const maxAckPending = lane === UNORDERED_LANE ? endpoint.maxInFlight + PARKED_RETRIES : 1;
@@ -895,6 +936,12 @@ export class JetStreamStore implements Store {
       if (fresh.length > 0) this.ready.set(endpointId, fresh);
       else this.ready.delete(endpointId);
     }
+  }
+
+  /** Renews ack_wait of every message this process holds or has buffered for a claim. */
+  private sendProgress(): void {
+    for (const held of this.held.values()) this.nc.publish(held.reply, "+WPI");
+    for (const ready of this.ready.values()) for (const { message } of ready) this.nc.publish(message.reply, "+WPI");
   }
 
   /** A wake-up or poll: new work may be anywhere on these endpoints. */
