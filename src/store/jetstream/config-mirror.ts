@@ -172,7 +172,7 @@ export class ConfigMirror {
 }
 
 /** The server refused a write because the key has a newer revision than the one it named. */
-function isWrongRevision(err: unknown): boolean {
+export function isWrongRevision(err: unknown): boolean {
   return (
     err instanceof JetStreamApiError &&
     (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)

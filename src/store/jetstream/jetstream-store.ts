@@ -50,9 +50,10 @@ import {
   unframe,
   type DeliveryMeta,
   type EventMeta,
+  type RetryCycle,
   type StoredDelivery,
 } from "./codec.ts";
-import { ConfigMirror } from "./config-mirror.ts";
+import { ConfigMirror, isWrongRevision } from "./config-mirror.ts";
 import {
   ATTEMPTS_STREAM,
   attemptSubject,
@@ -107,6 +108,13 @@ const LANE_ACK_TIMEOUT_MS = 2_000;
 /** How often every endpoint is looked at for work no wake-up announced (redeliveries after a crash). */
 const POLL_MS = 2_000;
 const OPEN_STATUSES: readonly DeliveryStatus[] = [DeliveryStatus.Pending, DeliveryStatus.Retrying];
+/**
+ * RetryDelivery calls back a parked retry only when it is due later than this: one due sooner
+ * may be handed out already, as clocks of processes differ.
+ */
+const CALL_BACK_MARGIN_MS = 5_000;
+/** Read-modify-write rounds of a call-back lost to concurrent writers before ABORTED. */
+const CALL_BACK_ROUNDS = 5;
 /** Requests kept in flight by bulk operations (replay, cancel). */
 const BULK_CONCURRENCY = 512;
 const NS_PER_MS = 1_000_000;
@@ -121,6 +129,8 @@ interface Held {
   lane: string | undefined;
   /** The attempt stored with the state when it was claimed (a retry): to be moved to the stream. */
   lastAttempt: Attempt | undefined;
+  /** Its retry cycle: the message's, or a newer one RetryDelivery stored with the state. */
+  cycle: RetryCycle;
 }
 
 /**
@@ -314,7 +324,7 @@ export class JetStreamStore implements Store {
     await this.jsm.streams.purge(DELIVERIES_STREAM, { filter: `hookline.dlv.${id}.>` });
     const open = (await this.scanStates(`*.${id}.*`)).filter((s) => OPEN_STATUSES.includes(s.delivery.status));
     await inBatches(open, ({ delivery: d, lastAttempt }) =>
-      this.putState({ ...d, status: DeliveryStatus.Cancelled, nextAttemptMs: 0, lastError: "endpoint deleted", updatedMs: nowMs }, lastAttempt),
+      this.putState({ delivery: { ...d, status: DeliveryStatus.Cancelled, nextAttemptMs: 0, lastError: "endpoint deleted", updatedMs: nowMs }, lastAttempt }),
     );
     this.parked.delete(id);
     this.ready.delete(id);
@@ -446,13 +456,11 @@ export class JetStreamStore implements Store {
   async retryDelivery(id: string, nowMs: number): Promise<Delivery | undefined> {
     const stored = await this.storedDelivery(id);
     if (!stored || stored.delivery.status === DeliveryStatus.Cancelled) return stored?.delivery;
+    if (this.held.has(id)) throw failedPrecondition(`delivery ${id} is being attempted right now; retry it once this attempt has finished`);
     const { delivery } = stored;
-    if (OPEN_STATUSES.includes(delivery.status)) {
-      throw failedPrecondition(`delivery ${id} is queued already (next attempt at ${new Date(delivery.nextAttemptMs).toISOString()})`);
-    }
-    const requeued = await this.requeue(stored, nowMs);
-    if (requeued) this.wake([delivery.endpointId]);
-    return requeued;
+    const updated = OPEN_STATUSES.includes(delivery.status) ? await this.callBack(delivery, nowMs) : await this.requeue(stored, nowMs);
+    if (updated) this.wake([delivery.endpointId]);
+    return updated;
   }
 
   async replayDeliveries(
@@ -462,15 +470,16 @@ export class JetStreamStore implements Store {
     toMs: number,
     nowMs: number,
   ): Promise<number> {
-    // Open deliveries are in the queue already; replay takes the finished ones back.
-    const wanted: DeliveryStatus[] = statuses.filter((s) => s === DeliveryStatus.Succeeded || s === DeliveryStatus.Dead);
+    const wanted: DeliveryStatus[] = statuses.filter((s) => s !== DeliveryStatus.Cancelled);
     if (wanted.length === 0) return 0;
+    // As on SQLite: every matching delivery that is not being attempted right now.
     const chosen = (await this.scanStates(`*.${endpointId}.*`)).filter(
-      ({ delivery: d }) => wanted.includes(d.status) && d.createdMs >= fromMs && d.createdMs < toMs,
+      ({ delivery: d }) => wanted.includes(d.status) && d.createdMs >= fromMs && d.createdMs < toMs && !this.held.has(d.id),
     );
     let count = 0;
     await inBatches(chosen, async (d) => {
-      if (await this.requeue(d, nowMs)) count++;
+      const open = OPEN_STATUSES.includes(d.delivery.status);
+      if (await (open ? this.callBack(d.delivery, nowMs) : this.requeue(d, nowMs))) count++;
     });
     if (count > 0) this.wake([endpointId]);
     return count;
@@ -524,11 +533,14 @@ export class JetStreamStore implements Store {
       // One write: the state carries this attempt. The one it replaces goes to the stream
       // first, so that a failure in between loses neither.
       const previous = held.lastAttempt;
-      writes.push(
-        previous && previous.id !== attempt.id
-          ? this.publishAttempt(previous).then(() => this.putState(state, attempt))
-          : this.putState(state, attempt),
-      );
+      // A retry's ack subject goes with its state: RetryDelivery, in any process, can call it back early.
+      const stored: StoredDelivery = {
+        delivery: state,
+        lastAttempt: attempt,
+        cycle: held.cycle,
+        parkedAs: record.status === DeliveryStatus.Retrying ? held.reply : undefined,
+      };
+      writes.push(previous && previous.id !== attempt.id ? this.publishAttempt(previous).then(() => this.putState(stored)) : this.putState(stored));
       finished.push({ held, record });
     }
     for (const [endpointId, reason] of endpoints.disable) {
@@ -680,12 +692,14 @@ export class JetStreamStore implements Store {
     this.parked.get(meta.endpointId)?.delete(meta.deliveryId);
     let attempts = meta.priorAttempts;
     let lastAttempt: Attempt | undefined;
+    let cycle: RetryCycle = { startMs: meta.cycleStartMs, priorAttempts: meta.priorAttempts };
     if (message.deliveries > 1) {
       // Handed out before: the recorded state knows how many of those were attempts (a crash
-      // or a hand-back is not one).
+      // or a hand-back is not one), and whether RetryDelivery started a new cycle.
       const stored = await this.getStored(stateKey(meta.tenantId, meta.endpointId, meta.deliveryId));
       const state = stored?.delivery;
       lastAttempt = stored?.lastAttempt;
+      if (stored?.cycle && stored.cycle.startMs > cycle.startMs) cycle = stored.cycle;
       if (state && !OPEN_STATUSES.includes(state.status)) {
         // Its outcome was stored but the ack was lost (a node failed over): settle it, do not send it again.
         this.nc.publish(message.reply, state.status === DeliveryStatus.Succeeded ? "+ACK" : "+TERM");
@@ -694,7 +708,7 @@ export class JetStreamStore implements Store {
       attempts = Math.max(meta.priorAttempts, state?.attempts ?? meta.priorAttempts + message.deliveries - 1);
     }
     const lane = parseConsumerName(message.consumer).keyed ? message.consumer : undefined;
-    this.held.set(meta.deliveryId, { meta, reply: message.reply, lane, lastAttempt });
+    this.held.set(meta.deliveryId, { meta, reply: message.reply, lane, lastAttempt, cycle });
     // Until it is settled; at worst until the server would hand it out again.
     if (lane) this.busyLanes.set(lane, nowMs + endpoint.timeoutMs + this.o.ackWaitMs);
     return {
@@ -707,8 +721,8 @@ export class JetStreamStore implements Store {
       orderingKey: meta.orderingKey,
       payload,
       attempts,
-      cycleAttempts: attempts - meta.priorAttempts,
-      cycleStartMs: meta.cycleStartMs,
+      cycleAttempts: attempts - cycle.priorAttempts,
+      cycleStartMs: cycle.startMs,
     };
   }
 
@@ -748,7 +762,7 @@ export class JetStreamStore implements Store {
       createdMs: meta.createdMs,
       updatedMs: nowMs,
     };
-    return [this.putState(state), this.publishDelivery(meta, payload, endpointId, ordinal)];
+    return [this.putState({ delivery: state, lastAttempt: undefined }), this.publishDelivery(meta, payload, endpointId, ordinal)];
   }
 
   /** A new delivery's message; a repeat inside the duplicate window is dropped by the stream. */
@@ -793,6 +807,40 @@ export class JetStreamStore implements Store {
     );
   }
 
+  /**
+   * Makes an open delivery due now with a fresh retry cycle. One waiting out its backoff is
+   * called back: the new cycle goes with its state, then its parked message is nak'd again,
+   * without delay. One that is due (queued, or its backoff nearly over) is left as it is: its
+   * message may be in flight in another process, where a nak would have it sent twice.
+   */
+  private async callBack(seen: Delivery, nowMs: number): Promise<Delivery> {
+    const key = stateKey(seen.tenantId, seen.endpointId, seen.id);
+    for (let round = 0; round < CALL_BACK_ROUNDS; round++) {
+      const entry = await this.stateKv.get(key);
+      if (!entry || entry.operation !== "PUT") return seen;
+      const stored = decodeDelivery(entry.value);
+      const { delivery, parkedAs } = stored;
+      if (delivery.status !== DeliveryStatus.Retrying || !parkedAs || delivery.nextAttemptMs <= nowMs + CALL_BACK_MARGIN_MS) return delivery;
+      const state: Delivery = { ...delivery, nextAttemptMs: nowMs, updatedMs: nowMs };
+      const cycle: RetryCycle = { startMs: nowMs, priorAttempts: delivery.attempts };
+      try {
+        // Only over the state that named this ack subject: an attempt stored meanwhile wins.
+        await this.stateKv.update(key, encodeDelivery({ delivery: state, lastAttempt: stored.lastAttempt, cycle }), entry.revision);
+      } catch (err) {
+        if (isWrongRevision(err)) continue;
+        throw new HooklineError("unavailable", `JetStream did not confirm a write (${(err as Error).message}); retry`);
+      }
+      await this.nc.request(parkedAs, "-NAK", { timeout: LANE_ACK_TIMEOUT_MS }).catch(() => undefined);
+      this.parked.get(delivery.endpointId)?.delete(delivery.id);
+      // Parked here on an ordered lane: that lane may be pulled again now.
+      const event = await this.eventById(delivery.eventId);
+      const ordered = this.mirror.endpoints.get(delivery.endpointId)?.ordering === "ordered_by_key";
+      if (event) this.busyLanes.delete(consumerName(delivery.endpointId, laneOf(ordered, event.meta.orderingKey)));
+      return state;
+    }
+    throw new HooklineError("aborted", `delivery ${seen.id} kept changing while it was being retried; retry`);
+  }
+
   /** Queues a finished delivery again with a fresh retry cycle; undefined when its event is gone. */
   private async requeue({ delivery, lastAttempt }: StoredDelivery, nowMs: number): Promise<Delivery | undefined> {
     const event = await this.eventById(delivery.eventId);
@@ -818,12 +866,13 @@ export class JetStreamStore implements Store {
     // The next attempt's record will not know this one: move it to the stream first.
     if (lastAttempt) await confirm([this.publishAttempt(lastAttempt)]);
     // A fresh message id: the first cycle's is still in the stream's duplicate window.
-    await confirm([this.putState(state), this.sendDelivery(meta, event.payload, `${delivery.id}.${nowMs}`)]);
+    await confirm([this.putState({ delivery: state, lastAttempt: undefined }), this.sendDelivery(meta, event.payload, `${delivery.id}.${nowMs}`)]);
     return state;
   }
 
-  private putState(delivery: Delivery, lastAttempt?: Attempt): Promise<PubAck> {
-    return this.js.publish(stateSubject(stateKey(delivery.tenantId, delivery.endpointId, delivery.id)), encodeDelivery({ delivery, lastAttempt }));
+  private putState(stored: StoredDelivery): Promise<PubAck> {
+    const { delivery } = stored;
+    return this.js.publish(stateSubject(stateKey(delivery.tenantId, delivery.endpointId, delivery.id)), encodeDelivery(stored));
   }
 
   /** Moves an attempt into the attempts stream; its id as message id makes a repeat harmless. */
