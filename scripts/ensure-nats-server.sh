@@ -21,6 +21,8 @@ if [ -z "$GO" ]; then
 fi
 echo "building nats-server $NATS_VERSION into .tools/bin (about a minute)..." >&2
 mkdir -p "$BIN"
+# Another version (or something else) in its place: go install would not replace a non-binary.
+rm -f "$SERVER"
 GOBIN="$BIN" "$GO" install "github.com/nats-io/nats-server/v2@$NATS_VERSION"
 if installed; then exit 0; fi
 echo "nats-server $NATS_VERSION did not build into $BIN: see the go output above, then run bash scripts/ensure-nats-server.sh again" >&2
