@@ -129,6 +129,23 @@ describe("dead letters: RetryDelivery, ReplayDeliveries, ListDeliveries", () => 
     expect((await api.deliveries.getDelivery({ id: waiting!.id })).delivery?.attempts).toBe(2);
   }, 60_000);
 
+  it("ReplayDeliveries(RETRYING) sends retries waiting out a backoff now, once each", async () => {
+    const rx = await receiver(perDelivery([{ status: 503, headers: { "Retry-After": "10" } }, { status: 200 }]));
+    const { tenantId, endpointId } = await tenantWithEndpoint(rx, "replay-retrying", {
+      retryPolicy: { maxAttempts: 5, initialBackoff: ms(100), maxBackoff: ms(60_000) },
+    });
+    await publish(tenantId, 2, "replay-retrying");
+    const waiting = await waitStatuses(endpointId, DeliveryStatus.RETRYING, 2);
+    const replayedAt = Date.now();
+    const { replayedCount } = await api.deliveries.replayDeliveries({ endpointId, statuses: [DeliveryStatus.RETRYING] });
+    expect(replayedCount).toBe(2n);
+    // Well before the 10 s the first attempts asked for.
+    const done = await waitStatuses(endpointId, DeliveryStatus.SUCCEEDED, 2, 8_000);
+    expect(done.every((d) => d.attempts === 2)).toBe(true);
+    await sleep(Math.max(0, replayedAt + 13_000 - Date.now()));
+    expect(sorted(rx.requests.map(webhookId))).toEqual(sorted(waiting.flatMap((d) => [d.id, d.id])));
+  }, 60_000);
+
   it("RetryDelivery of a delivery being attempted right now is FAILED_PRECONDITION", async () => {
     const rx = await receiver(() => ({ status: 200, delayMs: 3_000 }));
     const { tenantId } = await tenantWithEndpoint(rx, "in-flight", { timeout: ms(10_000) });
