@@ -113,6 +113,8 @@ export class ConfigMirror {
    */
   private async update<T>(key: string, change: (current: T) => T, keep: (value: T) => void): Promise<T | undefined> {
     for (let round = 0; round < UPDATE_ATTEMPTS; round++) {
+      // A cluster may answer the read from a replica a moment behind: give it that moment.
+      if (round > 0) await new Promise((resolve) => setTimeout(resolve, 10 * round));
       const entry = await this.kv.get(key);
       if (!entry || entry.operation !== "PUT") return undefined;
       const next = change(decodeJson<T>(entry.value));

@@ -816,6 +816,7 @@ export class JetStreamStore implements Store {
   private async callBack(seen: Delivery, nowMs: number): Promise<Delivery> {
     const key = stateKey(seen.tenantId, seen.endpointId, seen.id);
     for (let round = 0; round < CALL_BACK_ROUNDS; round++) {
+      if (round > 0) await new Promise((resolve) => setTimeout(resolve, 10 * round));
       const entry = await this.stateKv.get(key);
       if (!entry || entry.operation !== "PUT") return seen;
       const stored = decodeDelivery(entry.value);
