@@ -1,5 +1,6 @@
 /** Starts `hookline serve` as its own process and reads what the bench needs from it. */
 import { randomBytes } from "node:crypto";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -41,6 +42,10 @@ export interface HooklineOptions {
 export async function startHookline(o: HooklineOptions): Promise<HooklineProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), "hookline-bench-"));
   // JetStream: a fresh nats-server per run on loopback, so runs do not share streams.
+  // It runs the nats-server scripts/ensure-nats-server.sh builds (durable: sync_interval always).
+  if (o.backend === "jetstream" && spawnSync("bash", [join(o.root, "scripts/ensure-nats-server.sh")], { stdio: "inherit" }).status !== 0) {
+    throw new Error("nats-server is not available: run `bash scripts/ensure-nats-server.sh`");
+  }
   const nats: NatsServer | undefined = o.backend === "jetstream" ? await startNats() : undefined;
   // A fresh admin key per run: the bench's clients send it, nothing else knows it.
   const apiKey = randomBytes(32).toString("base64url");

@@ -1,23 +1,29 @@
 #!/usr/bin/env bash
-# Makes sure nats-server (JetStream backend tests, `npm run bench -- --backend jetstream`) is
-# installed: Debian's package when it is missing and apt-get can run. Exits non-zero, with
-# the fix, when it cannot be installed.
+# Makes sure the project's nats-server (JetStream backend tests, `npm run bench -- --backend
+# jetstream`) is built: .tools/bin/nats-server at NATS_VERSION, from its Go module. Does
+# nothing when that binary is there at that version. Exits non-zero, with the fix, when it
+# cannot be built.
 set -euo pipefail
 
-found() { command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ]; }
+NATS_VERSION=v2.15.2
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+BIN="$ROOT/.tools/bin"
+SERVER="$BIN/nats-server"
 
-if found; then exit 0; fi
-if command -v apt-get >/dev/null 2>&1; then
-  SUDO=""
-  if [ "$(id -u)" != 0 ]; then
-    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo -n"; fi
-  fi
-  if [ "$(id -u)" = 0 ] || [ -n "$SUDO" ]; then
-    echo "installing nats-server (Debian package)..." >&2
-    $SUDO apt-get install -y -qq --no-install-recommends nats-server >/dev/null 2>&1 ||
-      { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends nats-server >/dev/null; }
-  fi
+installed() { [ -x "$SERVER" ] && [ "$("$SERVER" --version 2>/dev/null)" = "nats-server: $NATS_VERSION" ]; }
+
+if installed; then exit 0; fi
+GO="$(command -v go || true)"
+if [ -z "$GO" ] && [ -x /usr/local/go/bin/go ]; then GO=/usr/local/go/bin/go; fi
+if [ -z "$GO" ]; then
+  echo "cannot build nats-server $NATS_VERSION: Go is not installed (https://go.dev/dl/, then run bash scripts/ensure-nats-server.sh again)" >&2
+  exit 1
 fi
-if found; then exit 0; fi
-echo "nats-server is missing: install the Debian package (apt-get install nats-server) or put a nats-server 2.9+ binary on PATH" >&2
+echo "building nats-server $NATS_VERSION into .tools/bin (about a minute)..." >&2
+mkdir -p "$BIN"
+# Another version (or something else) in its place: go install would not replace a non-binary.
+rm -f "$SERVER"
+GOBIN="$BIN" "$GO" install "github.com/nats-io/nats-server/v2@$NATS_VERSION"
+if installed; then exit 0; fi
+echo "nats-server $NATS_VERSION did not build into $BIN: see the go output above, then run bash scripts/ensure-nats-server.sh again" >&2
 exit 1

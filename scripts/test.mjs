@@ -3,10 +3,11 @@
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, existsSync, rmSync } from "node:fs";
 
-// The JetStream half of the suite needs a real nats-server: install it when we can. Under CI
-// a missing server is a failure (the jetstream tests fail loudly), never a skip.
+// The JetStream half of the suite needs a real nats-server: build the project's version when
+// it is missing. Under CI a missing or other server is a failure (the jetstream tests fail
+// loudly), never a skip.
 const ensure = spawnSync("bash", ["scripts/ensure-nats-server.sh"], { stdio: "inherit" });
-if (ensure.status !== 0) console.error("warning: nats-server is not available; the jetstream project's tests will fail");
+if (ensure.status !== 0) console.error("warning: nats-server is not available (bash scripts/ensure-nats-server.sh); the jetstream project's tests will fail");
 
 // The console's browser test drives Debian's chromium; like nats-server, install it when we can.
 const browser = spawnSync("bash", ["scripts/ensure-chromium.sh"], { stdio: "inherit" });

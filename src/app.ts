@@ -223,6 +223,7 @@ async function openJetStream(config: Config, logger: Logger): Promise<Store> {
       tls: { caFile: config.natsTlsCaFile, certFile: config.natsTlsCertFile, keyFile: config.natsTlsKeyFile },
       replicas: config.natsReplicas,
       idempotencyWindowMs: config.idempotencyWindowMs,
+      ackWaitMs: config.natsAckWaitMs,
       logger,
     });
   } catch (err) {

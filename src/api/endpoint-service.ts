@@ -177,9 +177,12 @@ export function endpointService(deps: ServiceDeps & { dispatch: HealthSource & D
     async updateEndpoint(req, ctx) {
       const input = req.endpoint;
       if (!input) throw invalidArgument("endpoint", "is required");
+      // Visible to the caller; masked header values are kept from this copy.
       const current = existing(ctx, "endpoint.id", input.id);
       const paths = maskPaths(req.updateMask, UPDATABLE, "refuse");
-      const next: Endpoint = { ...current, updatedMs: now() };
+      // Only the fields in the mask: applied to the endpoint as stored, so that a concurrent
+      // update of other fields is kept.
+      const next: Partial<Endpoint> = {};
       if (paths.has("url")) next.url = await checkUrlAllowed("endpoint.url", input.url);
       if (paths.has("event_types")) next.eventTypes = checkEventTypeFilters("endpoint.event_types", input.eventTypes);
       if (paths.has("disabled")) {
@@ -197,8 +200,10 @@ export function endpointService(deps: ServiceDeps & { dispatch: HealthSource & D
       if (paths.has("ordering")) next.ordering = orderingFromProto("endpoint.ordering", input.ordering);
       if (paths.has("success_status_codes"))
         next.successStatusCodes = checkSuccessStatusCodes("endpoint.success_status_codes", input.successStatusCodes);
-      await catalog.updateEndpoint(next);
-      return { endpoint: endpointToProto(next, false) };
+      const updatedMs = now();
+      const updated = await catalog.updateEndpoint(input.id, (current) => ({ ...current, ...next, updatedMs }));
+      if (!updated) throw notFound("endpoint", input.id);
+      return { endpoint: endpointToProto(updated, false) };
     },
 
     async deleteEndpoint(req, ctx) {
@@ -262,15 +267,15 @@ export function endpointService(deps: ServiceDeps & { dispatch: HealthSource & D
       const graceMs = req.gracePeriod === undefined ? DEFAULT_GRACE_MS : (durationToMs("grace_period", req.gracePeriod) ?? 0);
       checkDurationRange("grace_period", graceMs, 0, Limits.maxGraceMs);
       const rotatedMs = now();
-      const next: Endpoint = {
+      const rotated = await catalog.updateEndpoint(req.id, (current) => ({
         ...current,
         secret,
         previousSecret: graceMs > 0 ? current.secret : "",
         previousSecretExpiresMs: graceMs > 0 ? rotatedMs + graceMs : 0,
         updatedMs: rotatedMs,
-      };
-      await catalog.updateEndpoint(next);
-      return { endpoint: endpointToProto(next, true) };
+      }));
+      if (!rotated) throw notFound("endpoint", req.id);
+      return { endpoint: endpointToProto(rotated, true) };
     },
   };
 }

@@ -9,6 +9,7 @@ const CODES: Record<ErrorCode, Code> = {
   not_found: Code.NotFound,
   already_exists: Code.AlreadyExists,
   failed_precondition: Code.FailedPrecondition,
+  aborted: Code.Aborted,
   resource_exhausted: Code.ResourceExhausted,
   unavailable: Code.Unavailable,
   unimplemented: Code.Unimplemented,

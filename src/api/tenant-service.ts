@@ -55,15 +55,18 @@ export function tenantService({ catalog, store, now }: ServiceDeps): ServiceImpl
 
     async updateTenant(req, ctx) {
       if (!req.tenant) throw invalidArgument("tenant", "is required");
-      const current = existing(ctx, "tenant.id", req.tenant.id);
+      existing(ctx, "tenant.id", req.tenant.id);
       const paths = maskPaths(req.updateMask, UPDATABLE, UPDATABLE);
-      const next: Tenant = { ...current, updatedMs: now() };
+      // Only the fields in the mask, applied to the tenant as stored (see UpdateEndpoint).
+      const next: Partial<Tenant> = {};
       if (paths.has("name")) next.name = checkName("tenant.name", req.tenant.name);
       if (paths.has("rate_limit_per_second"))
         next.rateLimitPerSecond = checkRate("tenant.rate_limit_per_second", req.tenant.rateLimitPerSecond);
       if (paths.has("metadata")) next.metadata = checkMetadata("tenant.metadata", req.tenant.metadata);
-      await catalog.updateTenant(next);
-      return { tenant: tenantToProto(next) };
+      const updatedMs = now();
+      const updated = await catalog.updateTenant(req.tenant.id, (current) => ({ ...current, ...next, updatedMs }));
+      if (!updated) throw notFound("tenant", req.tenant.id);
+      return { tenant: tenantToProto(updated) };
     },
 
     async deleteTenant(req, ctx) {

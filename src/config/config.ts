@@ -51,6 +51,7 @@ export interface Config {
   maxWatchersPerKey: number;
   /** Changes a WatchDeliveries stream may leave unread before it is dropped. */
   watcherBuffer: number;
+  natsAckWaitMs: number;
 }
 
 export type LogFormat = "json" | "pretty";
@@ -198,6 +199,7 @@ export const SETTINGS = [
   setting("apiKeyCacheMs", "api-key-cache", duration(0, 60_000), "how long an API key check is cached: a revoked key stops working within this time"),
   setting("maxWatchersPerKey", "max-watchers-per-key", integer(1, 10_000), "WatchDeliveries streams open at once per caller; more get RESOURCE_EXHAUSTED"),
   setting("watcherBuffer", "watcher-buffer", integer(10, 1_000_000), "changes a WatchDeliveries stream may leave unread; beyond that it ends with RESOURCE_EXHAUSTED"),
+  setting("natsAckWaitMs", "nats-ack-wait", duration(3_000, 3_600_000), "how long deliveries held by a hookline process that stopped answering wait before another takes them"),
 ] as const;
 
 export const DEFAULTS: Config = {
@@ -238,6 +240,7 @@ export const DEFAULTS: Config = {
   apiKeyCacheMs: 2_000,
   maxWatchersPerKey: 20,
   watcherBuffer: 10_000,
+  natsAckWaitMs: 20_000,
 };
 
 export interface ConfigSources {

@@ -4,6 +4,7 @@ export type ErrorCode =
   | "not_found"
   | "already_exists"
   | "failed_precondition"
+  | "aborted"
   | "resource_exhausted"
   | "unavailable"
   | "unimplemented"

@@ -39,8 +39,9 @@ export class Catalog {
         this.forgetTenant(change.id);
         return;
       case "endpoint": {
+        // Two writers can change an endpoint within one millisecond: compare the whole of it.
         const known = this.endpoints.get(change.endpoint.id);
-        if (known && known.updatedMs === change.endpoint.updatedMs && known.disabled === change.endpoint.disabled) return;
+        if (known && JSON.stringify(known) === JSON.stringify(change.endpoint)) return;
         this.rememberEndpoint(change.endpoint);
         return;
       }
@@ -79,9 +80,11 @@ export class Catalog {
     this.tenants.set(tenant.id, tenant);
   }
 
-  async updateTenant(tenant: Tenant): Promise<void> {
-    await this.store.updateTenant(tenant);
-    this.tenants.set(tenant.id, tenant);
+  /** Applies the change to the stored tenant (see Store.updateTenant); undefined when it is gone. */
+  async updateTenant(id: string, change: (current: Tenant) => Tenant): Promise<Tenant | undefined> {
+    const tenant = await this.store.updateTenant(id, change);
+    if (tenant) this.tenants.set(tenant.id, tenant);
+    return tenant;
   }
 
   async deleteTenant(id: string, nowMs: number): Promise<boolean> {
@@ -95,9 +98,11 @@ export class Catalog {
     this.rememberEndpoint(endpoint);
   }
 
-  async updateEndpoint(endpoint: Endpoint): Promise<void> {
-    await this.store.updateEndpoint(endpoint);
-    this.rememberEndpoint(endpoint);
+  /** Applies the change to the stored endpoint (see Store.updateEndpoint); undefined when it is gone. */
+  async updateEndpoint(id: string, change: (current: Endpoint) => Endpoint): Promise<Endpoint | undefined> {
+    const endpoint = await this.store.updateEndpoint(id, change);
+    if (endpoint) this.rememberEndpoint(endpoint);
+    return endpoint;
   }
 
   async deleteEndpoint(id: string, nowMs: number): Promise<boolean> {

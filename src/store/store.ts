@@ -95,7 +95,11 @@ export interface Store {
   createTenant(tenant: Tenant): Promise<void>;
   getTenant(id: string): Promise<Tenant | undefined>;
   listTenants(afterId: string | undefined, limit: number): Promise<Tenant[]>;
-  updateTenant(tenant: Tenant): Promise<void>;
+  /**
+   * Read-modify-write: applies `change` to the tenant as stored at the moment of writing, so a
+   * concurrent change to other fields is kept. Undefined when the tenant does not exist.
+   */
+  updateTenant(id: string, change: (current: Tenant) => Tenant): Promise<Tenant | undefined>;
   /** Deletes the tenant and its endpoints; open deliveries become CANCELLED. */
   deleteTenant(id: string, nowMs: number): Promise<boolean>;
 
@@ -103,7 +107,8 @@ export interface Store {
   getEndpoint(id: string): Promise<Endpoint | undefined>;
   listEndpoints(tenantId: string, afterId: string | undefined, limit: number): Promise<Endpoint[]>;
   allEndpoints(): Promise<Endpoint[]>;
-  updateEndpoint(endpoint: Endpoint): Promise<void>;
+  /** Read-modify-write, as updateTenant. */
+  updateEndpoint(id: string, change: (current: Endpoint) => Endpoint): Promise<Endpoint | undefined>;
   deleteEndpoint(id: string, nowMs: number): Promise<boolean>;
 
   /**

@@ -105,7 +105,7 @@ describe("scheduler: an endpoint changed while its claim is out", () => {
     scheduler.markDue(endpoint.id, now);
     await started;
     const rotated = { ...endpoint, url: newRx.url, secret: generateSecret(), previousSecret: "", updatedMs: now + 1 };
-    await catalog.updateEndpoint(rotated);
+    await catalog.updateEndpoint(endpoint.id, () => rotated);
     releaseClaim();
 
     await newRx.waitFor((r) => r.length === 1);

@@ -112,6 +112,18 @@ describe.each(PROTOCOLS)("CRUD over %s", (protocol) => {
       expect((await api.tenants.getTenant({ id })).tenant?.name).toBe("after");
     });
 
+    it("concurrent updates of different fields all take effect", async () => {
+      const { tenant } = await api.tenants.createTenant({ name: "racing", rateLimitPerSecond: 5, metadata: { a: "1" } });
+      const id = tenant!.id;
+      await Promise.all([
+        api.tenants.updateTenant({ tenant: { id, name: "renamed" }, updateMask: { paths: ["name"] } }),
+        api.tenants.updateTenant({ tenant: { id, rateLimitPerSecond: 77 }, updateMask: { paths: ["rate_limit_per_second"] } }),
+        api.tenants.updateTenant({ tenant: { id, metadata: { b: "2" } }, updateMask: { paths: ["metadata"] } }),
+      ]);
+      const { tenant: got } = await api.tenants.getTenant({ id });
+      expect(got).toMatchObject({ name: "renamed", rateLimitPerSecond: 77, metadata: { b: "2" } });
+    });
+
     it("deletes a tenant; afterwards it is NOT_FOUND everywhere", async () => {
       const { tenant } = await api.tenants.createTenant({ name: "doomed" });
       const id = tenant!.id;
@@ -273,6 +285,25 @@ describe.each(PROTOCOLS)("CRUD over %s", (protocol) => {
       expect(violatedFields(empty)).toContain("update_mask");
 
       expect((await api.endpoints.getEndpoint({ id })).endpoint?.url).toBe("http://127.0.0.1:9/new");
+    });
+
+    it("concurrent updates of different fields, and a rotation, all take effect", async () => {
+      const { endpoint } = await api.endpoints.createEndpoint({ tenantId, url: "http://127.0.0.1:9/race", eventTypes: ["a.b"], disabled: true });
+      const id = endpoint!.id;
+      const update = (fields: Parameters<Clients["endpoints"]["updateEndpoint"]>[0]["endpoint"] & object, path: string) =>
+        api.endpoints.updateEndpoint({ endpoint: { ...fields, id }, updateMask: { paths: [path] } });
+      const [, , , , , rotated] = await Promise.all([
+        update({ description: "raced" }, "description"),
+        update({ eventTypes: ["x.*"] }, "event_types"),
+        update({ rateLimitPerSecond: 33 }, "rate_limit_per_second"),
+        update({ maxInFlight: 7 }, "max_in_flight"),
+        update({ headers: { "X-Race": "1" } }, "headers"),
+        api.endpoints.rotateEndpointSecret({ id, gracePeriod: { seconds: 0n } }),
+      ]);
+      const { endpoint: got } = await api.endpoints.getEndpoint({ id });
+      expect(got).toMatchObject({ description: "raced", eventTypes: ["x.*"], rateLimitPerSecond: 33, maxInFlight: 7, headers: { "x-race": "1" }, disabled: true });
+      // Get never shows the secret; the rotation itself answered with a new one.
+      expect(rotated.endpoint?.secret).not.toBe(endpoint!.secret);
     });
 
     it("RotateEndpointSecret returns a new whsec_ secret; Get still hides it", async () => {

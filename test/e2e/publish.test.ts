@@ -237,3 +237,28 @@ describe("publishing: idempotency, event-type fan-out, batch validation, Publish
     expect(rx.requests[0]!.body.toString("utf8")).toBe(text);
   });
 });
+
+describe("the idempotency window (--idempotency-window 2s)", () => {
+  const { api, receiver, tenantWithEndpoint } = useHookline({ args: ["--idempotency-window", "2s"] });
+
+  it("answers a repeat inside the window from the first event; after it, the key makes a new event, which repeats then answer from", async () => {
+    const rx = await receiver();
+    const { tenantId } = await tenantWithEndpoint(rx, "window");
+    const event = (n: number) => ({ tenantId, type: "window.test", payload: json({ n }), idempotencyKey: "windowed" });
+    const first = (await api.events.publish({ events: [event(1)] })).results[0]!;
+    const inside = (await api.events.publish({ events: [event(2)] })).results[0]!;
+    expect(inside).toMatchObject({ eventId: first.eventId, duplicate: true, deliveryCount: 0 });
+
+    await sleep(3_000);
+    const after = (await api.events.publish({ events: [event(3)] })).results[0]!;
+    expect(after.duplicate).toBe(false);
+    expect(after.eventId).not.toBe(first.eventId);
+    expect(after.deliveryCount).toBe(1);
+    const repeat = (await api.events.publish({ events: [event(4)] })).results[0]!;
+    expect(repeat).toMatchObject({ eventId: after.eventId, duplicate: true });
+
+    await rx.waitFor((r) => r.length === 2);
+    await sleep(200);
+    expect(rx.requests.map(bodyOf)).toEqual([{ n: 1 }, { n: 3 }]);
+  });
+});

@@ -3,7 +3,9 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { DeliveryStatus, type Delivery } from "../../src/gen/hookline/v1/delivery_pb.ts";
 import { json } from "../helpers/clients.ts";
 import { useHookline } from "../helpers/fixtures.ts";
-import { eventually, webhookId, type Receiver } from "../helpers/receiver.ts";
+import { Code } from "@connectrpc/connect";
+import { rejection } from "../helpers/errors.ts";
+import { eventually, perDelivery, webhookId, type Receiver } from "../helpers/receiver.ts";
 import { ms, sleep } from "../helpers/time.ts";
 
 const sorted = (xs: Iterable<string>): string[] => [...xs].sort();
@@ -96,6 +98,66 @@ describe("dead letters: RetryDelivery, ReplayDeliveries, ListDeliveries", () => 
 
     // Nothing dead is left to replay.
     expect((await api.deliveries.replayDeliveries({ endpointId })).replayedCount).toBe(0n);
+  });
+
+  it("RetryDelivery of a RETRYING delivery sends it now, once: its scheduled attempt does not come on top", async () => {
+    // The first attempt is told to come back in 10 s; the retry must not wait for that.
+    const rx = await receiver(perDelivery([{ status: 503, headers: { "Retry-After": "10" } }, { status: 200 }]));
+    const { tenantId, endpointId } = await tenantWithEndpoint(rx, "retry-now", {
+      retryPolicy: { maxAttempts: 5, initialBackoff: ms(100), maxBackoff: ms(60_000) },
+    });
+    const [eventId] = await publish(tenantId, 1, "retry-now");
+    const [waiting] = await waitStatuses(endpointId, DeliveryStatus.RETRYING, 1);
+    expect(waiting!.attempts).toBe(1);
+    const retriedAt = Date.now();
+    const { delivery: retried } = await api.deliveries.retryDelivery({ id: waiting!.id });
+    expect([DeliveryStatus.RETRYING, DeliveryStatus.SUCCEEDED]).toContain(retried!.status);
+    expect(retried!.attempts).toBe(1);
+    // Well before the 10 s the first attempt asked for.
+    const done = await eventually(
+      async () => {
+        const { deliveries } = await api.deliveries.listDeliveries({ eventId: eventId! });
+        return deliveries[0]?.status === DeliveryStatus.SUCCEEDED && deliveries[0];
+      },
+      8_000,
+      "the retried delivery SUCCEEDED",
+    );
+    expect(done.attempts).toBe(2);
+    // Past the time the first attempt's schedule pointed at (and a poll): still two requests.
+    await sleep(Math.max(0, retriedAt + 13_000 - Date.now()));
+    expect(rx.requests.map(webhookId)).toEqual([waiting!.id, waiting!.id]);
+    expect((await api.deliveries.getDelivery({ id: waiting!.id })).delivery?.attempts).toBe(2);
+  }, 60_000);
+
+  it("ReplayDeliveries(RETRYING) sends retries waiting out a backoff now, once each", async () => {
+    const rx = await receiver(perDelivery([{ status: 503, headers: { "Retry-After": "10" } }, { status: 200 }]));
+    const { tenantId, endpointId } = await tenantWithEndpoint(rx, "replay-retrying", {
+      retryPolicy: { maxAttempts: 5, initialBackoff: ms(100), maxBackoff: ms(60_000) },
+    });
+    await publish(tenantId, 2, "replay-retrying");
+    const waiting = await waitStatuses(endpointId, DeliveryStatus.RETRYING, 2);
+    const replayedAt = Date.now();
+    const { replayedCount } = await api.deliveries.replayDeliveries({ endpointId, statuses: [DeliveryStatus.RETRYING] });
+    expect(replayedCount).toBe(2n);
+    // Well before the 10 s the first attempts asked for.
+    const done = await waitStatuses(endpointId, DeliveryStatus.SUCCEEDED, 2, 8_000);
+    expect(done.every((d) => d.attempts === 2)).toBe(true);
+    await sleep(Math.max(0, replayedAt + 13_000 - Date.now()));
+    expect(sorted(rx.requests.map(webhookId))).toEqual(sorted(waiting.flatMap((d) => [d.id, d.id])));
+  }, 60_000);
+
+  it("RetryDelivery of a delivery being attempted right now is FAILED_PRECONDITION", async () => {
+    const rx = await receiver(() => ({ status: 200, delayMs: 3_000 }));
+    const { tenantId } = await tenantWithEndpoint(rx, "in-flight", { timeout: ms(10_000) });
+    const [eventId] = await publish(tenantId, 1, "in-flight");
+    // Recorded on arrival: the answer is still 3 s away.
+    await rx.waitFor((r) => r.length === 1);
+    const { deliveries } = await api.deliveries.listDeliveries({ eventId: eventId! });
+    const err = await rejection(api.deliveries.retryDelivery({ id: deliveries[0]!.id }));
+    expect(err.code).toBe(Code.FailedPrecondition);
+    expect(err.rawMessage).toMatch(/being attempted right now/);
+    await eventually(async () => (await api.deliveries.getDelivery({ id: deliveries[0]!.id })).delivery?.status === DeliveryStatus.SUCCEEDED);
+    expect(rx.requests).toHaveLength(1);
   });
 
   it("replays only the deliveries created inside the time window", async () => {

@@ -15,17 +15,35 @@ export interface NatsServer {
   stop(): Promise<void>;
 }
 
-const CANDIDATES = ["nats-server", "/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"];
+const ROOT = new URL("../../", import.meta.url).pathname;
+/** What scripts/ensure-nats-server.sh builds; tests and bench run on this version. */
+const PROJECT_SERVER = join(ROOT, ".tools/bin/nats-server");
+const WANTED_VERSION = "v2.15.2";
+const FIX = "run `bash scripts/ensure-nats-server.sh` (builds nats-server " + WANTED_VERSION + " into .tools/bin)";
+
+function versionOf(binary: string): string {
+  const out = spawnSync(binary, ["--version"], { encoding: "utf8" });
+  return out.status === 0 ? out.stdout.trim().replace(/^nats-server:\s*/, "") : "";
+}
+
+let chosen: string | undefined;
 
 /**
- * The nats-server binary. Missing is a test failure, with the fix: `npm test` and .ci/run
- * install Debian's nats-server (scripts/ensure-nats-server.sh).
+ * The nats-server binary: the project's .tools/bin/nats-server, else one on PATH at the same
+ * version. Missing (or another version under CI) is a test failure with the fix; `npm test`
+ * and .ci/run build it first (scripts/ensure-nats-server.sh).
  */
 export function natsServerBinary(): string {
-  for (const c of CANDIDATES) {
-    if (c.includes("/") ? existsSync(c) : spawnSync("sh", ["-c", `command -v ${c}`]).status === 0) return c;
+  if (chosen) return chosen;
+  if (existsSync(PROJECT_SERVER) && versionOf(PROJECT_SERVER) === WANTED_VERSION) return (chosen = PROJECT_SERVER);
+  const onPath = spawnSync("sh", ["-c", "command -v nats-server"], { encoding: "utf8" });
+  const found = onPath.status === 0 ? onPath.stdout.trim() : "";
+  if (found === "") throw new Error(`nats-server ${WANTED_VERSION} is not installed: ${FIX}`);
+  const version = versionOf(found);
+  if (version !== WANTED_VERSION && process.env.CI === "true") {
+    throw new Error(`nats-server on PATH (${found}) is ${version || "of unknown version"}, tests need ${WANTED_VERSION}: ${FIX}`);
   }
-  throw new Error("nats-server is not installed: run `bash scripts/ensure-nats-server.sh` (Debian package nats-server) or put nats-server on PATH");
+  return (chosen = found);
 }
 
 export async function freePort(): Promise<number> {
@@ -60,7 +78,8 @@ async function startNode(o: NodeOptions): Promise<NatsServer> {
   const lines = [
     `server_name: ${o.name}`,
     `listen: 127.0.0.1:${o.port}`,
-    `jetstream { store_dir: "${o.storeDir}" }`,
+    // Durable like production should be: every acknowledged write is fsynced first.
+    `jetstream { store_dir: "${o.storeDir}", sync_interval: always }`,
   ];
   lines.push(...(o.config ?? []));
   if (o.tls) {

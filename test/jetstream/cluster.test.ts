@@ -14,6 +14,8 @@ describe("three-node NATS cluster with R3 streams", () => {
     await started.cluster?.stop();
   });
 
+  // The test timeout covers its own bounds: publishing up to 45 s (fsync-bound with
+  // sync_interval always: about five stored messages per event), then up to 45 s for the rest.
   it("loses nothing acknowledged when a node is killed under load, and delivery goes on", async () => {
     const cluster = (started.cluster = await startNatsCluster(3));
     const rx = (started.rx = await Receiver.start(() => ({ status: 200, delayMs: 2 })));
@@ -33,5 +35,5 @@ describe("three-node NATS cluster with R3 streams", () => {
     expect(rx.requests.length).toBeGreaterThan(atKill);
     const delivered = new Set(rx.requests.map(markerOf));
     expect([...acked].filter((n) => !delivered.has(n))).toEqual([]);
-  });
+  }, 120_000);
 });

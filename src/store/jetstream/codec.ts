@@ -91,13 +91,32 @@ export function decodeAttempt(data: Uint8Array): Attempt {
 export interface StoredDelivery {
   delivery: Delivery;
   lastAttempt: Attempt | undefined;
+  /**
+   * The current retry cycle, when RetryDelivery started one after the queue message was
+   * written (the message's own cycle is older then).
+   */
+  cycle?: RetryCycle | undefined;
+  /** A RETRYING delivery's ack subject while its message waits out the backoff (nak with delay). */
+  parkedAs?: string | undefined;
 }
 
-export function encodeDelivery({ delivery, lastAttempt }: StoredDelivery): Uint8Array {
-  return encodeJson(lastAttempt ? { ...delivery, lastAttempt: attemptToJson(lastAttempt) } : delivery);
+export interface RetryCycle {
+  startMs: number;
+  /** Attempts made before the cycle started. */
+  priorAttempts: number;
+}
+
+type DeliveryJson = Delivery & { lastAttempt?: AttemptJson; cycle?: RetryCycle; parkedAs?: string };
+
+export function encodeDelivery({ delivery, lastAttempt, cycle, parkedAs }: StoredDelivery): Uint8Array {
+  const json: DeliveryJson = { ...delivery };
+  if (lastAttempt) json.lastAttempt = attemptToJson(lastAttempt);
+  if (cycle) json.cycle = cycle;
+  if (parkedAs) json.parkedAs = parkedAs;
+  return encodeJson(json);
 }
 
 export function decodeDelivery(data: Uint8Array): StoredDelivery {
-  const { lastAttempt, ...delivery } = decodeJson<Delivery & { lastAttempt?: AttemptJson }>(data);
-  return { delivery, lastAttempt: lastAttempt && attemptFromJson(lastAttempt) };
+  const { lastAttempt, cycle, parkedAs, ...delivery } = decodeJson<DeliveryJson>(data);
+  return { delivery, lastAttempt: lastAttempt && attemptFromJson(lastAttempt), cycle, parkedAs };
 }

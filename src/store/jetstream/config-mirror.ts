@@ -1,4 +1,6 @@
+import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import type { KV, KvWatchEntry } from "@nats-io/kv";
+import { HooklineError } from "../../core/errors.ts";
 import type { Endpoint, Tenant } from "../../core/types.ts";
 import type { Logger } from "../../observability/logger.ts";
 import type { CatalogChange } from "../store.ts";
@@ -7,6 +9,8 @@ import { configKey } from "./layout.ts";
 
 /** Marks a key this process deleted, until the watch echoes the delete. */
 const DELETED_HERE = Number.POSITIVE_INFINITY;
+/** Read-modify-write rounds lost to concurrent writers before an update gives up with ABORTED. */
+const UPDATE_ATTEMPTS = 10;
 
 /**
  * A local copy of the config bucket, kept current by a watch: reads cost nothing and every
@@ -65,6 +69,21 @@ export class ConfigMirror {
     if (await this.put(configKey.endpoint(endpoint.id), endpoint)) this.endpoints.set(endpoint.id, endpoint);
   }
 
+  /**
+   * Applies the change to the tenant's newest stored revision; undefined when there is none.
+   * Answers with the newest revision known here, which may already include a later change.
+   */
+  async updateTenant(id: string, change: (current: Tenant) => Tenant): Promise<Tenant | undefined> {
+    const written = await this.update(configKey.tenant(id), change, (tenant) => this.tenants.set(id, tenant));
+    return written && (this.tenants.get(id) ?? written);
+  }
+
+  /** As updateTenant. */
+  async updateEndpoint(id: string, change: (current: Endpoint) => Endpoint): Promise<Endpoint | undefined> {
+    const written = await this.update(configKey.endpoint(id), change, (endpoint) => this.endpoints.set(id, endpoint));
+    return written && (this.endpoints.get(id) ?? written);
+  }
+
   async putFailing(endpointId: string, sinceMs: number): Promise<void> {
     if (await this.put(configKey.failing(endpointId), sinceMs)) this.failing.set(endpointId, sinceMs);
   }
@@ -99,6 +118,34 @@ export class ConfigMirror {
     if (revision < (this.revisions.get(key) ?? 0)) return false;
     this.revisions.set(key, revision);
     return true;
+  }
+
+  /**
+   * Read-modify-write of one key: the write names the revision it was computed from, and the
+   * server refuses it when another process wrote the key in between. Then the change is
+   * applied again to what that process wrote; a key that keeps changing gives ABORTED.
+   */
+  private async update<T>(key: string, change: (current: T) => T, keep: (value: T) => void): Promise<T | undefined> {
+    for (let round = 0; round < UPDATE_ATTEMPTS; round++) {
+      // A cluster may answer the read from a replica a moment behind: give it that moment.
+      if (round > 0) await new Promise((resolve) => setTimeout(resolve, 10 * round));
+      const entry = await this.kv.get(key);
+      if (!entry || entry.operation !== "PUT") return undefined;
+      const next = change(decodeJson<T>(entry.value));
+      let revision: number;
+      try {
+        revision = await this.kv.update(key, encodeJson(next), entry.revision);
+      } catch (err) {
+        if (isWrongRevision(err)) continue;
+        throw err;
+      }
+      if (revision >= (this.revisions.get(key) ?? 0)) {
+        this.revisions.set(key, revision);
+        keep(next);
+      }
+      return next;
+    }
+    throw new HooklineError("aborted", `${key.replace(".", " ")} was changed by other writers ${UPDATE_ATTEMPTS} times while this update was applied; retry`);
   }
 
   private async remove(key: string): Promise<void> {
@@ -143,4 +190,12 @@ export class ConfigMirror {
   private emit(change: CatalogChange): void {
     for (const l of this.listeners) l(change);
   }
+}
+
+/** The server refused a write because the key has a newer revision than the one it named. */
+export function isWrongRevision(err: unknown): boolean {
+  return (
+    err instanceof JetStreamApiError &&
+    (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  );
 }

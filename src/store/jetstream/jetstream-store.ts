@@ -51,11 +51,12 @@ import {
   unframe,
   type DeliveryMeta,
   type EventMeta,
+  type RetryCycle,
   type StoredDelivery,
 } from "./codec.ts";
 import type { ApiKeyStore } from "../api-key-store.ts";
 import { JetStreamApiKeyStore } from "./api-key-store.ts";
-import { ConfigMirror } from "./config-mirror.ts";
+import { ConfigMirror, isWrongRevision } from "./config-mirror.ts";
 import {
   ATTEMPTS_STREAM,
   attemptSubject,
@@ -79,6 +80,7 @@ import {
   WAKE_SUBJECT,
 } from "./layout.ts";
 import { Puller, type PulledMessage } from "./puller.ts";
+import { unsupportedServer } from "./server-version.ts";
 
 export interface JetStreamStoreOptions {
   /** One URL or a comma-separated list of cluster members. */
@@ -87,6 +89,11 @@ export interface JetStreamStoreOptions {
   tls: { caFile: string; certFile: string; keyFile: string };
   replicas: number;
   idempotencyWindowMs: number;
+  /**
+   * The consumers' ack_wait: how long a message held by a process that stopped answering
+   * waits before it is handed out again. Live attempts renew it with progress acks.
+   */
+  ackWaitMs: number;
   logger: Logger;
 }
 
@@ -96,8 +103,10 @@ export interface JetStreamStoreOptions {
  * scheduler keeps the number of concurrent requests at the endpoint's max in-flight.
  */
 const PARKED_RETRIES = 10_000;
-/** Beyond the attempt timeout, before a message held by a crashed process is handed out again. */
-const ACK_WAIT_MARGIN_MS = 10_000;
+/** Progress acks per ack_wait for each held message: two may get lost or late before it runs out. */
+const PROGRESS_PER_ACK_WAIT = 3;
+/** When to try an endpoint again whose claim failed (its messages were handed back). */
+const CLAIM_RETRY_MS = 1_000;
 /** A pulled message not claimed within this is handed back (ack_wait is at least 10 s more). */
 const READY_MAX_AGE_MS = 5_000;
 /** How long to wait for the server to confirm an ordered lane's ack (it is sent regardless). */
@@ -105,6 +114,13 @@ const LANE_ACK_TIMEOUT_MS = 2_000;
 /** How often every endpoint is looked at for work no wake-up announced (redeliveries after a crash). */
 const POLL_MS = 2_000;
 const OPEN_STATUSES: readonly DeliveryStatus[] = [DeliveryStatus.Pending, DeliveryStatus.Retrying];
+/**
+ * RetryDelivery calls back a parked retry only when it is due later than this: one due sooner
+ * may be handed out already, as clocks of processes differ.
+ */
+const CALL_BACK_MARGIN_MS = 5_000;
+/** Read-modify-write rounds of a call-back lost to concurrent writers before ABORTED. */
+const CALL_BACK_ROUNDS = 5;
 /** Requests kept in flight by bulk operations (replay, cancel). */
 const BULK_CONCURRENCY = 512;
 const NS_PER_MS = 1_000_000;
@@ -121,6 +137,8 @@ interface Held {
   lane: string | undefined;
   /** The attempt stored with the state when it was claimed (a retry): to be moved to the stream. */
   lastAttempt: Attempt | undefined;
+  /** Its retry cycle: the message's, or a newer one RetryDelivery stored with the state. */
+  cycle: RetryCycle;
 }
 
 /**
@@ -150,6 +168,7 @@ export class JetStreamStore implements Store {
   private readonly ensured = new Map<string, string>();
   private readonly dueListeners = new Set<(endpointIds: readonly string[]) => void>();
   private readonly poll: NodeJS.Timeout;
+  private readonly progress: NodeJS.Timeout;
   private readonly puller: Puller;
   /** Priority lanes being marked in use, by endpoint and lane: one config write each. */
   private readonly laneMarks = new Map<string, Promise<void>>();
@@ -183,6 +202,10 @@ export class JetStreamStore implements Store {
       if (enabled.length > 0) this.emitDue(enabled);
     }, POLL_MS);
     this.poll.unref();
+    // An attempt can outlast ack_wait (a long endpoint timeout, a queue in the worker pool):
+    // without these the server would hand its message to another claim meanwhile.
+    this.progress = setInterval(() => this.sendProgress(), Math.floor(o.ackWaitMs / PROGRESS_PER_ACK_WAIT));
+    this.progress.unref();
     this.logConnection().catch((err: unknown) => this.o.logger.warn({ err }, "NATS status stream ended; connection changes are no longer logged"));
   }
 
@@ -231,6 +254,7 @@ export class JetStreamStore implements Store {
 
   async close(): Promise<void> {
     clearInterval(this.poll);
+    clearInterval(this.progress);
     this.mirror.close();
     this.puller.close();
     await this.nc.drain();
@@ -258,8 +282,8 @@ export class JetStreamStore implements Store {
     return pageById([...this.mirror.tenants.values()], afterId, limit);
   }
 
-  async updateTenant(tenant: Tenant): Promise<void> {
-    await this.createTenant(tenant);
+  async updateTenant(id: string, change: (current: Tenant) => Tenant): Promise<Tenant | undefined> {
+    return this.mirror.updateTenant(id, change);
   }
 
   async deleteTenant(id: string, nowMs: number): Promise<boolean> {
@@ -290,8 +314,13 @@ export class JetStreamStore implements Store {
     return [...this.mirror.endpoints.values()];
   }
 
-  async updateEndpoint(endpoint: Endpoint): Promise<void> {
-    await this.createEndpoint(endpoint);
+  async updateEndpoint(id: string, change: (current: Endpoint) => Endpoint): Promise<Endpoint | undefined> {
+    const updated = await this.mirror.updateEndpoint(id, change);
+    if (!updated) return undefined;
+    // A changed timeout or max in-flight changes its consumers' settings (claims check too).
+    await this.ensureConsumers(updated);
+    // The newest revision: concurrent updates may finish in any order, the catalog must not go back.
+    return this.mirror.endpoints.get(id) ?? updated;
   }
 
   async deleteEndpoint(id: string, nowMs: number): Promise<boolean> {
@@ -307,7 +336,7 @@ export class JetStreamStore implements Store {
     await this.jsm.streams.purge(DELIVERIES_STREAM, { filter: `hookline.dlv.${id}.>` });
     const open = (await this.scanStates(`*.${id}.*`)).filter((s) => OPEN_STATUSES.includes(s.delivery.status));
     await inBatches(open, ({ delivery: d, lastAttempt }) =>
-      this.putState({ ...d, status: DeliveryStatus.Cancelled, nextAttemptMs: 0, lastError: "endpoint deleted", updatedMs: nowMs }, lastAttempt),
+      this.putState({ delivery: { ...d, status: DeliveryStatus.Cancelled, nextAttemptMs: 0, lastError: "endpoint deleted", updatedMs: nowMs }, lastAttempt }),
     );
     this.parked.delete(id);
     this.ready.delete(id);
@@ -441,13 +470,11 @@ export class JetStreamStore implements Store {
   async retryDelivery(id: string, nowMs: number): Promise<Delivery | undefined> {
     const stored = await this.storedDelivery(id);
     if (!stored || stored.delivery.status === DeliveryStatus.Cancelled) return stored?.delivery;
+    if (this.held.has(id)) throw failedPrecondition(`delivery ${id} is being attempted right now; retry it once this attempt has finished`);
     const { delivery } = stored;
-    if (OPEN_STATUSES.includes(delivery.status)) {
-      throw failedPrecondition(`delivery ${id} is queued already (next attempt at ${new Date(delivery.nextAttemptMs).toISOString()})`);
-    }
-    const requeued = await this.requeue(stored, nowMs);
-    if (requeued) this.wake([delivery.endpointId]);
-    return requeued;
+    const updated = OPEN_STATUSES.includes(delivery.status) ? await this.callBack(delivery, nowMs) : await this.requeue(stored, nowMs);
+    if (updated) this.wake([delivery.endpointId]);
+    return updated;
   }
 
   async replayDeliveries(
@@ -457,15 +484,16 @@ export class JetStreamStore implements Store {
     toMs: number,
     nowMs: number,
   ): Promise<number> {
-    // Open deliveries are in the queue already; replay takes the finished ones back.
-    const wanted: DeliveryStatus[] = statuses.filter((s) => s === DeliveryStatus.Succeeded || s === DeliveryStatus.Dead);
+    const wanted: DeliveryStatus[] = statuses.filter((s) => s !== DeliveryStatus.Cancelled);
     if (wanted.length === 0) return 0;
+    // As on SQLite: every matching delivery that is not being attempted right now.
     const chosen = (await this.scanStates(`*.${endpointId}.*`)).filter(
-      ({ delivery: d }) => wanted.includes(d.status) && d.createdMs >= fromMs && d.createdMs < toMs,
+      ({ delivery: d }) => wanted.includes(d.status) && d.createdMs >= fromMs && d.createdMs < toMs && !this.held.has(d.id),
     );
     let count = 0;
     await inBatches(chosen, async (d) => {
-      if (await this.requeue(d, nowMs)) count++;
+      const open = OPEN_STATUSES.includes(d.delivery.status);
+      if (await (open ? this.callBack(d.delivery, nowMs) : this.requeue(d, nowMs))) count++;
     });
     if (count > 0) this.wake([endpointId]);
     return count;
@@ -485,7 +513,13 @@ export class JetStreamStore implements Store {
   }
 
   async claim(requests: readonly ClaimRequest[], nowMs: number): Promise<ClaimResult[]> {
-    return Promise.all(requests.map((r) => this.claimFor(r, nowMs)));
+    // Each endpoint on its own: one endpoint's failure must not strand what the others took.
+    const settled = await Promise.allSettled(requests.map((r) => this.claimFor(r, nowMs)));
+    return settled.map((result, i) => {
+      if (result.status === "fulfilled") return result.value;
+      this.o.logger.warn({ err: result.reason, endpointId: requests[i]?.endpointId }, "claiming deliveries failed; trying again shortly");
+      return { claimed: [], nextDue: nowMs + CLAIM_RETRY_MS };
+    });
   }
 
   async complete(records: readonly AttemptRecord[], endpoints: EndpointUpdates, nowMs: number): Promise<void> {
@@ -513,18 +547,19 @@ export class JetStreamStore implements Store {
       // One write: the state carries this attempt. The one it replaces goes to the stream
       // first, so that a failure in between loses neither.
       const previous = held.lastAttempt;
-      writes.push(
-        previous && previous.id !== attempt.id
-          ? this.publishAttempt(previous).then(() => this.putState(state, attempt))
-          : this.putState(state, attempt),
-      );
+      // A retry's ack subject goes with its state: RetryDelivery, in any process, can call it back early.
+      const stored: StoredDelivery = {
+        delivery: state,
+        lastAttempt: attempt,
+        cycle: held.cycle,
+        parkedAs: record.status === DeliveryStatus.Retrying ? held.reply : undefined,
+      };
+      writes.push(previous && previous.id !== attempt.id ? this.publishAttempt(previous).then(() => this.putState(stored)) : this.putState(stored));
       finished.push({ held, record });
     }
     for (const [endpointId, reason] of endpoints.disable) {
-      const endpoint = this.mirror.endpoints.get(endpointId);
-      if (!endpoint) continue;
-      const disabled = { ...endpoint, disabled: true, disabledReason: reason, updatedMs: nowMs };
-      writes.push(this.mirror.putEndpoint(disabled));
+      // Only these fields: an operator's concurrent change to the endpoint is kept.
+      writes.push(this.mirror.updateEndpoint(endpointId, (endpoint) => ({ ...endpoint, disabled: true, disabledReason: reason, updatedMs: nowMs })));
     }
     for (const [endpointId, since] of endpoints.failingSince) {
       writes.push(this.mirror.putFailing(endpointId, since));
@@ -667,22 +702,46 @@ export class JetStreamStore implements Store {
       for (const m of messages) this.nc.publish(m.reply, "-NAK");
       return { claimed: [], nextDue: undefined };
     }
-    const claimed = (await Promise.all(messages.map((m) => this.hold(m, endpoint, nowMs)))).filter((c): c is ClaimedDelivery => c !== undefined);
-    return { claimed, nextDue: claimed.length < request.limit ? this.nextParked(endpoint.id, nowMs) : undefined };
+    const held = await Promise.allSettled(messages.map((m) => this.hold(m, endpoint, nowMs)));
+    const claimed: ClaimedDelivery[] = [];
+    let failed = false;
+    held.forEach((result, i) => {
+      const message = messages[i] as PulledMessage;
+      if (result.status === "rejected") {
+        // Its state could not be read: hand it back for a later claim.
+        failed = true;
+        this.o.logger.warn({ err: result.reason, endpointId: endpoint.id }, "taking a delivery on failed; handed back");
+        this.nc.publish(message.reply, "-NAK");
+      } else if (result.value) claimed.push(result.value);
+    });
+    let nextDue = claimed.length < request.limit ? this.nextParked(endpoint.id, nowMs) : undefined;
+    if (failed) nextDue = Math.min(nextDue ?? Infinity, nowMs + CLAIM_RETRY_MS);
+    return { claimed, nextDue };
   }
 
-  /** Takes a pulled message on; undefined when it turns out to be finished already. */
+  /** Takes a pulled message on; undefined when it turns out to be finished already (or unreadable). */
   private async hold(message: PulledMessage, endpoint: Endpoint, nowMs: number): Promise<ClaimedDelivery | undefined> {
-    const { meta, payload } = unframe<DeliveryMeta>(message.data);
+    let meta: DeliveryMeta;
+    let payload: Uint8Array;
+    try {
+      ({ meta, payload } = unframe<DeliveryMeta>(message.data));
+    } catch (err) {
+      // Not a delivery message hookline wrote: it can never be sent, so it must not come back.
+      this.o.logger.error({ err, consumer: message.consumer }, "unreadable delivery message terminated");
+      this.nc.publish(message.reply, "+TERM");
+      return undefined;
+    }
     this.parked.get(meta.endpointId)?.delete(meta.deliveryId);
     let attempts = meta.priorAttempts;
     let lastAttempt: Attempt | undefined;
+    let cycle: RetryCycle = { startMs: meta.cycleStartMs, priorAttempts: meta.priorAttempts };
     if (message.deliveries > 1) {
       // Handed out before: the recorded state knows how many of those were attempts (a crash
-      // or a hand-back is not one).
+      // or a hand-back is not one), and whether RetryDelivery started a new cycle.
       const stored = await this.getStored(stateKey(meta.tenantId, meta.endpointId, meta.deliveryId));
       const state = stored?.delivery;
       lastAttempt = stored?.lastAttempt;
+      if (stored?.cycle && stored.cycle.startMs > cycle.startMs) cycle = stored.cycle;
       if (state && !OPEN_STATUSES.includes(state.status)) {
         // Its outcome was stored but the ack was lost (a node failed over): settle it, do not send it again.
         this.nc.publish(message.reply, state.status === DeliveryStatus.Succeeded ? "+ACK" : "+TERM");
@@ -691,9 +750,9 @@ export class JetStreamStore implements Store {
       attempts = Math.max(meta.priorAttempts, state?.attempts ?? meta.priorAttempts + message.deliveries - 1);
     }
     const lane = parseConsumerName(message.consumer).keyed ? message.consumer : undefined;
-    this.held.set(meta.deliveryId, { meta, reply: message.reply, lane, lastAttempt });
+    this.held.set(meta.deliveryId, { meta, reply: message.reply, lane, lastAttempt, cycle });
     // Until it is settled; at worst until the server would hand it out again.
-    if (lane) this.busyLanes.set(lane, nowMs + endpoint.timeoutMs + ACK_WAIT_MARGIN_MS);
+    if (lane) this.busyLanes.set(lane, nowMs + endpoint.timeoutMs + this.o.ackWaitMs);
     return {
       deliveryId: meta.deliveryId,
       eventId: meta.eventId,
@@ -704,8 +763,8 @@ export class JetStreamStore implements Store {
       orderingKey: meta.orderingKey,
       payload,
       attempts,
-      cycleAttempts: attempts - meta.priorAttempts,
-      cycleStartMs: meta.cycleStartMs,
+      cycleAttempts: attempts - cycle.priorAttempts,
+      cycleStartMs: cycle.startMs,
     };
   }
 
@@ -745,7 +804,7 @@ export class JetStreamStore implements Store {
       createdMs: meta.createdMs,
       updatedMs: nowMs,
     };
-    return [this.putState(state), this.publishDelivery(meta, payload, endpointId, ordinal)];
+    return [this.putState({ delivery: state, lastAttempt: undefined }), this.publishDelivery(meta, payload, endpointId, ordinal)];
   }
 
   /** A new delivery's message; a repeat inside the duplicate window is dropped by the stream. */
@@ -817,6 +876,41 @@ export class JetStreamStore implements Store {
     );
   }
 
+  /**
+   * Makes an open delivery due now with a fresh retry cycle. One waiting out its backoff is
+   * called back: the new cycle goes with its state, then its parked message is nak'd again,
+   * without delay. One that is due (queued, or its backoff nearly over) is left as it is: its
+   * message may be in flight in another process, where a nak would have it sent twice.
+   */
+  private async callBack(seen: Delivery, nowMs: number): Promise<Delivery> {
+    const key = stateKey(seen.tenantId, seen.endpointId, seen.id);
+    for (let round = 0; round < CALL_BACK_ROUNDS; round++) {
+      if (round > 0) await new Promise((resolve) => setTimeout(resolve, 10 * round));
+      const entry = await this.stateKv.get(key);
+      if (!entry || entry.operation !== "PUT") return seen;
+      const stored = decodeDelivery(entry.value);
+      const { delivery, parkedAs } = stored;
+      if (delivery.status !== DeliveryStatus.Retrying || !parkedAs || delivery.nextAttemptMs <= nowMs + CALL_BACK_MARGIN_MS) return delivery;
+      const state: Delivery = { ...delivery, nextAttemptMs: nowMs, updatedMs: nowMs };
+      const cycle: RetryCycle = { startMs: nowMs, priorAttempts: delivery.attempts };
+      try {
+        // Only over the state that named this ack subject: an attempt stored meanwhile wins.
+        await this.stateKv.update(key, encodeDelivery({ delivery: state, lastAttempt: stored.lastAttempt, cycle }), entry.revision);
+      } catch (err) {
+        if (isWrongRevision(err)) continue;
+        throw new HooklineError("unavailable", `JetStream did not confirm a write (${(err as Error).message}); retry`);
+      }
+      await this.nc.request(parkedAs, "-NAK", { timeout: LANE_ACK_TIMEOUT_MS }).catch(() => undefined);
+      this.parked.get(delivery.endpointId)?.delete(delivery.id);
+      // Parked here on an ordered lane: that lane may be pulled again now.
+      const event = await this.eventById(delivery.eventId);
+      const ordered = this.mirror.endpoints.get(delivery.endpointId)?.ordering === "ordered_by_key";
+      if (event) this.busyLanes.delete(consumerName(delivery.endpointId, laneOf(ordered, event.meta.orderingKey)));
+      return state;
+    }
+    throw new HooklineError("aborted", `delivery ${seen.id} kept changing while it was being retried; retry`);
+  }
+
   /** Queues a finished delivery again with a fresh retry cycle; undefined when its event is gone. */
   private async requeue({ delivery, lastAttempt }: StoredDelivery, nowMs: number): Promise<Delivery | undefined> {
     const event = await this.eventById(delivery.eventId);
@@ -843,12 +937,13 @@ export class JetStreamStore implements Store {
     // The next attempt's record will not know this one: move it to the stream first.
     if (lastAttempt) await confirm([this.publishAttempt(lastAttempt)]);
     // A fresh message id: the first cycle's is still in the stream's duplicate window.
-    await confirm([this.putState(state), this.sendDelivery(meta, event.payload, `${delivery.id}.${nowMs}`)]);
+    await confirm([this.putState({ delivery: state, lastAttempt: undefined }), this.sendDelivery(meta, event.payload, `${delivery.id}.${nowMs}`)]);
     return state;
   }
 
-  private putState(delivery: Delivery, lastAttempt?: Attempt): Promise<PubAck> {
-    return this.js.publish(stateSubject(stateKey(delivery.tenantId, delivery.endpointId, delivery.id)), encodeDelivery({ delivery, lastAttempt }));
+  private putState(stored: StoredDelivery): Promise<PubAck> {
+    const { delivery } = stored;
+    return this.js.publish(stateSubject(stateKey(delivery.tenantId, delivery.endpointId, delivery.id)), encodeDelivery(stored));
   }
 
   /** Moves an attempt into the attempts stream; its id as message id makes a repeat harmless. */
@@ -905,7 +1000,7 @@ export class JetStreamStore implements Store {
 
   /** Creates or updates the endpoint's consumers when their settings changed. */
   private async ensureConsumers(endpoint: Endpoint): Promise<void> {
-    const ackWait = (endpoint.timeoutMs + ACK_WAIT_MARGIN_MS) * NS_PER_MS;
+    const ackWait = this.o.ackWaitMs * NS_PER_MS;
     for (const lane of [...lanes(endpoint.ordering === "ordered_by_key"), ...this.priorityLanesOf(endpoint.id)]) {
       const name = consumerName(endpoint.id, lane);
       const maxAckPending = parseConsumerName(name).keyed ? 1 : endpoint.maxInFlight + PARKED_RETRIES;
@@ -963,6 +1058,12 @@ export class JetStreamStore implements Store {
     }
   }
 
+  /** Renews ack_wait of every message this process holds or has buffered for a claim. */
+  private sendProgress(): void {
+    for (const held of this.held.values()) this.nc.publish(held.reply, "+WPI");
+    for (const ready of this.ready.values()) for (const { message } of ready) this.nc.publish(message.reply, "+WPI");
+  }
+
   /** A wake-up or poll: new work may be anywhere on these endpoints. */
   private emitDue(endpointIds: readonly string[]): void {
     for (const id of endpointIds) this.countWake(id);
@@ -981,8 +1082,9 @@ async function connectTo(o: JetStreamStoreOptions): Promise<NatsConnection> {
     o.tls.caFile || o.tls.certFile || o.tls.keyFile
       ? { ...(o.tls.caFile && { caFile: o.tls.caFile }), ...(o.tls.certFile && { certFile: o.tls.certFile }), ...(o.tls.keyFile && { keyFile: o.tls.keyFile }) }
       : undefined;
+  let nc: NatsConnection;
   try {
-    return await connect({
+    nc = await connect({
       servers: o.servers.split(",").map((s) => s.trim()),
       name: "hookline",
       // A server that wants a client certificate and gets none stalls the handshake: give up
@@ -1003,6 +1105,12 @@ async function connectTo(o: JetStreamStoreOptions): Promise<NatsConnection> {
         (secured ? ", and that --nats-tls-ca/--nats-tls-cert/--nats-tls-key and --nats-creds match what the server requires" : ""),
     );
   }
+  const refused = unsupportedServer(nc.info?.version);
+  if (refused) {
+    await nc.close();
+    throw new Error(`${refused} (connected to ${nc.info?.server_name ?? o.servers})`);
+  }
+  return nc;
 }
 
 /** Creates the stream, or brings an existing one's duplicate window in line with the settings. */

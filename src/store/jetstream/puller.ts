@@ -31,7 +31,7 @@ interface OpenPull {
 }
 
 /**
- * The server (2.9) ends a no_wait pull that found too few messages only at its expiry; the
+ * A no_wait pull with an expiry that finds nothing waits for a message until then; the
  * expiry stays at 100 ms because a shorter one gets requests dropped unanswered under load.
  */
 const PULL_EXPIRES_MS = 100;

@@ -403,8 +403,13 @@ export class SqliteStore implements Store {
     return (this.stmt.listTenants.all(afterId ?? "", limit) as TenantRow[]).map(toTenant);
   }
 
-  async updateTenant(tenant: Tenant): Promise<void> {
-    this.stmt.updateTenant.run(fromTenant(tenant));
+  async updateTenant(id: string, change: (current: Tenant) => Tenant): Promise<Tenant | undefined> {
+    // Read and write in one synchronous step: nothing can come in between.
+    const row = this.stmt.getTenant.get(id) as TenantRow | undefined;
+    if (!row) return undefined;
+    const next = change(toTenant(row));
+    this.stmt.updateTenant.run(fromTenant(next));
+    return next;
   }
 
   async deleteTenant(id: string, nowMs: number): Promise<boolean> {
@@ -438,8 +443,12 @@ export class SqliteStore implements Store {
     return (this.stmt.allEndpoints.all() as EndpointRow[]).map(toEndpoint);
   }
 
-  async updateEndpoint(endpoint: Endpoint): Promise<void> {
-    this.stmt.updateEndpoint.run(fromEndpoint(endpoint));
+  async updateEndpoint(id: string, change: (current: Endpoint) => Endpoint): Promise<Endpoint | undefined> {
+    const row = this.stmt.getEndpoint.get(id) as EndpointRow | undefined;
+    if (!row) return undefined;
+    const next = change(toEndpoint(row));
+    this.stmt.updateEndpoint.run(fromEndpoint(next));
+    return next;
   }
 
   async deleteEndpoint(id: string, nowMs: number): Promise<boolean> {
