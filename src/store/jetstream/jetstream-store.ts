@@ -54,6 +54,7 @@ import {
 } from "./codec.ts";
 import type { ApiKeyStore } from "../api-key-store.ts";
 import { JetStreamApiKeyStore } from "./api-key-store.ts";
+import { JetStreamHistoryStore } from "./history-store.ts";
 import { ConfigMirror } from "./config-mirror.ts";
 import {
   ATTEMPTS_STREAM,
@@ -146,6 +147,7 @@ export class JetStreamStore implements Store {
   private readonly dueListeners = new Set<(endpointIds: readonly string[]) => void>();
   private readonly poll: NodeJS.Timeout;
   private readonly puller: Puller;
+  readonly history: JetStreamHistoryStore;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -156,6 +158,7 @@ export class JetStreamStore implements Store {
     readonly apiKeys: ApiKeyStore,
     private readonly o: JetStreamStoreOptions,
   ) {
+    this.history = new JetStreamHistoryStore(jsm, stateKv);
     this.puller = new Puller(nc, {
       late: (message) => this.keepForNextClaim(message),
       ended: (consumer) => this.notifyDue([parseConsumerName(consumer).endpointId]),
@@ -404,6 +407,8 @@ export class JetStreamStore implements Store {
         (filter.tenantId === "" || d.tenantId === filter.tenantId) &&
         (filter.endpointId === "" || d.endpointId === filter.endpointId) &&
         (filter.statuses.length === 0 || filter.statuses.includes(d.status)) &&
+        (filter.startMs === undefined || d.createdMs >= filter.startMs) &&
+        (filter.endMs === undefined || d.createdMs < filter.endMs) &&
         (afterId === undefined || d.id < afterId),
     );
     return matching.sort((a, b) => (a.id < b.id ? 1 : -1)).slice(0, limit);
