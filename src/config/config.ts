@@ -37,6 +37,10 @@ export interface Config {
   adminKey: string;
   /** How long an API key lookup is trusted: a revoked key stops working within this time. */
   apiKeyCacheMs: number;
+  /** Events, deliveries and attempts older than this are pruned; 0 keeps them forever. */
+  retentionMs: number;
+  /** Time between retention sweeps. */
+  retentionIntervalMs: number;
 }
 
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
@@ -129,6 +133,15 @@ function adminKey(raw: string): string {
   return v;
 }
 
+const MAX_RETENTION_MS = 100 * 365 * 86_400_000;
+
+/** 0 (keep forever) or a window of at least a second. */
+function retention(raw: string): number {
+  const ms = parseDuration(raw);
+  if (ms !== 0 && (ms < 1000 || ms > MAX_RETENTION_MS)) throw new Error('must be 0 (keep forever) or a duration from "1s" to "36500d"');
+  return ms;
+}
+
 function setting<K extends keyof Config>(key: K, flag: string, parse: Parser<Config[K]>, help: string, env?: string): Setting<K> {
   return { key, flag, env: env ?? `HOOKLINE_${flag.replace(/-/g, "_").toUpperCase()}`, parse, help };
 }
@@ -168,6 +181,8 @@ export const SETTINGS = [
   setting("natsReplicas", "nats-replicas", integer(1, 5), "replicas of hookline's streams and buckets when it creates them (3 on a cluster)"),
   setting("adminKey", "admin-key", adminKey, "admin API key (at least 32 characters); without one, the first start creates and prints one"),
   setting("apiKeyCacheMs", "api-key-cache", duration(0, 60_000), "how long an API key check is cached: a revoked key stops working within this time"),
+  setting("retentionMs", "retention", retention, "prune events, deliveries and attempts older than this (0 = keep forever); open deliveries and their events are kept until they finish"),
+  setting("retentionIntervalMs", "retention-interval", duration(100, 86_400_000), "time between retention sweeps"),
 ] as const;
 
 export const DEFAULTS: Config = {
@@ -200,6 +215,8 @@ export const DEFAULTS: Config = {
   natsReplicas: 1,
   adminKey: "",
   apiKeyCacheMs: 2_000,
+  retentionMs: 30 * 86_400_000,
+  retentionIntervalMs: 60_000,
 };
 
 export interface ConfigSources {

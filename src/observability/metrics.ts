@@ -100,6 +100,7 @@ export function createMetrics() {
     commitSeconds: registry.histogram("hookline_publish_commit_duration_seconds", "Duration of group commits.", [
       0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1,
     ]),
+    pruned: registry.counter("hookline_retention_pruned_total", "Rows removed by retention, by kind (events, deliveries, attempts)."),
     rss: registry.gauge("hookline_process_resident_memory_bytes", "Resident memory.", () => memory().rss),
   };
 }
