@@ -11,6 +11,7 @@ const CONTRACT = [
   "delivery-smoke",
   "grpc-js",
   "health-reflection",
+  "history",
   "isolation",
   "ordering",
   "publish",
