@@ -17,6 +17,7 @@ const CONTRACT = [
   "publish",
   "rate-limits",
   "replay",
+  "retention",
   "retries",
   "signing",
   "validation",
