@@ -41,7 +41,15 @@ export class SqliteHistoryStore implements HistoryStore {
   /** Statements whose SQL depends on the filters given: compiled once per distinct shape. */
   private readonly shaped = new Map<string, Database.Statement>();
 
-  constructor(private readonly db: Database.Database) {
+  /**
+   * `relaxed` runs a transaction without waiting for fsync: a prune lost to a power failure
+   * only means those rows are pruned again by the next sweep, and an fsync per step would
+   * hold the event loop for as long as the disk takes.
+   */
+  constructor(
+    private readonly db: Database.Database,
+    private readonly relaxed: <T>(fn: () => T) => T,
+  ) {
     this.stmt = {
       oldEvents: db.prepare(PRUNE_SQL.oldEvents).pluck(),
       openDelivery: db.prepare(PRUNE_SQL.openDelivery).pluck(),
@@ -62,7 +70,7 @@ export class SqliteHistoryStore implements HistoryStore {
     const s = this.stmt;
     // One short transaction per step: the caller yields between steps, so publishes and
     // attempts wait for at most one step.
-    return this.db.transaction((): PruneStep => {
+    return this.relaxed((): PruneStep => {
       const step: PruneStep = { events: 0, deliveries: 0, attempts: 0, kept: 0, lastId: undefined };
       const ids = s.oldEvents.all(afterId ?? "", idAtTime("evt", beforeMs), limit) as string[];
       for (const id of ids) {
@@ -77,6 +85,6 @@ export class SqliteHistoryStore implements HistoryStore {
       }
       step.lastId = ids.length === limit ? ids[ids.length - 1] : undefined;
       return step;
-    })();
+    });
   }
 }

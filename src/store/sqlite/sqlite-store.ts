@@ -241,7 +241,7 @@ export class SqliteStore implements Store {
     this.db.pragma("cache_size = -65536");
     migrate(this.db);
     this.apiKeys = new SqliteApiKeyStore(this.db);
-    this.history = new SqliteHistoryStore(this.db);
+    this.history = new SqliteHistoryStore(this.db, (fn) => this.relaxed(fn));
     const db = this.db;
     this.stmt = {
       insertTenant: db.prepare(
