@@ -137,8 +137,14 @@ const MAX_RETENTION_MS = 100 * 365 * 86_400_000;
 
 /** 0 (keep forever) or a window of at least a second. */
 function retention(raw: string): number {
-  const ms = parseDuration(raw);
-  if (ms !== 0 && (ms < 1000 || ms > MAX_RETENTION_MS)) throw new Error('must be 0 (keep forever) or a duration from "1s" to "36500d"');
+  const refused = new Error('must be 0 (keep forever) or a duration from "1s" to "36500d", such as "30d"');
+  let ms: number;
+  try {
+    ms = parseDuration(raw);
+  } catch {
+    throw refused;
+  }
+  if (ms !== 0 && (ms < 1000 || ms > MAX_RETENTION_MS)) throw refused;
   return ms;
 }
 
