@@ -42,8 +42,8 @@ const and = (...terms: string[]) => terms.filter((t) => t !== "").join(" AND ");
  * - by event: its id range (one event's deliveries are contiguous ids);
  * - by endpoint or tenant: (endpoint_id|tenant_id, status, id), one range per status,
  *   merged by id; SQLite merges UNION ALL arms that each come in id order without sorting;
- * - by status alone: (status, id) likewise;
- * - no filter: the id index.
+ * - no tenant or endpoint (admin): the id index, skipping other statuses; not indexed on
+ *   purpose (see migrations.ts), so a rare status reads back until it fills the page.
  * A unary + keeps a redundant term (the tenant of an endpoint) from choosing the index.
  */
 export function deliveriesQuery(filter: DeliveryFilter, afterId: string | undefined, limit: number): Query {
@@ -74,9 +74,12 @@ export function deliveriesQuery(filter: DeliveryFilter, afterId: string | undefi
     lead = "tenant_id = ?";
     leadParams.push(filter.tenantId);
   }
-  if (lead === "" && statuses.length === 0) {
-    const where = bounds.sql === "" ? "" : `WHERE ${bounds.sql}`;
-    return { sql: `SELECT ${DELIVERY_COLUMNS} FROM deliveries ${where} ORDER BY id DESC LIMIT ?`, params: [...bounds.params, limit] };
+  if (lead === "") {
+    const where = and(bounds.sql, statuses.length > 0 ? `status IN (${statuses.map(() => "?").join(", ")})` : "");
+    return {
+      sql: `SELECT ${DELIVERY_COLUMNS} FROM deliveries ${where === "" ? "" : `WHERE ${where}`} ORDER BY id DESC LIMIT ?`,
+      params: [...bounds.params, ...statuses, limit],
+    };
   }
   const arms: string[] = [];
   const params: (string | number)[] = [];
@@ -88,8 +91,8 @@ export function deliveriesQuery(filter: DeliveryFilter, afterId: string | undefi
 }
 
 /**
- * One page of ListEvents, newest first: (tenant_id, type, id), (tenant_id, id), (type, id)
- * or the id index, whichever matches the filters, read as one range.
+ * One page of ListEvents, newest first: (tenant_id, type, id), (tenant_id, id) or the id
+ * index, read as one range. By type alone (admin) the id index skips other types.
  */
 export function eventsQuery(filter: EventFilter, afterId: string | undefined, limit: number): Query {
   const bounds = idBounds("evt", filter.startMs, filter.endMs, afterId);
@@ -104,8 +107,10 @@ export function eventsQuery(filter: EventFilter, afterId: string | undefined, li
     params.push(filter.type);
   }
   const where = and(...terms, bounds.sql);
+  // With both id bounds SQLite would rather take (tenant_id, id) and skip other types.
+  const index = filter.tenantId !== "" && filter.type !== "" ? " INDEXED BY events_by_tenant_type" : "";
   return {
-    sql: `SELECT ${EVENT_COLUMNS} FROM events ${where === "" ? "" : `WHERE ${where}`} ORDER BY id DESC LIMIT ?`,
+    sql: `SELECT ${EVENT_COLUMNS} FROM events${index} ${where === "" ? "" : `WHERE ${where}`} ORDER BY id DESC LIMIT ?`,
     params: [...params, ...bounds.params, limit],
   };
 }
