@@ -37,7 +37,7 @@ try {
   const endpoints: string[] = [];
   for (let i = 0; i < FAN_OUT; i++) {
     const endpoint: Endpoint = {
-      id: newId("ep"),
+      id: newId("ep", old), // ids are monotonic: one made "now" would date the old events now
       tenantId: "tnt_bench",
       url: "http://127.0.0.1:9/never",
       eventTypes: [],
@@ -63,9 +63,12 @@ try {
   const batch: EventInput[] = Array.from({ length: 200 }, (_, i) => ({ tenantId: "tnt_bench", type: "bench.event", payload: encodePayload({ seq: i, t: old }, 512), idempotencyKey: "", orderingKey: "" }));
   for (let done = 0; done < EVENTS; done += batch.length) await store.publish([batch.slice(0, Math.min(batch.length, EVENTS - done))], () => endpoints, old);
   // Every delivery attempted once; every 100th left RETRYING so its event must stay.
-  for (let settled = 0, idle = 0; settled < EVENTS * FAN_OUT && idle < 50; ) {
+  let settled = 0;
+  for (let idle = 0; settled < EVENTS * FAN_OUT && idle < 400; ) {
     const claimed = (await store.claim(endpoints.map((endpointId) => ({ endpointId, limit: 500, ordered: false })), Date.now())).flatMap((r) => r.claimed);
     idle = claimed.length === 0 ? idle + 1 : 0;
+    // An open pull lasts up to 100 ms; claims meanwhile come back empty.
+    if (claimed.length === 0) await new Promise((r) => setTimeout(r, 25));
     const records = claimed.map((c, i): AttemptRecord => ({
       status: i % 100 === 0 ? DeliveryStatus.Retrying : DeliveryStatus.Succeeded,
       nextAttemptMs: i % 100 === 0 ? Date.now() + DAY_MS : 0,
@@ -74,7 +77,7 @@ try {
     await store.complete(records, { disable: new Map(), failingSince: new Map() }, old);
     settled += claimed.length;
   }
-  process.stdout.write(`populated ${EVENTS.toLocaleString("en-US")} events, ${(EVENTS * FAN_OUT).toLocaleString("en-US")} deliveries in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+  process.stdout.write(`populated ${EVENTS.toLocaleString("en-US")} events, ${(EVENTS * FAN_OUT).toLocaleString("en-US")} deliveries (${settled} attempted) in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
 
   const sweeper = new RetentionSweeper({ history: store.history, windowMs: DAY_MS, intervalMs: 60_000, batch: 200, now: Date.now, logger });
   const loop = monitorEventLoopDelay({ resolution: 1 });

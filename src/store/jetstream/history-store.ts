@@ -8,6 +8,11 @@ import { ATTEMPTS_STREAM, attemptSubject, EVENTS_STREAM, eventSubject, STATE_STR
 
 /** Message gets kept in flight at once when walking the events stream. */
 const READ_AHEAD = 128;
+/**
+ * Events pruned at once within a step: each is a few gets and deletes, and starting them is
+ * synchronous work, so a whole step's worth at once would hold the event loop.
+ */
+const PRUNE_CONCURRENCY = 20;
 const OPEN: readonly DeliveryStatus[] = [DeliveryStatus.Pending, DeliveryStatus.Retrying];
 
 interface Found {
@@ -134,11 +139,12 @@ export class JetStreamHistoryStore implements HistoryStore {
     if (this.recheck.length > 0) {
       const seqs = this.recheck.splice(0, limit);
       for (const seq of seqs) this.kept.delete(seq);
-      candidates = (await Promise.all(seqs.map((seq) => this.read({ seq })))).filter((f): f is Found => f !== undefined);
+      candidates = (await inGroups(seqs, READ_AHEAD, (seq) => this.read({ seq }))).filter((f): f is Found => f !== undefined);
       more = true;
     } else {
       const to = Math.min(range.last, this.watermark + limit - 1);
-      const chunk = await Promise.all(Array.from({ length: Math.max(0, to - this.watermark + 1) }, (_, i) => this.read({ seq: this.watermark + i })));
+      const seqs = Array.from({ length: Math.max(0, to - this.watermark + 1) }, (_, i) => this.watermark + i);
+      const chunk = await inGroups(seqs, READ_AHEAD, (seq) => this.read({ seq }));
       const cutoff = idAtTime("evt", beforeMs);
       candidates = [];
       let reachedNew = false;
@@ -152,7 +158,7 @@ export class JetStreamHistoryStore implements HistoryStore {
       this.watermark = reachedNew ? (candidates.at(-1)?.seq ?? this.watermark - 1) + 1 : to + 1;
       more = !reachedNew && to < range.last;
     }
-    const outcomes = await Promise.all(candidates.map((found) => this.pruneEvent(found)));
+    const outcomes = await inGroups(candidates, PRUNE_CONCURRENCY, (found) => this.pruneEvent(found));
     for (const [i, outcome] of outcomes.entries()) {
       if (outcome === "kept") {
         this.kept.add((candidates[i] as Found).seq);
@@ -194,4 +200,11 @@ export class JetStreamHistoryStore implements HistoryStore {
     await this.jsm.streams.deleteMessage(EVENTS_STREAM, seq, false).catch(() => false);
     return { deliveries: states.length, attempts };
   }
+}
+
+/** Runs `fn` over the items, `size` at a time, results in input order. */
+async function inGroups<T, R>(items: readonly T[], size: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += size) out.push(...(await Promise.all(items.slice(i, i + size).map(fn))));
+  return out;
 }
