@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
 import { DeliveryStatus } from "../../src/gen/hookline/v1/delivery_pb.ts";
+import { authHeaders } from "../helpers/auth.ts";
 import { json } from "../helpers/clients.ts";
 import { codeOf } from "../helpers/errors.ts";
 import { useHookline } from "../helpers/fixtures.ts";
@@ -69,5 +70,7 @@ describe("retention", () => {
     // What is younger than the window stays.
     expect((await api.events.getEvent({ id: fresh })).event?.id).toBe(fresh);
     expect(server.logs.some((l) => l.msg === "retention sweep" && Number(l.events) > 0)).toBe(true);
+    const metrics = await (await fetch(`${server.baseUrl}/metrics`, { headers: authHeaders() })).text();
+    expect(Number(/^hookline_retention_pruned_total\{kind="events"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(2);
   });
 });

@@ -100,9 +100,11 @@ export class JetStreamHistoryStore implements HistoryStore {
       seq = token ? token.seq - 1 : await this.lastSeqBelow(below, range.first, range.last);
     }
     const out: StoredEvent[] = [];
-    // Newest first, READ_AHEAD gets at a time; deleted sequences read as nothing.
+    // Unfiltered, a page is about `limit` messages; filtered, read further ahead.
+    const ahead = filter.tenantId === "" && filter.type === "" ? Math.min(READ_AHEAD, limit) : READ_AHEAD;
+    // Newest first, `ahead` gets at a time; deleted sequences read as nothing.
     while (seq >= range.first && out.length < limit) {
-      const from = Math.max(range.first, seq - READ_AHEAD + 1);
+      const from = Math.max(range.first, seq - ahead + 1);
       const chunk = await Promise.all(Array.from({ length: seq - from + 1 }, (_, i) => this.read({ seq: seq - i })));
       for (const found of chunk) {
         if (!found) continue;
