@@ -69,7 +69,7 @@ export class RetentionSweeper {
       afterId = step.lastId;
       await yieldToEventLoop();
     } while (afterId !== undefined);
-    if (totals.events > 0 || totals.kept > 0) this.o.logger.info({ ...totals, windowMs: this.o.windowMs }, "retention sweep");
+    if (totals.events > 0) this.o.logger.info({ ...totals, windowMs: this.o.windowMs }, "retention sweep");
     return totals;
   }
 
