@@ -37,6 +37,19 @@ export function timestampToMs(t: Timestamp | undefined): number | undefined {
   return t === undefined ? undefined : timestampMs(t);
 }
 
+/** A list's start_time/end_time as [startMs, endMs); either may be unbounded. */
+export function creationWindow(req: { startTime?: Timestamp | undefined; endTime?: Timestamp | undefined }): {
+  startMs: number | undefined;
+  endMs: number | undefined;
+} {
+  const startMs = timestampToMs(req.startTime);
+  const endMs = timestampToMs(req.endTime);
+  if (startMs !== undefined && startMs < 0) throw invalidArgument("start_time", "must not be before 1970");
+  if (endMs !== undefined && endMs < 0) throw invalidArgument("end_time", "must not be before 1970");
+  if (startMs !== undefined && endMs !== undefined && endMs <= startMs) throw invalidArgument("end_time", "must be after start_time");
+  return { startMs, endMs };
+}
+
 function optionalTimestamp(ms: number): Timestamp | undefined {
   return ms > 0 ? timestampFromMs(ms) : undefined;
 }

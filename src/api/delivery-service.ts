@@ -5,7 +5,7 @@ import { DeliveryStatus as Status, type Delivery } from "../core/types.ts";
 import { requireNonEmpty } from "../core/validation.ts";
 import { DeliveryService, DeliveryStatus } from "../gen/hookline/v1/delivery_pb.ts";
 import type { DeliveryFeed } from "../dispatch/delivery-feed.ts";
-import { attemptToProto, deliveryToProto, timestampToMs } from "./convert.ts";
+import { attemptToProto, creationWindow, deliveryToProto, timestampToMs } from "./convert.ts";
 import type { ServiceDeps } from "./deps.ts";
 import { paginate } from "./paging.ts";
 
@@ -63,6 +63,7 @@ export function deliveryService(
         endpointId: req.endpointId,
         eventId: req.eventId,
         statuses: checkStatuses("statuses", req.statuses),
+        ...creationWindow(req),
       };
       const page = await paginate("deliveries", req, (after, limit) => store.listDeliveries(filter, after, limit), deliveryToProto);
       return { deliveries: page.items, nextPageToken: page.nextPageToken };

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { principalOf, requireTenant, requireVisible, type Principal } from "../auth/principal.ts";
+import { principalOf, requireTenant, requireVisible, scopedTenant, type Principal } from "../auth/principal.ts";
 import { HooklineError, echo, invalidArgument, notFound, withFieldPrefix } from "../core/errors.ts";
 import type { EventInput, PublishResult } from "../core/types.ts";
 import { Limits, checkEventType, checkIntRange, checkKey, requireNonEmpty } from "../core/validation.ts";
@@ -14,9 +14,10 @@ import {
   type PublishStreamResponse,
 } from "../gen/hookline/v1/event_pb.ts";
 import type { GroupCommit } from "../store/group-commit.ts";
-import { eventToProto } from "./convert.ts";
+import { creationWindow, eventToProto } from "./convert.ts";
 import type { ServiceDeps } from "./deps.ts";
 import { asConnectError, codeName } from "./errors.ts";
+import { paginate } from "./paging.ts";
 
 /** Stream requests being committed at once per stream; beyond it, HTTP/2 flow control pushes back. */
 const STREAM_WINDOW = 32;
@@ -117,6 +118,16 @@ export function eventService(deps: ServiceDeps & { ingest: GroupCommit }): Servi
       if (!event) throw notFound("event", req.id);
       requireVisible(principalOf(ctx), "event", req.id, event.tenantId);
       return { event: eventToProto(event) };
+    },
+
+    async listEvents(req, ctx) {
+      const filter = {
+        tenantId: scopedTenant(principalOf(ctx), "tenant_id", req.tenantId),
+        type: req.type === "" ? "" : checkEventType("type", req.type),
+        ...creationWindow(req),
+      };
+      const page = await paginate("events", req, (after, limit) => store.history.listEvents(filter, after, limit), eventToProto);
+      return { events: page.items, nextPageToken: page.nextPageToken };
     },
   };
 }

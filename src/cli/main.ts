@@ -21,7 +21,7 @@ export const COMMANDS: Command[] = [
 ];
 
 /** A group name alone runs its list command: `hookline endpoints` = `hookline endpoints list`. */
-const GROUP_DEFAULTS: Record<string, string> = { tenants: "list", endpoints: "list", deliveries: "list", keys: "list" };
+const GROUP_DEFAULTS: Record<string, string> = { tenants: "list", endpoints: "list", events: "list", deliveries: "list", keys: "list" };
 
 const SERVE_USAGE = `usage: hookline serve [flags]
 

@@ -52,6 +52,10 @@ export interface Config {
   /** Changes a WatchDeliveries stream may leave unread before it is dropped. */
   watcherBuffer: number;
   natsAckWaitMs: number;
+  /** Events, deliveries and attempts older than this are pruned; 0 keeps them forever. */
+  retentionMs: number;
+  /** Time between retention sweeps. */
+  retentionIntervalMs: number;
 }
 
 export type LogFormat = "json" | "pretty";
@@ -152,6 +156,21 @@ function adminKey(raw: string): string {
   return v;
 }
 
+const MAX_RETENTION_MS = 100 * 365 * 86_400_000;
+
+/** 0 (keep forever) or a window of at least a second. */
+function retention(raw: string): number {
+  const refused = new Error('must be 0 (keep forever) or a duration from "1s" to "36500d", such as "30d"');
+  let ms: number;
+  try {
+    ms = parseDuration(raw);
+  } catch {
+    throw refused;
+  }
+  if (ms !== 0 && (ms < 1000 || ms > MAX_RETENTION_MS)) throw refused;
+  return ms;
+}
+
 function setting<K extends keyof Config>(key: K, flag: string, parse: Parser<Config[K]>, help: string, env?: string): Setting<K> {
   return { key, flag, env: env ?? `HOOKLINE_${flag.replace(/-/g, "_").toUpperCase()}`, parse, help };
 }
@@ -200,6 +219,8 @@ export const SETTINGS = [
   setting("maxWatchersPerKey", "max-watchers-per-key", integer(1, 10_000), "WatchDeliveries streams open at once per caller; more get RESOURCE_EXHAUSTED"),
   setting("watcherBuffer", "watcher-buffer", integer(10, 1_000_000), "changes a WatchDeliveries stream may leave unread; beyond that it ends with RESOURCE_EXHAUSTED"),
   setting("natsAckWaitMs", "nats-ack-wait", duration(3_000, 3_600_000), "how long deliveries held by a hookline process that stopped answering wait before another takes them"),
+  setting("retentionMs", "retention", retention, "prune events, deliveries and attempts older than this (0 = keep forever); open deliveries and their events are kept until they finish"),
+  setting("retentionIntervalMs", "retention-interval", duration(100, 86_400_000), "time between retention sweeps"),
 ] as const;
 
 export const DEFAULTS: Config = {
@@ -241,6 +262,8 @@ export const DEFAULTS: Config = {
   maxWatchersPerKey: 20,
   watcherBuffer: 10_000,
   natsAckWaitMs: 20_000,
+  retentionMs: 30 * 86_400_000,
+  retentionIntervalMs: 60_000,
 };
 
 export interface ConfigSources {

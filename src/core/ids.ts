@@ -48,6 +48,17 @@ export function newId(prefix: IdPrefix, nowMs: number = Date.now()): string {
   return `${prefix}_${ulid(nowMs)}`;
 }
 
+/** Largest time a ULID can hold (48-bit milliseconds). */
+const MAX_ID_MS = 2 ** 48 - 1;
+
+/**
+ * The id bound of a moment: every id of this kind made at `ms` or later sorts at or above
+ * it, every one made before sorts below. Turns creation-time ranges into id ranges.
+ */
+export function idAtTime(prefix: IdPrefix, ms: number): string {
+  return `${prefix}_${encodeTime(Math.min(Math.max(0, Math.floor(ms)), MAX_ID_MS))}`;
+}
+
 export function hasPrefix(id: string, prefix: IdPrefix): boolean {
   return id.startsWith(`${prefix}_`) && id.length === prefix.length + 27;
 }

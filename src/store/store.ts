@@ -9,6 +9,7 @@ import type {
   Tenant,
 } from "../core/types.ts";
 import type { ApiKeyStore } from "./api-key-store.ts";
+import type { HistoryStore } from "./history-store.ts";
 
 /** Filters of ListDeliveries; empty strings mean "any". */
 export interface DeliveryFilter {
@@ -16,6 +17,10 @@ export interface DeliveryFilter {
   endpointId: string;
   eventId: string;
   statuses: readonly DeliveryStatus[];
+  /** Created at or after. */
+  startMs?: number | undefined;
+  /** Created before. */
+  endMs?: number | undefined;
 }
 
 /** Endpoint ids that receive an event of this tenant and type (from the caller's endpoint cache). */
@@ -91,6 +96,7 @@ export interface Store {
   close(): Promise<void>;
 
   readonly apiKeys: ApiKeyStore;
+  readonly history: HistoryStore;
 
   createTenant(tenant: Tenant): Promise<void>;
   getTenant(id: string): Promise<Tenant | undefined>;

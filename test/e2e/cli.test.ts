@@ -100,6 +100,24 @@ describe("hookline CLI", () => {
     expect(bad.stderr).toMatch(/--data is not JSON/);
   });
 
+  it("lists events newest first by tenant, type and age, and deliveries by age", async () => {
+    const rx = await receiver();
+    const { tenantId, endpointId } = await tenantWithEndpoint(rx, "cli events");
+    const { results } = await api.events.publish({
+      events: ["cli.one", "cli.two", "cli.one"].map((type) => ({ tenantId, type, payload: new TextEncoder().encode("{}") })),
+    });
+    const ids = results.map((r) => r.eventId);
+    const listed = await runCli(["events", "--tenant", tenantId, "--json"], env());
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(JSON.parse(listed.stdout).events.map((e: { id: string }) => e.id)).toEqual([...ids].reverse());
+    const typed = await runCli(["events", "list", "--tenant", tenantId, "--type", "cli.one", "--since", "1h"], env());
+    expect(typed.code, typed.stderr).toBe(0);
+    expect(typed.stdout.trim().split("\n").map((line) => line.split(/\s+/)[1])).toEqual([ids[2], ids[0]]);
+    await eventually(async () => (await runCli(["deliveries", "--endpoint", endpointId, "--since", "1h", "--json"], env())).stdout.includes(ids[2]!), 15_000, "deliveries listed");
+    const none = await runCli(["deliveries", "--endpoint", endpointId, "--since", "0ms", "--json"], env());
+    expect(JSON.parse(none.stdout).deliveries ?? []).toEqual([]);
+  });
+
   it("reads as JSON, updates, tests and deletes an endpoint, and shows stats", { timeout: 120_000 }, async () => {
     let up = true;
     const rx = await receiver(() => (up ? { status: 200 } : { status: 503, body: "down" }));

@@ -149,3 +149,24 @@ describe("parseDuration", () => {
     expect(() => parseDuration(raw)).toThrow(/duration/);
   });
 });
+
+describe("--retention", () => {
+  it("defaults to 30 days, swept every minute", () => {
+    expect(DEFAULTS.retentionMs).toBe(30 * 86_400_000);
+    expect(DEFAULTS.retentionIntervalMs).toBe(60_000);
+  });
+
+  it.each([
+    ["0", 0],
+    ["2s", 2_000],
+    ["90d", 90 * 86_400_000],
+  ])("%j → %i ms", (raw, ms) => {
+    expect(loadConfig({ argv: ["--retention", raw], env: {} }).retentionMs).toBe(ms);
+  });
+
+  it.each(["500ms", "soon", "-1d"])("%j is refused, naming the flag and that 0 keeps everything", (raw) => {
+    const err = configError(() => loadConfig({ argv: ["--retention", raw], env: {} }));
+    expect(err.message).toContain("flag --retention");
+    expect(err.message).toContain("0 (keep forever)");
+  });
+});

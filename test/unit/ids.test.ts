@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { hasPrefix, newId, type IdPrefix } from "../../src/core/ids.ts";
+import { deliveryId, hasPrefix, idAtTime, newId, type IdPrefix } from "../../src/core/ids.ts";
 
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
@@ -58,5 +58,25 @@ describe("hasPrefix", () => {
     expect(hasPrefix(id, "evt")).toBe(false);
     expect(hasPrefix(id + "0", "ep")).toBe(false);
     expect(hasPrefix("ep_short", "ep")).toBe(false);
+  });
+});
+
+describe("idAtTime", () => {
+  it("separates the ids made before a moment from those made at or after it", () => {
+    const at = Date.UTC(2040, 2, 3, 4, 5, 6, 7);
+    const bound = idAtTime("evt", at);
+    // Made in time order and later than the ids above: ids are monotonic within the process.
+    const [before, atMoment, after] = [newId("evt", at - 1), newId("evt", at), newId("evt", at + 1)];
+    expect(before < bound).toBe(true);
+    expect(atMoment >= bound).toBe(true);
+    expect(after > bound).toBe(true);
+    // Delivery ids carry their event's time.
+    expect(deliveryId(atMoment, 0) >= idAtTime("dlv", at)).toBe(true);
+    expect(deliveryId(before, 31) < idAtTime("dlv", at)).toBe(true);
+  });
+
+  it("clamps times outside what an id can hold", () => {
+    expect(idAtTime("evt", -5)).toBe("evt_0000000000");
+    expect(idAtTime("evt", Number.MAX_SAFE_INTEGER)).toBe("evt_7ZZZZZZZZZ");
   });
 });

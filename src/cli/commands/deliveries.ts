@@ -21,7 +21,8 @@ function statuses(flags: FlagValues, name: string): DeliveryStatus[] {
   });
 }
 
-function since(flags: FlagValues): number | undefined {
+/** --since as a start time: that long ago. */
+export function since(flags: FlagValues): number | undefined {
   const ago = duration(flags, "since");
   return ago === undefined ? undefined : Date.now() - ago;
 }
@@ -41,15 +42,18 @@ export const deliveryCommands: Command[] = [
       ...JSON_FLAG,
       ...FILTER_FLAGS,
       status: { type: "string", value: "LIST", help: "only these statuses, e.g. dead,retrying" },
+      since: { type: "string", value: "AGE", help: "only those created within this long, e.g. 1h or 7d" },
       limit: { type: "string", value: "N", help: "at most this many (1-1000)", default: "50" },
     },
     async run({ flags }) {
+      const start = since(flags);
       const { deliveries } = await connect(flags).deliveries.listDeliveries({
         tenantId: text(flags, "tenant"),
         endpointId: text(flags, "endpoint"),
         eventId: text(flags, "event"),
         statuses: statuses(flags, "status"),
         pageSize: integer(flags, "limit", 50, 1, 1000),
+        ...(start !== undefined && { startTime: timestampFromMs(start) }),
       });
       if (flags.json) printJsonList("deliveries", DeliverySchema, deliveries);
       else for (const d of deliveries) out(deliveryLine(d));

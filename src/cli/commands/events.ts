@@ -1,7 +1,9 @@
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { EventSchema, PublishResponseSchema } from "../../gen/hookline/v1/event_pb.ts";
 import { CONNECTION_FLAGS, JSON_FLAG, connect } from "../api.ts";
-import { requiredText, text, type Command } from "../command.ts";
-import { iso, out, printJson } from "../output.ts";
+import { integer, requiredText, text, type Command } from "../command.ts";
+import { iso, out, printJson, printJsonList } from "../output.ts";
+import { since } from "./deliveries.ts";
 import { PAYLOAD_FLAGS, readPayload } from "./payload.ts";
 
 export const eventCommands: Command[] = [
@@ -27,6 +29,29 @@ export const eventCommands: Command[] = [
       const r = res.results[0];
       if (flags.json) printJson(PublishResponseSchema, res);
       else out(`${r?.eventId}${r?.duplicate ? "  (duplicate: published before with this idempotency key)" : ""}`);
+    },
+  },
+  {
+    name: "events list",
+    summary: "List events, newest first; --json includes payloads, events get shows one.",
+    flags: {
+      ...CONNECTION_FLAGS,
+      ...JSON_FLAG,
+      tenant: { type: "string", value: "ID", help: "only this tenant's" },
+      type: { type: "string", value: "TYPE", help: "only this event type, e.g. invoice.paid" },
+      since: { type: "string", value: "AGE", help: "only those created within this long, e.g. 1h or 7d" },
+      limit: { type: "string", value: "N", help: "at most this many (1-1000)", default: "50" },
+    },
+    async run({ flags }) {
+      const start = since(flags);
+      const { events } = await connect(flags).events.listEvents({
+        tenantId: text(flags, "tenant"),
+        type: text(flags, "type"),
+        pageSize: integer(flags, "limit", 50, 1, 1000),
+        ...(start !== undefined && { startTime: timestampFromMs(start) }),
+      });
+      if (flags.json) printJsonList("events", EventSchema, events);
+      else for (const e of events) out(`${iso(e.createTime)}  ${e.id}  ${e.tenantId}  ${e.type}${e.orderingKey ? `  key=${e.orderingKey}` : ""}`);
     },
   },
   {

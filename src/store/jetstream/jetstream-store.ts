@@ -57,6 +57,7 @@ import {
 import type { ApiKeyStore } from "../api-key-store.ts";
 import { JetStreamApiKeyStore } from "./api-key-store.ts";
 import { ConfigMirror, isWrongRevision } from "./config-mirror.ts";
+import { JetStreamHistoryStore } from "./history-store.ts";
 import {
   ATTEMPTS_STREAM,
   attemptSubject,
@@ -172,6 +173,7 @@ export class JetStreamStore implements Store {
   private readonly puller: Puller;
   /** Priority lanes being marked in use, by endpoint and lane: one config write each. */
   private readonly laneMarks = new Map<string, Promise<void>>();
+  readonly history: JetStreamHistoryStore;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -182,6 +184,7 @@ export class JetStreamStore implements Store {
     readonly apiKeys: ApiKeyStore,
     private readonly o: JetStreamStoreOptions,
   ) {
+    this.history = new JetStreamHistoryStore(jsm, stateKv);
     this.puller = new Puller(nc, {
       late: (message) => this.keepForNextClaim(message),
       ended: (consumer) => this.notifyDue([parseConsumerName(consumer).endpointId]),
@@ -442,6 +445,8 @@ export class JetStreamStore implements Store {
         (filter.tenantId === "" || d.tenantId === filter.tenantId) &&
         (filter.endpointId === "" || d.endpointId === filter.endpointId) &&
         (filter.statuses.length === 0 || filter.statuses.includes(d.status)) &&
+        (filter.startMs === undefined || d.createdMs >= filter.startMs) &&
+        (filter.endMs === undefined || d.createdMs < filter.endMs) &&
         (afterId === undefined || d.id < afterId),
     );
     return matching.sort((a, b) => (a.id < b.id ? 1 : -1)).slice(0, limit);

@@ -122,6 +122,23 @@ const MIGRATIONS: readonly string[] = [
   -- are not leased, so fan-out does not pay for it.
   CREATE INDEX deliveries_leased ON deliveries(status) WHERE leased = 1;
   `,
+  // List pages newest first: the lists a tenant key or an endpoint's operator uses read one
+  // index range in id order (or merge one range per status), so a page costs O(page) however
+  // long the history; ids sort by creation time, so time windows are id ranges. Every index
+  // is paid on each publish insert, those holding status on each state change too: the two
+  // delivery indexes are replaced, not added to ((endpoint_id, status, id) also serves replay,
+  // backlog and cancel, which read (endpoint_id, status)). Not indexed, on purpose: admin
+  // lists of deliveries by status alone and of events by type alone. They read the id index
+  // newest first and skip what does not match (no sort, but a rare status or type reads far
+  // back): (status, id) and (type, id) cost publish ~28% (bench/micro/list-indexes.ts).
+  `
+  DROP INDEX deliveries_by_endpoint;
+  DROP INDEX deliveries_by_tenant;
+  CREATE INDEX deliveries_by_endpoint_status ON deliveries(endpoint_id, status, id);
+  CREATE INDEX deliveries_by_tenant_status ON deliveries(tenant_id, status, id);
+  CREATE INDEX events_by_tenant ON events(tenant_id, id);
+  CREATE INDEX events_by_tenant_type ON events(tenant_id, type, id);
+  `,
 ];
 
 /** Applies the migrations the database has not seen yet, each in its own transaction. */

@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { failedPrecondition } from "../../core/errors.ts";
-import { deliveryId, deliveryIdRange, newId } from "../../core/ids.ts";
+import { deliveryId, deliveryIdRange, idAtTime, newId } from "../../core/ids.ts";
 import { Limits } from "../../core/validation.ts";
 import {
   DeliveryStatus,
@@ -28,6 +28,8 @@ import type {
 } from "../store.ts";
 import { SqliteApiKeyStore } from "./api-key-store.ts";
 import { DataDirLock } from "./data-dir-lock.ts";
+import { SqliteHistoryStore } from "./history-store.ts";
+import { DELIVERY_COLUMNS, deliveriesQuery } from "./list-queries.ts";
 import { migrate } from "./migrations.ts";
 
 export type SyncMode = "full" | "normal";
@@ -225,14 +227,13 @@ const ORDERED_HEADS = `
 const PRIORITIES = Array.from({ length: Limits.maxPriority + 1 }, (_, i) => Limits.maxPriority - i);
 const CLAIM_COLUMNS = `d.rowid AS rowid, d.id, d.tenant_id, d.created_ms, d.event_id, d.event_type, d.attempts, d.cycle_attempts,
   d.cycle_start_ms, e.payload, e.ordering_key`;
-const DELIVERY_COLUMNS =
-  "id, event_id, endpoint_id, tenant_id, event_type, status, attempts, next_attempt_ms, last_status_code, last_error, created_ms, updated_ms";
 
 /** The embedded store: one SQLite file in WAL mode; every write path is one transaction. */
 export class SqliteStore implements Store {
   readonly db: Database.Database;
   readonly apiKeys: SqliteApiKeyStore;
   private readonly lock: DataDirLock;
+  readonly history: SqliteHistoryStore;
   private readonly stmt;
   private readonly durableSync: "FULL" | "NORMAL";
   /** Statements whose SQL depends on the filters given: compiled once per distinct shape. */
@@ -255,6 +256,7 @@ export class SqliteStore implements Store {
     this.db.pragma("cache_size = -65536");
     migrate(this.db);
     this.apiKeys = new SqliteApiKeyStore(this.db);
+    this.history = new SqliteHistoryStore(this.db, (fn) => this.relaxed(fn));
     const db = this.db;
     this.stmt = {
       insertTenant: db.prepare(
@@ -534,31 +536,8 @@ export class SqliteStore implements Store {
   }
 
   async listDeliveries(filter: DeliveryFilter, afterId: string | undefined, limit: number): Promise<Delivery[]> {
-    const where: string[] = [];
-    const params: (string | number)[] = [];
-    if (filter.tenantId !== "") {
-      where.push("tenant_id = ?");
-      params.push(filter.tenantId);
-    }
-    if (filter.endpointId !== "") {
-      where.push("endpoint_id = ?");
-      params.push(filter.endpointId);
-    }
-    if (filter.eventId !== "") {
-      // An event's deliveries are one range of the id index (see deliveryId).
-      where.push("id BETWEEN ? AND ?");
-      params.push(...deliveryIdRange(filter.eventId));
-    }
-    if (filter.statuses.length > 0) {
-      where.push(`status IN (${filter.statuses.map(() => "?").join(", ")})`);
-      params.push(...filter.statuses);
-    }
-    if (afterId !== undefined) {
-      where.push("id < ?");
-      params.push(afterId);
-    }
-    const sql = `SELECT ${DELIVERY_COLUMNS} FROM deliveries ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT ?`;
-    return (this.prepared(sql).all(...params, limit) as DeliveryRow[]).map(toDelivery);
+    const { sql, params } = deliveriesQuery(filter, afterId, limit);
+    return (this.prepared(sql).all(...params) as DeliveryRow[]).map(toDelivery);
   }
 
   async listAttempts(deliveryId: string, afterId: string | undefined, limit: number): Promise<Attempt[]> {
@@ -585,8 +564,9 @@ export class SqliteStore implements Store {
     if (wanted.length === 0) return 0;
     const sql = `UPDATE deliveries SET status = CASE WHEN attempts = 0 THEN ${DeliveryStatus.Pending} ELSE ${DeliveryStatus.Retrying} END,
         cycle_attempts = 0, cycle_start_ms = ?, next_attempt_ms = ?, updated_ms = ?
-      WHERE endpoint_id = ? AND status IN (${wanted.map(() => "?").join(", ")}) AND created_ms >= ? AND created_ms < ? AND leased = 0`;
-    return this.prepared(sql).run(nowMs, nowMs, nowMs, endpointId, ...wanted, fromMs, toMs).changes;
+      WHERE endpoint_id = ? AND status IN (${wanted.map(() => "?").join(", ")}) AND id >= ? AND id < ? AND leased = 0`;
+    // The creation window as ids: one range of (endpoint_id, status, id) per status.
+    return this.prepared(sql).run(nowMs, nowMs, nowMs, endpointId, ...wanted, idAtTime("dlv", fromMs), idAtTime("dlv", toMs)).changes;
   }
 
   async dueByEndpoint(): Promise<Map<string, number>> {

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file hookline/v1/event.proto.
  */
 export const file_hookline_v1_event: GenFile = /*@__PURE__*/
-  fileDesc("Chdob29rbGluZS92MS9ldmVudC5wcm90bxILaG9va2xpbmUudjEifwoKRXZlbnRJbnB1dBIRCgl0ZW5hbnRfaWQYASABKAkSDAoEdHlwZRgCIAEoCRIPCgdwYXlsb2FkGAMgASgMEhcKD2lkZW1wb3RlbmN5X2tleRgEIAEoCRIUCgxvcmRlcmluZ19rZXkYBSABKAkSEAoIcHJpb3JpdHkYBiABKA0iTAoNUHVibGlzaFJlc3VsdBIQCghldmVudF9pZBgBIAEoCRIRCglkdXBsaWNhdGUYAiABKAgSFgoOZGVsaXZlcnlfY291bnQYAyABKA0iOQoOUHVibGlzaFJlcXVlc3QSJwoGZXZlbnRzGAEgAygLMhcuaG9va2xpbmUudjEuRXZlbnRJbnB1dCI+Cg9QdWJsaXNoUmVzcG9uc2USKwoHcmVzdWx0cxgBIAMoCzIaLmhvb2tsaW5lLnYxLlB1Ymxpc2hSZXN1bHQiUwoUUHVibGlzaFN0cmVhbVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRInCgZldmVudHMYAiADKAsyFy5ob29rbGluZS52MS5FdmVudElucHV0IjwKDFB1Ymxpc2hFcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSDQoFZmllbGQYAyABKAkiggEKFVB1Ymxpc2hTdHJlYW1SZXNwb25zZRISCgpyZXF1ZXN0X2lkGAEgASgJEisKB3Jlc3VsdHMYAiADKAsyGi5ob29rbGluZS52MS5QdWJsaXNoUmVzdWx0EigKBWVycm9yGAMgASgLMhkuaG9va2xpbmUudjEuUHVibGlzaEVycm9yIrcBCgVFdmVudBIKCgJpZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSDAoEdHlwZRgDIAEoCRIPCgdwYXlsb2FkGAQgASgMEhcKD2lkZW1wb3RlbmN5X2tleRgFIAEoCRIUCgxvcmRlcmluZ19rZXkYBiABKAkSLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHByaW9yaXR5GAggASgNIh0KD0dldEV2ZW50UmVxdWVzdBIKCgJpZBgBIAEoCSI1ChBHZXRFdmVudFJlc3BvbnNlEiEKBWV2ZW50GAEgASgLMhIuaG9va2xpbmUudjEuRXZlbnQy+QEKDEV2ZW50U2VydmljZRJECgdQdWJsaXNoEhsuaG9va2xpbmUudjEuUHVibGlzaFJlcXVlc3QaHC5ob29rbGluZS52MS5QdWJsaXNoUmVzcG9uc2USWgoNUHVibGlzaFN0cmVhbRIhLmhvb2tsaW5lLnYxLlB1Ymxpc2hTdHJlYW1SZXF1ZXN0GiIuaG9va2xpbmUudjEuUHVibGlzaFN0cmVhbVJlc3BvbnNlKAEwARJHCghHZXRFdmVudBIcLmhvb2tsaW5lLnYxLkdldEV2ZW50UmVxdWVzdBodLmhvb2tsaW5lLnYxLkdldEV2ZW50UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("Chdob29rbGluZS92MS9ldmVudC5wcm90bxILaG9va2xpbmUudjEifwoKRXZlbnRJbnB1dBIRCgl0ZW5hbnRfaWQYASABKAkSDAoEdHlwZRgCIAEoCRIPCgdwYXlsb2FkGAMgASgMEhcKD2lkZW1wb3RlbmN5X2tleRgEIAEoCRIUCgxvcmRlcmluZ19rZXkYBSABKAkSEAoIcHJpb3JpdHkYBiABKA0iTAoNUHVibGlzaFJlc3VsdBIQCghldmVudF9pZBgBIAEoCRIRCglkdXBsaWNhdGUYAiABKAgSFgoOZGVsaXZlcnlfY291bnQYAyABKA0iOQoOUHVibGlzaFJlcXVlc3QSJwoGZXZlbnRzGAEgAygLMhcuaG9va2xpbmUudjEuRXZlbnRJbnB1dCI+Cg9QdWJsaXNoUmVzcG9uc2USKwoHcmVzdWx0cxgBIAMoCzIaLmhvb2tsaW5lLnYxLlB1Ymxpc2hSZXN1bHQiUwoUUHVibGlzaFN0cmVhbVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRInCgZldmVudHMYAiADKAsyFy5ob29rbGluZS52MS5FdmVudElucHV0IjwKDFB1Ymxpc2hFcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSDQoFZmllbGQYAyABKAkiggEKFVB1Ymxpc2hTdHJlYW1SZXNwb25zZRISCgpyZXF1ZXN0X2lkGAEgASgJEisKB3Jlc3VsdHMYAiADKAsyGi5ob29rbGluZS52MS5QdWJsaXNoUmVzdWx0EigKBWVycm9yGAMgASgLMhkuaG9va2xpbmUudjEuUHVibGlzaEVycm9yIrcBCgVFdmVudBIKCgJpZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSDAoEdHlwZRgDIAEoCRIPCgdwYXlsb2FkGAQgASgMEhcKD2lkZW1wb3RlbmN5X2tleRgFIAEoCRIUCgxvcmRlcmluZ19rZXkYBiABKAkSLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHByaW9yaXR5GAggASgNIh0KD0dldEV2ZW50UmVxdWVzdBIKCgJpZBgBIAEoCSI1ChBHZXRFdmVudFJlc3BvbnNlEiEKBWV2ZW50GAEgASgLMhIuaG9va2xpbmUudjEuRXZlbnQiuQEKEUxpc3RFdmVudHNSZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRIMCgR0eXBlGAIgASgJEi4KCnN0YXJ0X3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglwYWdlX3NpemUYBSABKAUSEgoKcGFnZV90b2tlbhgGIAEoCSJRChJMaXN0RXZlbnRzUmVzcG9uc2USIgoGZXZlbnRzGAEgAygLMhIuaG9va2xpbmUudjEuRXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJMsgCCgxFdmVudFNlcnZpY2USRAoHUHVibGlzaBIbLmhvb2tsaW5lLnYxLlB1Ymxpc2hSZXF1ZXN0GhwuaG9va2xpbmUudjEuUHVibGlzaFJlc3BvbnNlEloKDVB1Ymxpc2hTdHJlYW0SIS5ob29rbGluZS52MS5QdWJsaXNoU3RyZWFtUmVxdWVzdBoiLmhvb2tsaW5lLnYxLlB1Ymxpc2hTdHJlYW1SZXNwb25zZSgBMAESRwoIR2V0RXZlbnQSHC5ob29rbGluZS52MS5HZXRFdmVudFJlcXVlc3QaHS5ob29rbGluZS52MS5HZXRFdmVudFJlc3BvbnNlEk0KCkxpc3RFdmVudHMSHi5ob29rbGluZS52MS5MaXN0RXZlbnRzUmVxdWVzdBofLmhvb2tsaW5lLnYxLkxpc3RFdmVudHNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * EventInput is one event as a producer publishes it.
@@ -315,6 +315,80 @@ export const GetEventResponseSchema: GenMessage<GetEventResponse> = /*@__PURE__*
   messageDesc(file_hookline_v1_event, 9);
 
 /**
+ * @generated from message hookline.v1.ListEventsRequest
+ */
+export type ListEventsRequest = Message<"hookline.v1.ListEventsRequest"> & {
+  /**
+   * Events of this tenant; a tenant API key lists its own tenant's only.
+   *
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * Events of exactly this type.
+   *
+   * @generated from field: string type = 2;
+   */
+  type: string;
+
+  /**
+   * Events created at or after this time; unset means no lower bound.
+   *
+   * @generated from field: google.protobuf.Timestamp start_time = 3;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * Events created before this time; unset means no upper bound.
+   *
+   * @generated from field: google.protobuf.Timestamp end_time = 4;
+   */
+  endTime?: Timestamp | undefined;
+
+  /**
+   * 1 to 1000; 0 means 100.
+   *
+   * @generated from field: int32 page_size = 5;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 6;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message hookline.v1.ListEventsRequest.
+ * Use `create(ListEventsRequestSchema)` to create a new message.
+ */
+export const ListEventsRequestSchema: GenMessage<ListEventsRequest> = /*@__PURE__*/
+  messageDesc(file_hookline_v1_event, 10);
+
+/**
+ * @generated from message hookline.v1.ListEventsResponse
+ */
+export type ListEventsResponse = Message<"hookline.v1.ListEventsResponse"> & {
+  /**
+   * @generated from field: repeated hookline.v1.Event events = 1;
+   */
+  events: Event[];
+
+  /**
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message hookline.v1.ListEventsResponse.
+ * Use `create(ListEventsResponseSchema)` to create a new message.
+ */
+export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PURE__*/
+  messageDesc(file_hookline_v1_event, 11);
+
+/**
  * EventService takes events from producers and stores them durably before answering.
  *
  * @generated from service hookline.v1.EventService
@@ -351,6 +425,17 @@ export const EventService: GenService<{
     methodKind: "unary";
     input: typeof GetEventRequestSchema;
     output: typeof GetEventResponseSchema;
+  },
+  /**
+   * ListEvents pages through stored events, newest first, with optional filters. Events older
+   * than the server's retention window are gone (see --retention).
+   *
+   * @generated from rpc hookline.v1.EventService.ListEvents
+   */
+  listEvents: {
+    methodKind: "unary";
+    input: typeof ListEventsRequestSchema;
+    output: typeof ListEventsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_hookline_v1_event, 0);

@@ -421,9 +421,13 @@ type ListDeliveriesRequest struct {
 	EndpointId string                 `protobuf:"bytes,2,opt,name=endpoint_id,json=endpointId,proto3" json:"endpoint_id,omitempty"`
 	EventId    string                 `protobuf:"bytes,3,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
 	// Any of these statuses; empty means all.
-	Statuses      []DeliveryStatus `protobuf:"varint,4,rep,packed,name=statuses,proto3,enum=hookline.v1.DeliveryStatus" json:"statuses,omitempty"`
-	PageSize      int32            `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string           `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	Statuses  []DeliveryStatus `protobuf:"varint,4,rep,packed,name=statuses,proto3,enum=hookline.v1.DeliveryStatus" json:"statuses,omitempty"`
+	PageSize  int32            `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string           `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Deliveries created at or after this time; unset means no lower bound.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// Deliveries created before this time; unset means no upper bound.
+	EndTime       *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -498,6 +502,20 @@ func (x *ListDeliveriesRequest) GetPageToken() string {
 		return x.PageToken
 	}
 	return ""
+}
+
+func (x *ListDeliveriesRequest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *ListDeliveriesRequest) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
 }
 
 type ListDeliveriesResponse struct {
@@ -1013,7 +1031,7 @@ const file_hookline_v1_delivery_proto_rawDesc = "" +
 	"\x12GetDeliveryRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"H\n" +
 	"\x13GetDeliveryResponse\x121\n" +
-	"\bdelivery\x18\x01 \x01(\v2\x15.hookline.v1.DeliveryR\bdelivery\"\xe5\x01\n" +
+	"\bdelivery\x18\x01 \x01(\v2\x15.hookline.v1.DeliveryR\bdelivery\"\xd7\x02\n" +
 	"\x15ListDeliveriesRequest\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x1f\n" +
 	"\vendpoint_id\x18\x02 \x01(\tR\n" +
@@ -1022,7 +1040,10 @@ const file_hookline_v1_delivery_proto_rawDesc = "" +
 	"\bstatuses\x18\x04 \x03(\x0e2\x1b.hookline.v1.DeliveryStatusR\bstatuses\x12\x1b\n" +
 	"\tpage_size\x18\x05 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x06 \x01(\tR\tpageToken\"w\n" +
+	"page_token\x18\x06 \x01(\tR\tpageToken\x129\n" +
+	"\n" +
+	"start_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"w\n" +
 	"\x16ListDeliveriesResponse\x125\n" +
 	"\n" +
 	"deliveries\x18\x01 \x03(\v2\x15.hookline.v1.DeliveryR\n" +
@@ -1115,30 +1136,32 @@ var file_hookline_v1_delivery_proto_depIdxs = []int32{
 	16, // 5: hookline.v1.Attempt.duration:type_name -> google.protobuf.Duration
 	1,  // 6: hookline.v1.GetDeliveryResponse.delivery:type_name -> hookline.v1.Delivery
 	0,  // 7: hookline.v1.ListDeliveriesRequest.statuses:type_name -> hookline.v1.DeliveryStatus
-	1,  // 8: hookline.v1.ListDeliveriesResponse.deliveries:type_name -> hookline.v1.Delivery
-	2,  // 9: hookline.v1.ListAttemptsResponse.attempts:type_name -> hookline.v1.Attempt
-	1,  // 10: hookline.v1.RetryDeliveryResponse.delivery:type_name -> hookline.v1.Delivery
-	0,  // 11: hookline.v1.ReplayDeliveriesRequest.statuses:type_name -> hookline.v1.DeliveryStatus
-	15, // 12: hookline.v1.ReplayDeliveriesRequest.start_time:type_name -> google.protobuf.Timestamp
-	15, // 13: hookline.v1.ReplayDeliveriesRequest.end_time:type_name -> google.protobuf.Timestamp
-	1,  // 14: hookline.v1.WatchDeliveriesResponse.delivery:type_name -> hookline.v1.Delivery
-	3,  // 15: hookline.v1.DeliveryService.GetDelivery:input_type -> hookline.v1.GetDeliveryRequest
-	5,  // 16: hookline.v1.DeliveryService.ListDeliveries:input_type -> hookline.v1.ListDeliveriesRequest
-	7,  // 17: hookline.v1.DeliveryService.ListAttempts:input_type -> hookline.v1.ListAttemptsRequest
-	9,  // 18: hookline.v1.DeliveryService.RetryDelivery:input_type -> hookline.v1.RetryDeliveryRequest
-	11, // 19: hookline.v1.DeliveryService.ReplayDeliveries:input_type -> hookline.v1.ReplayDeliveriesRequest
-	13, // 20: hookline.v1.DeliveryService.WatchDeliveries:input_type -> hookline.v1.WatchDeliveriesRequest
-	4,  // 21: hookline.v1.DeliveryService.GetDelivery:output_type -> hookline.v1.GetDeliveryResponse
-	6,  // 22: hookline.v1.DeliveryService.ListDeliveries:output_type -> hookline.v1.ListDeliveriesResponse
-	8,  // 23: hookline.v1.DeliveryService.ListAttempts:output_type -> hookline.v1.ListAttemptsResponse
-	10, // 24: hookline.v1.DeliveryService.RetryDelivery:output_type -> hookline.v1.RetryDeliveryResponse
-	12, // 25: hookline.v1.DeliveryService.ReplayDeliveries:output_type -> hookline.v1.ReplayDeliveriesResponse
-	14, // 26: hookline.v1.DeliveryService.WatchDeliveries:output_type -> hookline.v1.WatchDeliveriesResponse
-	21, // [21:27] is the sub-list for method output_type
-	15, // [15:21] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	15, // 8: hookline.v1.ListDeliveriesRequest.start_time:type_name -> google.protobuf.Timestamp
+	15, // 9: hookline.v1.ListDeliveriesRequest.end_time:type_name -> google.protobuf.Timestamp
+	1,  // 10: hookline.v1.ListDeliveriesResponse.deliveries:type_name -> hookline.v1.Delivery
+	2,  // 11: hookline.v1.ListAttemptsResponse.attempts:type_name -> hookline.v1.Attempt
+	1,  // 12: hookline.v1.RetryDeliveryResponse.delivery:type_name -> hookline.v1.Delivery
+	0,  // 13: hookline.v1.ReplayDeliveriesRequest.statuses:type_name -> hookline.v1.DeliveryStatus
+	15, // 14: hookline.v1.ReplayDeliveriesRequest.start_time:type_name -> google.protobuf.Timestamp
+	15, // 15: hookline.v1.ReplayDeliveriesRequest.end_time:type_name -> google.protobuf.Timestamp
+	1,  // 16: hookline.v1.WatchDeliveriesResponse.delivery:type_name -> hookline.v1.Delivery
+	3,  // 17: hookline.v1.DeliveryService.GetDelivery:input_type -> hookline.v1.GetDeliveryRequest
+	5,  // 18: hookline.v1.DeliveryService.ListDeliveries:input_type -> hookline.v1.ListDeliveriesRequest
+	7,  // 19: hookline.v1.DeliveryService.ListAttempts:input_type -> hookline.v1.ListAttemptsRequest
+	9,  // 20: hookline.v1.DeliveryService.RetryDelivery:input_type -> hookline.v1.RetryDeliveryRequest
+	11, // 21: hookline.v1.DeliveryService.ReplayDeliveries:input_type -> hookline.v1.ReplayDeliveriesRequest
+	13, // 22: hookline.v1.DeliveryService.WatchDeliveries:input_type -> hookline.v1.WatchDeliveriesRequest
+	4,  // 23: hookline.v1.DeliveryService.GetDelivery:output_type -> hookline.v1.GetDeliveryResponse
+	6,  // 24: hookline.v1.DeliveryService.ListDeliveries:output_type -> hookline.v1.ListDeliveriesResponse
+	8,  // 25: hookline.v1.DeliveryService.ListAttempts:output_type -> hookline.v1.ListAttemptsResponse
+	10, // 26: hookline.v1.DeliveryService.RetryDelivery:output_type -> hookline.v1.RetryDeliveryResponse
+	12, // 27: hookline.v1.DeliveryService.ReplayDeliveries:output_type -> hookline.v1.ReplayDeliveriesResponse
+	14, // 28: hookline.v1.DeliveryService.WatchDeliveries:output_type -> hookline.v1.WatchDeliveriesResponse
+	23, // [23:29] is the sub-list for method output_type
+	17, // [17:23] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_hookline_v1_delivery_proto_init() }

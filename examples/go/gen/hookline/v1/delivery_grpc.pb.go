@@ -45,7 +45,8 @@ type DeliveryServiceClient interface {
 	// WatchDeliveries streams delivery state changes as they happen: the outcome of every
 	// attempt (RETRYING, SUCCEEDED, DEAD) and RetryDelivery. Deliveries created by a publish
 	// and bulk ReplayDeliveries are not streamed one by one; list them with ListDeliveries.
-	// A watcher that reads too slowly loses the oldest changes beyond 10,000 buffered.
+	// A watcher that falls more than --watcher-buffer changes behind (default 10,000) is ended
+	// with RESOURCE_EXHAUSTED and should reconnect; --max-watchers-per-key caps open streams.
 	WatchDeliveries(ctx context.Context, in *WatchDeliveriesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchDeliveriesResponse], error)
 }
 
@@ -144,7 +145,8 @@ type DeliveryServiceServer interface {
 	// WatchDeliveries streams delivery state changes as they happen: the outcome of every
 	// attempt (RETRYING, SUCCEEDED, DEAD) and RetryDelivery. Deliveries created by a publish
 	// and bulk ReplayDeliveries are not streamed one by one; list them with ListDeliveries.
-	// A watcher that reads too slowly loses the oldest changes beyond 10,000 buffered.
+	// A watcher that falls more than --watcher-buffer changes behind (default 10,000) is ended
+	// with RESOURCE_EXHAUSTED and should reconnect; --max-watchers-per-key caps open streams.
 	WatchDeliveries(*WatchDeliveriesRequest, grpc.ServerStreamingServer[WatchDeliveriesResponse]) error
 	mustEmbedUnimplementedDeliveryServiceServer()
 }

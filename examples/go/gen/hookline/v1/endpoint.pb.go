@@ -287,13 +287,15 @@ type Endpoint struct {
 	Secret      string       `protobuf:"bytes,7,opt,name=secret,proto3" json:"secret,omitempty"`
 	Description string       `protobuf:"bytes,8,opt,name=description,proto3" json:"description,omitempty"`
 	RetryPolicy *RetryPolicy `protobuf:"bytes,9,opt,name=retry_policy,json=retryPolicy,proto3" json:"retry_policy,omitempty"`
-	// Deliveries per second to this endpoint; 0 means unlimited.
+	// Deliveries per second to this endpoint: 0 (unlimited) or 0.01 to 100,000.
 	RateLimitPerSecond float64 `protobuf:"fixed64,10,opt,name=rate_limit_per_second,json=rateLimitPerSecond,proto3" json:"rate_limit_per_second,omitempty"`
 	// Concurrent requests to this endpoint (1 to 1000); 0 takes the default.
 	MaxInFlight uint32 `protobuf:"varint,11,opt,name=max_in_flight,json=maxInFlight,proto3" json:"max_in_flight,omitempty"`
 	// Time allowed for one attempt (1s to 120s); unset takes the default.
 	Timeout *durationpb.Duration `protobuf:"bytes,12,opt,name=timeout,proto3" json:"timeout,omitempty"`
-	// Extra request headers; names must not collide with the webhook-* headers.
+	// Extra request headers: visible-ASCII values; not webhook-*, content-type, content-length,
+	// host, user-agent, nor hop-by-hop ones (connection, keep-alive, proxy-*, te, trailer,
+	// transfer-encoding, upgrade, expect).
 	Headers    map[string]string      `protobuf:"bytes,13,rep,name=headers,proto3" json:"headers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	Ordering   OrderingMode           `protobuf:"varint,14,opt,name=ordering,proto3,enum=hookline.v1.OrderingMode" json:"ordering,omitempty"`
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`

@@ -632,6 +632,147 @@ func (x *GetEventResponse) GetEvent() *Event {
 	return nil
 }
 
+type ListEventsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Events of this tenant; a tenant API key lists its own tenant's only.
+	TenantId string `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	// Events of exactly this type.
+	Type string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	// Events created at or after this time; unset means no lower bound.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// Events created before this time; unset means no upper bound.
+	EndTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// 1 to 1000; 0 means 100.
+	PageSize      int32  `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEventsRequest) Reset() {
+	*x = ListEventsRequest{}
+	mi := &file_hookline_v1_event_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEventsRequest) ProtoMessage() {}
+
+func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hookline_v1_event_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEventsRequest.ProtoReflect.Descriptor instead.
+func (*ListEventsRequest) Descriptor() ([]byte, []int) {
+	return file_hookline_v1_event_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ListEventsRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *ListEventsRequest) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *ListEventsRequest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *ListEventsRequest) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *ListEventsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListEventsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListEventsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Events        []*Event               `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEventsResponse) Reset() {
+	*x = ListEventsResponse{}
+	mi := &file_hookline_v1_event_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEventsResponse) ProtoMessage() {}
+
+func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hookline_v1_event_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEventsResponse.ProtoReflect.Descriptor instead.
+func (*ListEventsResponse) Descriptor() ([]byte, []int) {
+	return file_hookline_v1_event_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ListEventsResponse) GetEvents() []*Event {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *ListEventsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_hookline_v1_event_proto protoreflect.FileDescriptor
 
 const file_hookline_v1_event_proto_rawDesc = "" +
@@ -679,11 +820,25 @@ const file_hookline_v1_event_proto_rawDesc = "" +
 	"\x0fGetEventRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"<\n" +
 	"\x10GetEventResponse\x12(\n" +
-	"\x05event\x18\x01 \x01(\v2\x12.hookline.v1.EventR\x05event2\xf9\x01\n" +
+	"\x05event\x18\x01 \x01(\v2\x12.hookline.v1.EventR\x05event\"\xf2\x01\n" +
+	"\x11ListEventsRequest\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x129\n" +
+	"\n" +
+	"start_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x1b\n" +
+	"\tpage_size\x18\x05 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x06 \x01(\tR\tpageToken\"h\n" +
+	"\x12ListEventsResponse\x12*\n" +
+	"\x06events\x18\x01 \x03(\v2\x12.hookline.v1.EventR\x06events\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xc8\x02\n" +
 	"\fEventService\x12D\n" +
 	"\aPublish\x12\x1b.hookline.v1.PublishRequest\x1a\x1c.hookline.v1.PublishResponse\x12Z\n" +
 	"\rPublishStream\x12!.hookline.v1.PublishStreamRequest\x1a\".hookline.v1.PublishStreamResponse(\x010\x01\x12G\n" +
-	"\bGetEvent\x12\x1c.hookline.v1.GetEventRequest\x1a\x1d.hookline.v1.GetEventResponseB\x9b\x01\n" +
+	"\bGetEvent\x12\x1c.hookline.v1.GetEventRequest\x1a\x1d.hookline.v1.GetEventResponse\x12M\n" +
+	"\n" +
+	"ListEvents\x12\x1e.hookline.v1.ListEventsRequest\x1a\x1f.hookline.v1.ListEventsResponseB\x9b\x01\n" +
 	"\x0fcom.hookline.v1B\n" +
 	"EventProtoP\x01Z/hookline/examples/go/gen/hookline/v1;hooklinev1\xa2\x02\x03HXX\xaa\x02\vHookline.V1\xca\x02\vHookline\\V1\xe2\x02\x17Hookline\\V1\\GPBMetadata\xea\x02\fHookline::V1b\x06proto3"
 
@@ -699,7 +854,7 @@ func file_hookline_v1_event_proto_rawDescGZIP() []byte {
 	return file_hookline_v1_event_proto_rawDescData
 }
 
-var file_hookline_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_hookline_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_hookline_v1_event_proto_goTypes = []any{
 	(*EventInput)(nil),            // 0: hookline.v1.EventInput
 	(*PublishResult)(nil),         // 1: hookline.v1.PublishResult
@@ -711,7 +866,9 @@ var file_hookline_v1_event_proto_goTypes = []any{
 	(*Event)(nil),                 // 7: hookline.v1.Event
 	(*GetEventRequest)(nil),       // 8: hookline.v1.GetEventRequest
 	(*GetEventResponse)(nil),      // 9: hookline.v1.GetEventResponse
-	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(*ListEventsRequest)(nil),     // 10: hookline.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),    // 11: hookline.v1.ListEventsResponse
+	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
 }
 var file_hookline_v1_event_proto_depIdxs = []int32{
 	0,  // 0: hookline.v1.PublishRequest.events:type_name -> hookline.v1.EventInput
@@ -719,19 +876,24 @@ var file_hookline_v1_event_proto_depIdxs = []int32{
 	0,  // 2: hookline.v1.PublishStreamRequest.events:type_name -> hookline.v1.EventInput
 	1,  // 3: hookline.v1.PublishStreamResponse.results:type_name -> hookline.v1.PublishResult
 	5,  // 4: hookline.v1.PublishStreamResponse.error:type_name -> hookline.v1.PublishError
-	10, // 5: hookline.v1.Event.create_time:type_name -> google.protobuf.Timestamp
+	12, // 5: hookline.v1.Event.create_time:type_name -> google.protobuf.Timestamp
 	7,  // 6: hookline.v1.GetEventResponse.event:type_name -> hookline.v1.Event
-	2,  // 7: hookline.v1.EventService.Publish:input_type -> hookline.v1.PublishRequest
-	4,  // 8: hookline.v1.EventService.PublishStream:input_type -> hookline.v1.PublishStreamRequest
-	8,  // 9: hookline.v1.EventService.GetEvent:input_type -> hookline.v1.GetEventRequest
-	3,  // 10: hookline.v1.EventService.Publish:output_type -> hookline.v1.PublishResponse
-	6,  // 11: hookline.v1.EventService.PublishStream:output_type -> hookline.v1.PublishStreamResponse
-	9,  // 12: hookline.v1.EventService.GetEvent:output_type -> hookline.v1.GetEventResponse
-	10, // [10:13] is the sub-list for method output_type
-	7,  // [7:10] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	12, // 7: hookline.v1.ListEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	12, // 8: hookline.v1.ListEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	7,  // 9: hookline.v1.ListEventsResponse.events:type_name -> hookline.v1.Event
+	2,  // 10: hookline.v1.EventService.Publish:input_type -> hookline.v1.PublishRequest
+	4,  // 11: hookline.v1.EventService.PublishStream:input_type -> hookline.v1.PublishStreamRequest
+	8,  // 12: hookline.v1.EventService.GetEvent:input_type -> hookline.v1.GetEventRequest
+	10, // 13: hookline.v1.EventService.ListEvents:input_type -> hookline.v1.ListEventsRequest
+	3,  // 14: hookline.v1.EventService.Publish:output_type -> hookline.v1.PublishResponse
+	6,  // 15: hookline.v1.EventService.PublishStream:output_type -> hookline.v1.PublishStreamResponse
+	9,  // 16: hookline.v1.EventService.GetEvent:output_type -> hookline.v1.GetEventResponse
+	11, // 17: hookline.v1.EventService.ListEvents:output_type -> hookline.v1.ListEventsResponse
+	14, // [14:18] is the sub-list for method output_type
+	10, // [10:14] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_hookline_v1_event_proto_init() }
@@ -745,7 +907,7 @@ func file_hookline_v1_event_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hookline_v1_event_proto_rawDesc), len(file_hookline_v1_event_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

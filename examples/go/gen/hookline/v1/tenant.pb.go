@@ -30,7 +30,7 @@ type Tenant struct {
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// Human-readable name, 1 to 200 characters.
 	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	// Deliveries per second across all endpoints of the tenant; 0 means unlimited.
+	// Deliveries per second across all endpoints of the tenant: 0 (unlimited) or 0.01 to 100,000.
 	RateLimitPerSecond float64 `protobuf:"fixed64,3,opt,name=rate_limit_per_second,json=rateLimitPerSecond,proto3" json:"rate_limit_per_second,omitempty"`
 	// Free-form labels (at most 32 pairs, keys up to 64 and values up to 512 characters).
 	Metadata      map[string]string      `protobuf:"bytes,4,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`

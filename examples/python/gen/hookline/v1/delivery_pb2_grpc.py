@@ -109,7 +109,8 @@ class DeliveryServiceServicer:
         """WatchDeliveries streams delivery state changes as they happen: the outcome of every
         attempt (RETRYING, SUCCEEDED, DEAD) and RetryDelivery. Deliveries created by a publish
         and bulk ReplayDeliveries are not streamed one by one; list them with ListDeliveries.
-        A watcher that reads too slowly loses the oldest changes beyond 10,000 buffered.
+        A watcher that falls more than --watcher-buffer changes behind (default 10,000) is ended
+        with RESOURCE_EXHAUSTED and should reconnect; --max-watchers-per-key caps open streams.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -50,6 +50,11 @@ class EventServiceStub:
                 request_serializer=hookline_dot_v1_dot_event__pb2.GetEventRequest.SerializeToString,
                 response_deserializer=hookline_dot_v1_dot_event__pb2.GetEventResponse.FromString,
                 _registered_method=True)
+        self.ListEvents = channel.unary_unary(
+                '/hookline.v1.EventService/ListEvents',
+                request_serializer=hookline_dot_v1_dot_event__pb2.ListEventsRequest.SerializeToString,
+                response_deserializer=hookline_dot_v1_dot_event__pb2.ListEventsResponse.FromString,
+                _registered_method=True)
 
 
 class EventServiceServicer:
@@ -79,6 +84,14 @@ class EventServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListEvents(self, request, context):
+        """ListEvents pages through stored events, newest first, with optional filters. Events older
+        than the server's retention window are gone (see --retention).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EventServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -96,6 +109,11 @@ def add_EventServiceServicer_to_server(servicer, server):
                     servicer.GetEvent,
                     request_deserializer=hookline_dot_v1_dot_event__pb2.GetEventRequest.FromString,
                     response_serializer=hookline_dot_v1_dot_event__pb2.GetEventResponse.SerializeToString,
+            ),
+            'ListEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEvents,
+                    request_deserializer=hookline_dot_v1_dot_event__pb2.ListEventsRequest.FromString,
+                    response_serializer=hookline_dot_v1_dot_event__pb2.ListEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -180,6 +198,33 @@ class EventService:
             '/hookline.v1.EventService/GetEvent',
             hookline_dot_v1_dot_event__pb2.GetEventRequest.SerializeToString,
             hookline_dot_v1_dot_event__pb2.GetEventResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hookline.v1.EventService/ListEvents',
+            hookline_dot_v1_dot_event__pb2.ListEventsRequest.SerializeToString,
+            hookline_dot_v1_dot_event__pb2.ListEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,
