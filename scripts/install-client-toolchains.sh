@@ -2,6 +2,7 @@
 # Installs what the client examples (examples/go, examples/python) need to be generated and
 # run, at pinned versions, from the language registries:
 #   - Go plugins for buf:   protoc-gen-go, protoc-gen-go-grpc   (go install …@version)
+#   - grpcurl                                                    (go install …@version)
 #   - Go modules of examples/go                                  (go mod download)
 #   - Python packages:      grpcio, grpcio-tools, protobuf,      (pip, examples/python/requirements.txt)
 #                           cryptography (verify_webhook.py)
@@ -15,6 +16,7 @@ cd "$(dirname "$0")/.."
 
 PROTOC_GEN_GO_VERSION=v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION=v1.6.2
+GRPCURL_VERSION=v1.9.3
 PYTHON="${PYTHON:-python3}"
 REQUIREMENTS=examples/python/requirements.txt
 
@@ -43,6 +45,15 @@ install_go_plugin() {
 }
 install_go_plugin protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go "$PROTOC_GEN_GO_VERSION"
 install_go_plugin protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc "$PROTOC_GEN_GO_GRPC_VERSION"
+# grpcurl (the README's quick start, and a test of reflection) prints no version when built
+# with go install: read the module version from the binary instead.
+have_grpcurl="$("$GO" version -m "$bin_dir/grpcurl" 2>/dev/null | awk '$1 == "mod" { print $3 }' || true)"
+if [ "$have_grpcurl" = "$GRPCURL_VERSION" ]; then
+  say "ok         grpcurl $GRPCURL_VERSION ($bin_dir/grpcurl)"
+else
+  "$GO" install "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION"
+  say "installed  grpcurl $GRPCURL_VERSION -> $bin_dir/grpcurl"
+fi
 (cd examples/go && "$GO" mod download)
 say "ok         examples/go modules downloaded ($go_version; versions in examples/go/go.mod)"
 case ":$PATH:" in

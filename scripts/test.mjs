@@ -9,6 +9,11 @@ import { mkdirSync, readFileSync, existsSync, rmSync } from "node:fs";
 const ensure = spawnSync("bash", ["scripts/ensure-nats-server.sh"], { stdio: "inherit" });
 if (ensure.status !== 0) console.error("warning: nats-server is not available (bash scripts/ensure-nats-server.sh); the jetstream project's tests will fail");
 
+// The client examples (Go, Python), the generated-code check and grpcurl: pinned versions from
+// the language registries; a second before a warm run.
+const toolchains = spawnSync("bash", ["scripts/install-client-toolchains.sh"], { stdio: "inherit" });
+if (toolchains.status !== 0) console.error("warning: client toolchains missing (bash scripts/install-client-toolchains.sh); the client example tests will be skipped (fail under CI)");
+
 // The console's browser test drives Debian's chromium; like nats-server, install it when we can.
 const browser = spawnSync("bash", ["scripts/ensure-chromium.sh"], { stdio: "inherit" });
 if (browser.status !== 0) console.error("warning: chromium is not available; the console's browser test will be skipped (fail under CI)");
