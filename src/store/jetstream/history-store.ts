@@ -26,7 +26,7 @@ interface DeliveryState {
   stored: StoredDelivery;
 }
 
-const toStoredEvent = ({ meta, payload }: Found): StoredEvent => ({
+export const toStoredEvent = ({ meta, payload }: Pick<Found, "meta" | "payload">): StoredEvent => ({
   id: meta.id,
   tenantId: meta.tenantId,
   type: meta.type,

@@ -57,7 +57,7 @@ import {
 import type { ApiKeyStore } from "../api-key-store.ts";
 import { JetStreamApiKeyStore } from "./api-key-store.ts";
 import { ConfigMirror, isWrongRevision } from "./config-mirror.ts";
-import { JetStreamHistoryStore } from "./history-store.ts";
+import { JetStreamHistoryStore, toStoredEvent } from "./history-store.ts";
 import {
   ATTEMPTS_STREAM,
   attemptSubject,
@@ -400,19 +400,9 @@ export class JetStreamStore implements Store {
 
   async getEvent(id: string): Promise<StoredEvent | undefined> {
     const found = await this.eventById(id);
-    if (!found) return undefined;
-    const { meta, payload } = found;
-    return {
-      id: meta.id,
-      tenantId: meta.tenantId,
-      type: meta.type,
-      payload,
-      idempotencyKey: meta.idempotencyKey,
-      orderingKey: meta.orderingKey,
-      priority: meta.priority ?? 0,
-      createdMs: meta.createdMs,
-    };
+    return found && toStoredEvent(found);
   }
+
 
   // ---- deliveries ------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ import { DeliveryStatus, type StoredEvent } from "../../core/types.ts";
 import type { EventFilter, HistoryStore, PruneStep } from "../history-store.ts";
 import { eventsQuery } from "./list-queries.ts";
 
-interface EventRow {
+export interface EventRow {
   id: string;
   tenant_id: string;
   type: string;

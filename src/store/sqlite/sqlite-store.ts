@@ -28,7 +28,7 @@ import type {
 } from "../store.ts";
 import { SqliteApiKeyStore } from "./api-key-store.ts";
 import { DataDirLock } from "./data-dir-lock.ts";
-import { SqliteHistoryStore } from "./history-store.ts";
+import { SqliteHistoryStore, toStoredEvent, type EventRow } from "./history-store.ts";
 import { DELIVERY_COLUMNS, deliveriesQuery } from "./list-queries.ts";
 import { migrate } from "./migrations.ts";
 
@@ -504,31 +504,10 @@ export class SqliteStore implements Store {
   }
 
   async getEvent(id: string): Promise<StoredEvent | undefined> {
-    const row = this.stmt.getEvent.get(id) as
-      | {
-          id: string;
-          tenant_id: string;
-          type: string;
-          payload: Buffer;
-          idempotency_key: string;
-          ordering_key: string;
-          priority: number;
-          created_ms: number;
-        }
-      | undefined;
-    return (
-      row && {
-        id: row.id,
-        tenantId: row.tenant_id,
-        type: row.type,
-        payload: row.payload,
-        idempotencyKey: row.idempotency_key,
-        orderingKey: row.ordering_key,
-        priority: row.priority,
-        createdMs: row.created_ms,
-      }
-    );
+    const row = this.stmt.getEvent.get(id) as EventRow | undefined;
+    return row && toStoredEvent(row);
   }
+
 
   async getDelivery(id: string): Promise<Delivery | undefined> {
     const row = this.stmt.getDelivery.get(id) as DeliveryRow | undefined;
