@@ -16,7 +16,7 @@ import { nowMs } from "./lib/clock.ts";
 import { exitWithParent, send } from "./lib/child.ts";
 import { readJsonBody } from "./lib/http-json.ts";
 import { decodePayload, type BenchPayload } from "./lib/payload.ts";
-import type { FleetEndpointReport, FleetProfile, FleetReport, FleetSetup, FleetSetupReply, FleetStats } from "./lib/protocol.ts";
+import type { FleetEndpointReport, FleetProfile, FleetReport, FleetSetup, FleetSetupReply, FleetStats, PriorityLaneReport } from "./lib/protocol.ts";
 import { Samples } from "./lib/samples.ts";
 import { keyOf, verifyProblem } from "./lib/webhook-signature.ts";
 
@@ -38,9 +38,17 @@ interface EndpointSlot {
   openByKey: Map<string, number>;
 }
 
+interface PriorityLane {
+  ok: number;
+  latency: Samples;
+  lastOkMs: number;
+  lowerOkAtLast: number;
+}
+
 class Run {
   readonly endpoints: (EndpointSlot | undefined)[] = [];
   readonly latencyByProfile = new Map<string, Samples>();
+  readonly lanes = new Map<number, PriorityLane>();
   readonly okWebhookIds = new Set<string>();
   readonly badReasons: Record<string, number> = {};
   received = 0;
@@ -110,7 +118,25 @@ class Run {
       orderViolations: this.orderViolations,
       orderOverlaps: this.orderOverlaps,
       unparsable: this.unparsable,
+      byPriority: Object.fromEntries(
+        [...this.lanes].map(([priority, lane]): [string, PriorityLaneReport] => [
+          String(priority),
+          { ok: lane.ok, latency: lane.latency.summary(), lastOkMs: lane.lastOkMs, lowerOkAtLast: lane.lowerOkAtLast },
+        ]),
+      ),
     };
+  }
+
+  /** A first 2xx receipt of an event of this priority: does a higher lane overtake the lower ones? */
+  recordLane(priority: number, latencyMs: number, arrivedMs: number): void {
+    let lane = this.lanes.get(priority);
+    if (!lane) this.lanes.set(priority, (lane = { ok: 0, latency: new Samples(), lastOkMs: 0, lowerOkAtLast: 0 }));
+    lane.ok++;
+    lane.latency.add(latencyMs);
+    lane.lastOkMs = arrivedMs;
+    let lower = 0;
+    for (const [p, other] of this.lanes) if (p < priority) lower += other.ok;
+    lane.lowerOkAtLast = lower;
   }
 }
 
@@ -202,6 +228,7 @@ function recordAccepted(r: Run, slot: EndpointSlot, webhookId: string, payload: 
   slot.lastOkMs = arrivedMs;
   r.lastOkMs = arrivedMs;
   r.latencyByProfile.get(slot.profile.name)?.add(arrivedMs - payload.t);
+  r.recordLane(payload.pr ?? 0, arrivedMs - payload.t, arrivedMs);
   if (payload.k !== undefined && payload.s !== undefined) trackPosition(r, slot, payload.k, payload.s);
 }
 

@@ -2,13 +2,14 @@
 import { createClient } from "@connectrpc/connect";
 import { DeliveryService, DeliveryStatus } from "../src/gen/hookline/v1/delivery_pb.ts";
 import { BreakerState, EndpointService, OrderingMode } from "../src/gen/hookline/v1/endpoint_pb.ts";
+import { Limits } from "../src/core/validation.ts";
 import { TenantService } from "../src/gen/hookline/v1/tenant_pb.ts";
 import { apiTransport, type HooklineApi } from "./lib/api-transport.ts";
 import type { RetryPolicyPlan, ScenarioPlan } from "./scenarios.ts";
 import type { Topology } from "./topology.ts";
 
-/** Deliveries per second of a held-back endpoint: one token up front, then none for ~17 minutes. */
-const HELD_BACK_RATE = 0.001;
+/** Deliveries per second of a held-back endpoint, the lowest hookline accepts: one token up front, then one per 100 s. */
+const HELD_BACK_RATE = Limits.minRateLimitPerSecond;
 
 export interface Created {
   tenantIds: string[];

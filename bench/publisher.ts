@@ -1,7 +1,7 @@
 /**
  * Publisher: one PublishStream through the generated Connect client (gRPC over HTTP/2),
- * at most `window` requests unanswered. Event i goes to tenant i % tenants and carries
- * its number and publish time in the payload. Batches refused with resource_exhausted
+ * at most `window` requests unanswered. Events firstSeq.. firstSeq+events-1; event i goes to
+ * tenant i % tenants and carries its number, publish time and priority in the payload. Batches refused with resource_exhausted
  * are sent again after a pause (bounded). Reads PublisherConfig as JSON on stdin; prints
  * progress lines and one "done" line.
  */
@@ -34,13 +34,16 @@ exitWithParent();
 
 const client = createClient(EventService, apiTransport(config));
 const tenants = config.tenantIds.length;
+const firstSeq = config.firstSeq ?? 0;
+const lastSeq = firstSeq + config.events;
+const priority = config.priority ?? 0;
 
-const acked = new Bitmap(config.events);
+const acked = new Bitmap(lastSeq);
 const ackLatency = new Samples();
 const sentAt = new Map<string, number>();
 const inFlight = new Map<string, Batch>();
 const resend: Batch[] = [];
-let nextSeq = 0;
+let nextSeq = firstSeq;
 let nextBatchId = 0;
 let sentEvents = 0;
 let firstSendMs = 0;
@@ -70,8 +73,9 @@ function build(batch: Batch): PublishStreamRequest {
     events.push({
       tenantId: config.tenantIds[tenant] as string,
       type: "bench.event",
-      payload: encodePayload({ seq, t, ...(order ? { k: order.key, s: order.position } : {}) }, config.payloadBytes),
+      payload: encodePayload({ seq, t, ...(order ? { k: order.key, s: order.position } : {}), ...(priority ? { pr: priority } : {}) }, config.payloadBytes),
       orderingKey: order?.key ?? "",
+      priority,
     });
   }
   const requestId = `${batch.id}.${batch.sends}`;
@@ -85,12 +89,12 @@ function build(batch: Batch): PublishStreamRequest {
 function nextBatch(startedMs: number): Batch | undefined {
   const ready = resend.shift();
   if (ready) return ready;
-  if (stopStarting || nextSeq >= config.events) return undefined;
+  if (stopStarting || nextSeq >= lastSeq) return undefined;
   if (nowMs() - startedMs > config.maxDurationMs) {
     stopStarting = true;
     return undefined;
   }
-  const count = Math.min(config.batch, config.events - nextSeq);
+  const count = Math.min(config.batch, lastSeq - nextSeq);
   const batch = { id: nextBatchId++, firstSeq: nextSeq, count, sends: 0 };
   nextSeq += count;
   return batch;

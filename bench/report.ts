@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { median } from "./lib/samples.ts";
-import type { BenchReport, ScenarioResult } from "./results.ts";
+import type { BenchReport, PriorityResult, ScenarioResult } from "./results.ts";
 
 /** Results of one scenario and worker count, merged over --repeat rounds. */
 export interface Row {
@@ -35,6 +35,21 @@ export interface Row {
   badSignatures: number;
   orderViolations: number;
   orderOverlaps: number;
+  /** The priority scenario, medians over rounds. */
+  priority: PriorityRow | undefined;
+}
+
+export interface PriorityRow {
+  trickleEvents: number;
+  trickleP50: number;
+  trickleP95: number;
+  trickleP99: number;
+  backlogDeliveries: number;
+  backlogP50: number;
+  backlogP95: number;
+  backlogP99: number;
+  backlogDrainSeconds: number;
+  backlogQueuedAtTrickleEnd: number;
 }
 
 export function rows(results: readonly ScenarioResult[]): Row[] {
@@ -49,6 +64,8 @@ export function rows(results: readonly ScenarioResult[]): Row[] {
     const first = rounds[0] as ScenarioResult;
     const med = (f: (r: ScenarioResult) => number): number => median(rounds.map(f));
     const sum = (f: (r: ScenarioResult) => number): number => rounds.reduce((n, r) => n + f(r), 0);
+    const lanes = rounds.flatMap((r) => (r.priority ? [r.priority] : []));
+    const lane = (f: (p: PriorityResult) => number): number => median(lanes.map(f));
     return {
       scenario: first.scenario,
       workers: first.workers,
@@ -77,6 +94,21 @@ export function rows(results: readonly ScenarioResult[]): Row[] {
       badSignatures: sum((r) => r.correctness.badSignatures),
       orderViolations: sum((r) => r.correctness.orderViolations),
       orderOverlaps: sum((r) => r.correctness.orderOverlaps),
+      priority:
+        lanes.length === 0
+          ? undefined
+          : {
+              trickleEvents: lane((p) => p.trickle.acked),
+              trickleP50: lane((p) => p.trickle.latencyMs.p50),
+              trickleP95: lane((p) => p.trickle.latencyMs.p95),
+              trickleP99: lane((p) => p.trickle.latencyMs.p99),
+              backlogDeliveries: lane((p) => p.backlog.expected),
+              backlogP50: lane((p) => p.backlog.latencyMs.p50),
+              backlogP95: lane((p) => p.backlog.latencyMs.p95),
+              backlogP99: lane((p) => p.backlog.latencyMs.p99),
+              backlogDrainSeconds: lane((p) => p.backlog.drainSeconds),
+              backlogQueuedAtTrickleEnd: lane((p) => p.backlogQueuedAtTrickleEnd),
+            },
     };
   });
 }
@@ -106,14 +138,29 @@ export function markdownTables(list: readonly Row[]): string {
   lines.push("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
   for (const r of list) {
     const deliveries = r.scenario !== "ingest";
-    // A held-back backlog's latency is mostly the hold.
-    const latency = deliveries && r.scenario !== "backlog";
+    // A held-back backlog's latency is mostly the hold (priority: see its own table).
+    const latency = deliveries && r.scenario !== "backlog" && r.scenario !== "priority";
     lines.push(
       `| ${label(r)} | ${latency ? ms(r.p50) : "–"} | ${latency ? ms(r.p95) : "–"} | ${latency ? ms(r.p99) : "–"} | ${r.duplicates} | ${r.lost} | ${r.badSignatures} | ` +
         `${r.scenario === "ordered" ? `${r.orderViolations} (+${r.orderOverlaps} overlaps)` : "–"} | ${r.cpuPercent.toFixed(0)}% | ` +
         `${deliveries ? `${r.cpuUsPerDelivery.toFixed(0)} (${r.limitCpuUsPerDelivery > 0 ? r.limitCpuUsPerDelivery.toFixed(0) : "–"})` : "–"} | ` +
         `${ms(r.loopDelayP99)} / ${ms(r.loopDelayMax)} | ${r.peakRssMb.toFixed(0)} MB |`,
     );
+  }
+  const lanes = list.filter((r) => r.priority);
+  if (lanes.length > 0) {
+    lines.push("");
+    lines.push(
+      "| scenario | trickle events | trickle e2e p50 | p95 | p99 | backlog deliveries | backlog e2e p50 (incl. hold) | p95 | p99 | backlog drain from release | backlog still queued when the trickle finished |",
+    );
+    lines.push("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    for (const r of lanes) {
+      const p = r.priority as PriorityRow;
+      lines.push(
+        `| ${label(r)} | ${n0(p.trickleEvents)} | ${ms(p.trickleP50)} | ${ms(p.trickleP95)} | ${ms(p.trickleP99)} | ${n0(p.backlogDeliveries)} | ` +
+          `${ms(p.backlogP50)} | ${ms(p.backlogP95)} | ${ms(p.backlogP99)} | ${ms(p.backlogDrainSeconds * 1000)} | ${n0(p.backlogQueuedAtTrickleEnd)} |`,
+      );
+    }
   }
   return lines.join("\n");
 }

@@ -35,6 +35,8 @@ export interface ScenarioResult {
     excluded: number;
   };
   latencyMs: LatencySummary;
+  /** The priority scenario: each lane on its own, and how much of the backlog the trickle overtook. */
+  priority?: PriorityResult;
   correctness: {
     lost: number;
     duplicates: number;
@@ -82,4 +84,29 @@ export interface BenchReport {
   /** Scenario runs that could not finish (e.g. the server exited). */
   errors: string[];
   passed: boolean;
+}
+
+export interface PriorityResult {
+  trickle: {
+    priority: number;
+    acked: number;
+    /** Deliveries expected and first 2xx receipts. */
+    expected: number;
+    delivered: number;
+    /** Publish → receipt, ms. */
+    latencyMs: LatencySummary;
+    /** First send to last ack of the trickle publisher. */
+    publishSeconds: number;
+  };
+  backlog: {
+    acked: number;
+    expected: number;
+    delivered: number;
+    /** Publish → receipt, ms: includes the hold while publishing. */
+    latencyMs: LatencySummary;
+    /** Release → last backlog receipt. */
+    drainSeconds: number;
+  };
+  /** Backlog deliveries not yet received when the trickle's last delivery arrived. */
+  backlogQueuedAtTrickleEnd: number;
 }

@@ -20,7 +20,7 @@ import { newSecret } from "./lib/webhook-signature.ts";
 import { measureLimits, NO_LIMITS, type Limits } from "./limits.ts";
 import { serverFlags, type BenchOptions } from "./options.ts";
 import { cpuPercent, Phases, Progress } from "./progress.ts";
-import type { ScenarioResult } from "./results.ts";
+import type { PriorityResult, ScenarioResult } from "./results.ts";
 import type { ScenarioPlan } from "./scenarios.ts";
 import { expectsDelivery, fleetEndpoints, layOut, type Topology } from "./topology.ts";
 
@@ -37,7 +37,10 @@ const publishBatch = (plan: ScenarioPlan, options: BenchOptions): number => Math
 
 /** What the hookline part of a run observed. */
 interface HooklineRun {
+  /** Every event published (backlog and trickle together), with the backlog's timing. */
   published: PublisherDone;
+  /** The priority scenario's trickle on its own. */
+  trickle: PublisherDone | undefined;
   report: FleetReport;
   /** From the first publish to the end of the drain. */
   measuredMs: number;
@@ -64,8 +67,19 @@ interface Scope {
   phases: Phases;
 }
 
-/** Publishes everything (progress line per tick) and returns the publisher's summary. */
-async function publish(s: Scope, server: HooklineProcess, publisher: JsonChild, config: PublisherConfig, progress: Progress): Promise<PublisherDone> {
+/**
+ * Publishes everything (progress line per tick) and returns the publisher's summary;
+ * `ackedBefore` are events a previous publisher of the run got acked.
+ */
+async function publish(
+  s: Scope,
+  server: HooklineProcess,
+  publisher: JsonChild,
+  config: PublisherConfig,
+  progress: Progress,
+  phase = "publish",
+  ackedBefore = 0,
+): Promise<PublisherDone> {
   let acked = 0;
   publisher.onMessage((m) => {
     if (m.type === "progress") acked = Number(m.acked);
@@ -78,11 +92,27 @@ async function publish(s: Scope, server: HooklineProcess, publisher: JsonChild, 
   while (!finished) {
     await Promise.race([sleep(TICK_MS), done.catch(() => undefined)]);
     if (server.child.exitCode !== undefined) throw new Error(`hookline exited (code ${server.child.exitCode}) while publishing: ${server.child.stderrTail()}`);
-    if (!finished) progress.tick("publish", acked, s.plan.events, deliveredSoFar((await s.ctx.fleet.stats()).okByEndpoint, s.topology), 0);
+    if (!finished) progress.tick(phase, ackedBefore + acked, s.plan.events, deliveredSoFar((await s.ctx.fleet.stats()).okByEndpoint, s.topology), 0);
   }
   const result = (await done) as unknown as PublisherDone;
   await publisher.exited;
   return result;
+}
+
+/** Acks of two publishers as one: counts and acked events together, timing and CPU of the first. */
+function combinePublished(first: PublisherDone, second: PublisherDone): PublisherDone {
+  const acked = Bitmap.fromBase64(first.ackedSeqs);
+  acked.addAll(Bitmap.fromBase64(second.ackedSeqs));
+  return {
+    ...first,
+    acked: first.acked + second.acked,
+    ackedSeqs: acked.toBase64(),
+    deliveriesCreated: first.deliveriesCreated + second.deliveriesCreated,
+    retriedBatches: first.retriedBatches + second.retriedBatches,
+    failedBatches: first.failedBatches + second.failedBatches,
+    firstError: first.firstError || second.firstError,
+    duplicateResults: first.duplicateResults + second.duplicateResults,
+  };
 }
 
 /** Waits for every expected delivery, or until none arrived for --drain-timeout, or --max-drain; returns why it stopped early. */
@@ -115,8 +145,11 @@ async function runHookline(s: Scope, secrets: readonly string[], workers: number
   const runId = `${plan.name}-${randomBytes(4).toString("hex")}`;
   // Started first so that it loads its modules while hookline starts; it waits for its config on stdin.
   const publisher = spawnJsonChild("publisher", tsNodeArgs(join(root, "bench/publisher.ts")), { cwd: root, deferInput: true });
+  const tricklePublisher = plan.trickle
+    ? spawnJsonChild("trickle publisher", tsNodeArgs(join(root, "bench/publisher.ts")), { cwd: root, deferInput: true })
+    : undefined;
   let server: HooklineProcess | undefined;
-  const run: Partial<HooklineRun> & { notes: string[]; cpu: HooklineRun["cpu"] } = { notes: [], cpu: {}, releasedMs: 0, deliveredBeforeRelease: 0 };
+  const run: Partial<HooklineRun> & { notes: string[]; cpu: HooklineRun["cpu"] } = { notes: [], cpu: {}, releasedMs: 0, deliveredBeforeRelease: 0, trickle: undefined };
   try {
     const { ports } = await fleet.setup({ runId, profiles: topology.profiles, endpoints: fleetEndpoints(topology, secrets), ports: topology.ports });
     const profileDir = options.cpuProf ? join(root, "bench/results/profiles") : undefined;
@@ -130,11 +163,12 @@ async function runHookline(s: Scope, secrets: readonly string[], workers: number
     const fleetCpuBefore = sampleProcess(fleet.child.pid);
     const measureStart = nowMs();
     const progress = new Progress(s.label, server.child.pid, fleet.child.pid, ctx.log);
-    const published = await publish(s, server, publisher, {
+    const backlogEvents = plan.events - (plan.trickle?.events ?? 0);
+    let published = await publish(s, server, publisher, {
       baseUrl: server.baseUrl,
       apiKey: server.apiKey,
       tenantIds: created.tenantIds,
-      events: plan.events,
+      events: backlogEvents,
       batch: publishBatch(plan, options),
       window: options.window,
       payloadBytes: options.payloadBytes,
@@ -144,7 +178,6 @@ async function runHookline(s: Scope, secrets: readonly string[], workers: number
     }, progress);
     phases.markAt("publisher start", published.firstSendMs);
     phases.markAt("publish", published.lastAckMs);
-    const expected = expectedDeliveries(topology, Bitmap.fromBase64(published.ackedSeqs), plan.events);
     if (plan.pauseWhilePublishing) {
       run.deliveredBeforeRelease = deliveredSoFar((await fleet.stats()).okByEndpoint, topology);
       run.cpu.release = sampleProcess(server.child.pid);
@@ -152,6 +185,26 @@ async function runHookline(s: Scope, secrets: readonly string[], workers: number
       await releaseEndpoints(server, created.endpointIds);
       phases.mark("release");
     }
+    if (plan.trickle && tricklePublisher) {
+      // One event per request at a steady rate, while the released backlog drains.
+      run.trickle = await publish(s, server, tricklePublisher, {
+        baseUrl: server.baseUrl,
+        apiKey: server.apiKey,
+        tenantIds: created.tenantIds,
+        firstSeq: backlogEvents,
+        events: plan.trickle.events,
+        priority: plan.trickle.priority,
+        batch: 1,
+        window: 4,
+        payloadBytes: options.payloadBytes,
+        orderingKeys: 0,
+        rate: plan.trickle.perSecond,
+        maxDurationMs: (plan.trickle.events / plan.trickle.perSecond) * 1000 + 10_000,
+      }, progress, "trickle", published.acked);
+      phases.mark("trickle");
+      published = combinePublished(published, run.trickle);
+    }
+    const expected = expectedDeliveries(topology, Bitmap.fromBase64(published.ackedSeqs), plan.events);
     const stoppedEarly = await drain(s, server, expected, published.acked, progress);
     if (stoppedEarly) {
       run.notes.push(stoppedEarly);
@@ -182,6 +235,7 @@ async function runHookline(s: Scope, secrets: readonly string[], workers: number
     throw err;
   } finally {
     await publisher.stop("SIGKILL", 1000);
+    await tricklePublisher?.stop("SIGKILL", 1000);
     if (server) {
       const code = await server.stop();
       if (code !== 0 && code !== null) run.notes.push(`hookline exited with code ${code} on SIGTERM`);
@@ -213,8 +267,10 @@ function toResult(s: Scope, run: HooklineRun, limits: Limits, workers: number | 
   const deliveryStartMs = run.releasedMs || published.firstSendMs;
   const deliverySeconds = window.lastOkMs > 0 ? (window.lastOkMs - deliveryStartMs) / 1000 : 0;
   const perSecond = deliverySeconds > 0 ? (window.delivered - run.deliveredBeforeRelease) / deliverySeconds : 0;
+  // The trickle is paced on purpose: ingest counts the first publisher only.
   const ingestSeconds = (published.lastAckMs - published.firstSendMs) / 1000;
-  const ingestPerSecond = ingestSeconds > 0 ? published.acked / ingestSeconds : 0;
+  const ingestPerSecond = ingestSeconds > 0 ? (published.acked - (run.trickle?.acked ?? 0)) / ingestSeconds : 0;
+  const priority = plan.trickle && run.trickle ? priorityLanes(s, run, acked, expected) : undefined;
   const hooklineCpuMs = run.cpu.before && run.cpu.after ? run.cpu.after.cpuMs - run.cpu.before.cpuMs : 0;
   // For a held-back backlog only the CPU spent after the release counts per delivery.
   const cpuFrom = run.cpu.release ?? run.cpu.before;
@@ -239,6 +295,11 @@ function toResult(s: Scope, run: HooklineRun, limits: Limits, workers: number | 
   if (plan.orderingKeys > 0) notes.push(`ordering: ${report.orderViolations} order violations and ${report.orderOverlaps} overlapping requests on one key (per endpoint)`);
   if (transportErrors > 0) notes.push(`${transportErrors} failed attempts were not answered with an error by the fleet (connection errors or timeouts on hookline's side)`);
   if (run.fleetCpuPercent > 85) notes.push(`the receiver fleet was busy ${run.fleetCpuPercent.toFixed(0)}% of a core: it may have been the bottleneck`);
+  if (priority)
+    notes.push(
+      `the priority-${priority.trickle.priority} trickle (p50 ${priority.trickle.latencyMs.p50.toFixed(0)} ms) finished with ${priority.backlogQueuedAtTrickleEnd} of ` +
+        `${priority.backlog.expected} backlog deliveries still queued; the backlog took ${priority.backlog.drainSeconds.toFixed(1)} s from the release`,
+    );
   if (fannedOut > expected) notes.push(`${fannedOut - expected} deliveries to endpoints that fail on purpose are left out of lost and delivered/s`);
 
   return {
@@ -274,6 +335,7 @@ function toResult(s: Scope, run: HooklineRun, limits: Limits, workers: number | 
       excluded: fannedOut - expected,
     },
     latencyMs: expectedLatency(report, topology) ?? summarize([]),
+    ...(priority ? { priority } : {}),
     correctness: {
       lost,
       duplicates: report.duplicates,
@@ -302,6 +364,36 @@ function toResult(s: Scope, run: HooklineRun, limits: Limits, workers: number | 
     phasesSeconds: s.phases.seconds(),
     notes,
     failures,
+  };
+}
+
+/** The backlog (priority 0, events before the trickle's) and the trickle, each on its own. */
+function priorityLanes(s: Scope, run: HooklineRun, acked: Bitmap, expected: number): PriorityResult {
+  const { plan, topology } = s;
+  const trickle = plan.trickle as NonNullable<ScenarioPlan["trickle"]>;
+  const trickleRun = run.trickle as PublisherDone;
+  const backlogEvents = plan.events - trickle.events;
+  const backlogExpected = expectedDeliveries(topology, acked, backlogEvents);
+  const none = { ok: 0, latency: summarize([]), lastOkMs: 0, lowerOkAtLast: 0 };
+  const low = run.report.byPriority["0"] ?? none;
+  const high = run.report.byPriority[String(trickle.priority)] ?? none;
+  return {
+    trickle: {
+      priority: trickle.priority,
+      acked: trickleRun.acked,
+      expected: expected - backlogExpected,
+      delivered: high.ok,
+      latencyMs: high.latency,
+      publishSeconds: (trickleRun.lastAckMs - trickleRun.firstSendMs) / 1000,
+    },
+    backlog: {
+      acked: run.published.acked - trickleRun.acked,
+      expected: backlogExpected,
+      delivered: low.ok,
+      latencyMs: low.latency,
+      drainSeconds: low.lastOkMs > 0 ? (low.lastOkMs - run.releasedMs) / 1000 : 0,
+    },
+    backlogQueuedAtTrickleEnd: high.ok > 0 ? backlogExpected - high.lowerOkAtLast : backlogExpected,
   };
 }
 

@@ -37,8 +37,12 @@ function oneLine(r: ScenarioResult): string {
       ? ""
       : `delivered ${r.delivery.delivered} at ${k(r.delivery.perSecond)}/s${ratio(r.delivery.ratio, r.delivery.limitPerSecond)}; ` +
         `p50 ${r.latencyMs.p50.toFixed(0)} ms p99 ${r.latencyMs.p99.toFixed(0)} ms; `;
+  const lanes = r.priority
+    ? `trickle p50 ${r.priority.trickle.latencyMs.p50.toFixed(0)} ms p99 ${r.priority.trickle.latencyMs.p99.toFixed(0)} ms, ` +
+      `backlog drained in ${r.priority.backlog.drainSeconds.toFixed(1)} s with ${r.priority.backlogQueuedAtTrickleEnd} still queued when the trickle finished; `
+    : "";
   return (
-    `  => ingest ${k(r.ingest.eventsPerSecond)} events/s${ratio(r.ingest.ratio, r.ingest.limitEventsPerSecond)}; ${delivery}` +
+    `  => ${lanes}ingest ${k(r.ingest.eventsPerSecond)} events/s${ratio(r.ingest.ratio, r.ingest.limitEventsPerSecond)}; ${delivery}` +
     `lost ${r.correctness.lost}, duplicates ${r.correctness.duplicates}, bad signatures ${r.correctness.badSignatures}; ` +
     `hookline cpu ${r.hookline.cpuPercent.toFixed(0)}%, peak rss ${r.hookline.peakRssMb.toFixed(0)} MB`
   );

@@ -4,7 +4,7 @@
  */
 import type { FleetProfile } from "./lib/protocol.ts";
 
-export const SCENARIOS = ["fast", "backlog", "flaky", "isolation", "fanout", "ordered", "ingest"] as const;
+export const SCENARIOS = ["fast", "backlog", "flaky", "isolation", "fanout", "ordered", "priority", "ingest"] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 export type Size = "quick" | "default";
 
@@ -43,6 +43,18 @@ export interface ScenarioPlan {
    * when every event is acked): measures delivery from a ready backlog, like the limit does.
    */
   pauseWhilePublishing?: boolean;
+  /**
+   * Published right after the release, to the same endpoints, while the held-back backlog
+   * drains: a steady trickle of higher-priority events (counted in `events`, last).
+   */
+  trickle?: TricklePlan;
+}
+
+export interface TricklePlan {
+  events: number;
+  perSecond: number;
+  /** EventInput.priority of the trickle; the backlog keeps 0. */
+  priority: number;
 }
 
 const profile = (name: string, p: Partial<Omit<FleetProfile, "name">>): FleetProfile => ({
@@ -65,6 +77,12 @@ export const PROFILES = {
   orderedFlaky: profile("ordered", { latency: { minMs: 0, maxMs: 5, tailProbability: 0, tailMs: 0 }, errorRate: 0.02 }),
 };
 
+/** 20 events/s for 3 s (quick) or 5 s. */
+const TRICKLE: Record<Size, TricklePlan> = {
+  quick: { events: 60, perSecond: 20, priority: 9 },
+  default: { events: 100, perSecond: 20, priority: 9 },
+};
+
 /** Short policies so that every retried delivery settles within the drain timeout. */
 const QUICK_RETRIES: RetryPolicyPlan = { maxAttempts: 30, initialBackoffMs: 100, maxBackoffMs: 1_000, maxAgeMs: 300_000 };
 const GIVE_UP_FAST: RetryPolicyPlan = { maxAttempts: 2, initialBackoffMs: 200, maxBackoffMs: 500, maxAgeMs: 60_000 };
@@ -85,6 +103,8 @@ const SIZES: Record<ScenarioName, Record<Size, { endpoints: number; tenants: num
   isolation: { quick: { endpoints: 50, tenants: 10, events: 1_500 }, default: { endpoints: 50, tenants: 10, events: 8_000 } },
   fanout: { quick: { endpoints: 200, tenants: 1, events: 40 }, default: { endpoints: 200, tenants: 1, events: 200 } },
   ordered: { quick: { endpoints: 50, tenants: 10, events: 400 }, default: { endpoints: 50, tenants: 10, events: 2_000 } },
+  // A few endpoints with a deep queue each, so the backlog outlasts the trickle.
+  priority: { quick: { endpoints: 4, tenants: 1, events: 4_000 }, default: { endpoints: 4, tenants: 1, events: 15_000 } },
   ingest: { quick: { endpoints: 0, tenants: 10, events: 10_000 }, default: { endpoints: 0, tenants: 10, events: 50_000 } },
 };
 
@@ -161,6 +181,21 @@ export function planScenario(name: ScenarioName, size: Size, o: Overrides): Scen
         events,
         orderingKeys: 20,
       };
+    case "priority": {
+      const trickle = TRICKLE[size];
+      return {
+        name,
+        summary:
+          `a backlog of ${events} priority-0 events held back until acked, then released; meanwhile ${trickle.events} priority-${trickle.priority} ` +
+          `events at ${trickle.perSecond}/s to the same endpoints (e2e latency per lane)`,
+        tenants,
+        groups: [healthy(PROFILES.fast, { ports: Math.min(4, endpoints) })],
+        events: events + trickle.events,
+        orderingKeys: 0,
+        pauseWhilePublishing: true,
+        trickle,
+      };
+    }
     case "ingest":
       return { name, summary: "publish only, tenants without endpoints", tenants, groups: [], events, orderingKeys: 0 };
   }

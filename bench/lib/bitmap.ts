@@ -33,6 +33,13 @@ export class Bitmap {
     return true;
   }
 
+  /** Adds every number of `other`. */
+  addAll(other: Bitmap): void {
+    other.bytes.forEach((bits, byte) => {
+      for (let bit = 0; bits !== 0 && bit < 8; bit++) if ((bits & (1 << bit)) !== 0) this.add(byte * 8 + bit);
+    });
+  }
+
   toBase64(): string {
     return Buffer.from(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength).toString("base64");
   }

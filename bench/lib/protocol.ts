@@ -73,6 +73,17 @@ export interface FleetReport extends FleetStats {
   /** A request arrived while another of the same key and endpoint was still open. */
   orderOverlaps: number;
   unparsable: number;
+  /** First 2xx receipts by event priority (payload "pr", 0 when absent). */
+  byPriority: Record<string, PriorityLaneReport>;
+}
+
+export interface PriorityLaneReport {
+  ok: number;
+  /** Publish → receipt, ms. */
+  latency: LatencySummary;
+  lastOkMs: number;
+  /** First 2xx receipts of lower-priority events when this lane's last one arrived. */
+  lowerOkAtLast: number;
 }
 
 export interface PublisherConfig {
@@ -90,6 +101,10 @@ export interface PublisherConfig {
   rate: number;
   /** Stop starting new batches after this long. */
   maxDurationMs: number;
+  /** Number of the first event (default 0): a second publisher continues after the first. */
+  firstSeq?: number;
+  /** EventInput.priority of every event (default 0). */
+  priority?: number;
 }
 
 export interface PublisherProgress {
