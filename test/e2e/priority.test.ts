@@ -1,11 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
-import { OrderingMode } from "../../src/gen/hookline/v1/endpoint_pb.ts";
 import { json } from "../helpers/clients.ts";
 import { rejection, violatedFields } from "../helpers/errors.ts";
 import { useHookline } from "../helpers/fixtures.ts";
 import { eventually, type ReceivedRequest } from "../helpers/receiver.ts";
-import { testBackend } from "../helpers/server.ts";
 
 // Priority lanes: an event's priority (0-9) orders the due deliveries in each endpoint's
 // queue, highest first, on both backends (SQLite: the claim's order; JetStream: a lane per
@@ -50,24 +48,6 @@ describe("priority lanes", () => {
     const { deliveries } = await api.deliveries.listDeliveries({ tenantId, pageSize: 1 });
     const { event } = await api.events.getEvent({ id: deliveries[0]!.eventId });
     expect(event!.priority).toBe(9);
-  });
-
-  // SQLite only: JetStream spreads an ordered endpoint's keys over lanes it pulls together, so
-  // priority does not choose among key heads there (docs/jetstream.md).
-  it.skipIf(testBackend() === "jetstream")("on an ordered endpoint a key keeps publish order whatever the priorities; across keys the higher priority head goes first", async () => {
-    const rx = await blockedReceiver(2_000);
-    const tenantId = await newTenant("priority-ordered");
-    await api.endpoints.createEndpoint({ tenantId, url: rx.url, maxInFlight: 1, ordering: OrderingMode.ORDERED_BY_KEY });
-    const event = (n: number, key: string, priority: number) => ({ tenantId, type: "job.run", payload: json({ n, key }), orderingKey: key, priority });
-
-    await api.events.publish({ events: [event(0, "z", 0)] });
-    await rx.waitFor((r) => r.length === 1);
-    await api.events.publish({ events: [event(1, "a", 0), event(2, "a", 0)] });
-    await api.events.publish({ events: [event(3, "a", 9), event(4, "b", 9), event(5, "c", 3)] });
-    await rx.waitFor((r) => r.length === 6, 30_000);
-
-    // b (9) and c (3) are heads and overtake a's head (0); a's high-priority event 3 waits for 1 and 2.
-    expect(rx.requests.map((r) => markerOf(r).n)).toEqual([0, 4, 5, 1, 2, 3]);
   });
 
   it("refuses a priority above 9, naming the event's field", async () => {
