@@ -9,7 +9,6 @@
 import { setMaxListeners } from "node:events";
 import { fileURLToPath } from "node:url";
 import { createClient, type Client } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import { DeliveryService } from "../../src/gen/hookline/v1/delivery_pb.ts";
 import { EndpointService } from "../../src/gen/hookline/v1/endpoint_pb.ts";
 import { EventService } from "../../src/gen/hookline/v1/event_pb.ts";
@@ -18,6 +17,7 @@ import { startHookline } from "../hookline-server.ts";
 import { spawnJsonChild, tsNodeArgs } from "../lib/child.ts";
 import { requestText } from "../lib/http-json.ts";
 import { median } from "../lib/samples.ts";
+import { apiTransport } from "../lib/api-transport.ts";
 import { emit } from "./lib.ts";
 
 const EVENTS = Number(process.argv[2] ?? 5000);
@@ -40,7 +40,7 @@ const server = await startHookline({
   backend: "sqlite",
   cpuProfileDir: process.env.BENCH_CPU_PROFILE_DIR,
 });
-const transport = createGrpcTransport({ baseUrl: server.baseUrl });
+const transport = apiTransport(server);
 const api = {
   tenants: createClient(TenantService, transport),
   endpoints: createClient(EndpointService, transport),
@@ -96,7 +96,7 @@ function openWatchers(client: Client<typeof DeliveryService>, filters: { tenantI
 async function round(c: Case): Promise<{ rate: number; seen: number; ended: number }> {
   // A connection of their own, as separate clients would have: streams that are read slowly
   // must not hold up the publisher's responses in a shared HTTP/2 flow-control window.
-  const watchers = openWatchers(createClient(DeliveryService, createGrpcTransport({ baseUrl: server.baseUrl })), c.filters());
+  const watchers = openWatchers(createClient(DeliveryService, apiTransport(server)), c.filters());
   await new Promise((r) => setTimeout(r, 300));
   const before = await succeeded();
   const started = performance.now();
