@@ -1,6 +1,6 @@
-// Deliveries, newest first, paged by the server (page tokens); filters by endpoint and status go
-// to ListDeliveries, event type and time filter the rows of the page shown.
-import { timestampMs } from "@bufbuild/protobuf/wkt";
+// Deliveries, newest first, paged by the server (page tokens); filters by endpoint, status and
+// creation time go to ListDeliveries, the event type filters the rows of the page shown.
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { Delivery } from "../../../src/gen/hookline/v1/delivery_pb.ts";
 import type { Endpoint } from "../../../src/gen/hookline/v1/endpoint_pb.ts";
 import { field, h, replace } from "../dom.ts";
@@ -48,8 +48,8 @@ export async function deliveriesView(ctx: ViewContext): Promise<void> {
     main,
     heading("Deliveries"),
     form,
-    filters.type !== "" || filters.from !== "" || filters.to !== ""
-      ? h("p", { class: "hint" }, "Event type and time filter the rows of each page (ListDeliveries filters by endpoint and status only), so a page may show fewer rows.")
+    filters.type !== ""
+      ? h("p", { class: "hint" }, "The event type filters the rows of each page (ListDeliveries filters by endpoint, status and time), so a page may show fewer rows.")
       : null,
     filters.endpoint === "" ? null : h("details", { class: "panel" }, h("summary", null, "Replay deliveries of this endpoint"), replayPanel(ctx, filters.endpoint)),
     list,
@@ -58,8 +58,17 @@ export async function deliveriesView(ctx: ViewContext): Promise<void> {
   void loadEndpointChoices(ctx, endpointSelect, filters.endpoint);
   try {
     const status = statusFromName(filters.status);
+    const from = localInputMs(filters.from);
+    const to = localInputMs(filters.to);
     const page = await api.deliveries.listDeliveries(
-      { endpointId: filters.endpoint, statuses: status === undefined ? [] : [status], pageSize: PAGE_SIZE, pageToken },
+      {
+        endpointId: filters.endpoint,
+        statuses: status === undefined ? [] : [status],
+        startTime: from === undefined ? undefined : timestampFromMs(from),
+        endTime: to === undefined ? undefined : timestampFromMs(to),
+        pageSize: PAGE_SIZE,
+        pageToken,
+      },
       { signal },
     );
     const rows = page.deliveries.filter(matcher(filters));
@@ -89,9 +98,9 @@ export async function deliveriesView(ctx: ViewContext): Promise<void> {
           { title: "Last result", cell: (d) => lastResult(d) },
         ],
         rows,
-        { link: (d) => href(`deliveries/${d.id}`), empty: hidden > 0 ? `No delivery on this page matches; ${hidden} hidden by the event type or time filter.` : "No deliveries.", label: "Deliveries" },
+        { link: (d) => href(`deliveries/${d.id}`), empty: hidden > 0 ? `No delivery on this page matches; ${hidden} hidden by the event type filter.` : "No deliveries.", label: "Deliveries" },
       ),
-      h("p", { class: "pager" }, prevButton, nextButton, hidden > 0 && rows.length > 0 ? h("span", { class: "hint" }, `${hidden} on this page hidden by the event type or time filter`) : null),
+      h("p", { class: "pager" }, prevButton, nextButton, hidden > 0 && rows.length > 0 ? h("span", { class: "hint" }, `${hidden} on this page hidden by the event type filter`) : null),
     );
   } catch (err) {
     replace(list);
@@ -104,18 +113,10 @@ export function lastResult(d: Delivery): string {
   return d.lastStatusCode === 0 ? d.lastError : `HTTP ${d.lastStatusCode}${d.lastError === "" ? "" : ` · ${d.lastError}`}`;
 }
 
-/** The page-local filters: event type (exact, or "prefix.*") and the creation window. */
-function matcher(f: { type: string; from: string; to: string }): (d: Delivery) => boolean {
+/** The page-local filter: event type, exact or "prefix.*". */
+function matcher(f: { type: string }): (d: Delivery) => boolean {
   const type = f.type;
-  const from = localInputMs(f.from);
-  const to = localInputMs(f.to);
-  return (d) => {
-    if (type !== "" && !(type.endsWith("*") ? d.eventType.startsWith(type.slice(0, -1)) : d.eventType === type)) return false;
-    const created = d.createTime ? timestampMs(d.createTime) : 0;
-    if (from !== undefined && created < from) return false;
-    if (to !== undefined && created >= to) return false;
-    return true;
-  };
+  return (d) => type === "" || (type.endsWith("*") ? d.eventType.startsWith(type.slice(0, -1)) : d.eventType === type);
 }
 
 async function loadEndpointChoices(ctx: ViewContext, select: HTMLSelectElement, chosen: string): Promise<void> {
