@@ -7,13 +7,13 @@
  */
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { newId } from "../../src/core/ids.ts";
-import { DEFAULT_RETRY_POLICY } from "../../src/core/retry.ts";
-import { DeliveryStatus, type Endpoint, type EventInput } from "../../src/core/types.ts";
+import { DeliveryStatus, type EventInput } from "../../src/core/types.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { JetStreamStore } from "../../src/store/jetstream/jetstream-store.ts";
 import { RetentionSweeper } from "../../src/store/retention.ts";
 import type { AttemptRecord } from "../../src/store/store.ts";
 import { startNats } from "../../test/helpers/nats.ts";
+import { endpointRecord } from "../../test/helpers/records.ts";
 import { encodePayload } from "../lib/payload.ts";
 
 const EVENTS = Number(process.argv[2] ?? 2_000);
@@ -28,7 +28,7 @@ const store = await JetStreamStore.open({
   tls: { caFile: "", certFile: "", keyFile: "" },
   replicas: 1,
   ackWaitMs: 20_000,
-    idempotencyWindowMs: DAY_MS,
+  idempotencyWindowMs: DAY_MS,
   logger,
 });
 try {
@@ -37,27 +37,8 @@ try {
   await store.createTenant({ id: "tnt_bench", name: "bench", rateLimitPerSecond: 0, metadata: {}, createdMs: now, updatedMs: now });
   const endpoints: string[] = [];
   for (let i = 0; i < FAN_OUT; i++) {
-    const endpoint: Endpoint = {
-      id: newId("ep", old), // ids are monotonic: one made "now" would date the old events now
-      tenantId: "tnt_bench",
-      url: "http://127.0.0.1:9/never",
-      eventTypes: [],
-      disabled: false,
-      disabledReason: "",
-      description: "",
-      secret: "whsec_bench",
-      previousSecret: "",
-      previousSecretExpiresMs: 0,
-      retryPolicy: DEFAULT_RETRY_POLICY,
-      rateLimitPerSecond: 0,
-      maxInFlight: 1000,
-      timeoutMs: 5000,
-      headers: {},
-      ordering: "unordered",
-      successStatusCodes: [],
-      createdMs: now,
-      updatedMs: now,
-    };
+    // Ids are monotonic: one made "now" would date the old events now.
+    const endpoint = endpointRecord("tnt_bench", { id: newId("ep", old), url: "http://127.0.0.1:9/never", secret: "whsec_bench", maxInFlight: 1000, timeoutMs: 5000 });
     await store.createEndpoint(endpoint);
     endpoints.push(endpoint.id);
   }

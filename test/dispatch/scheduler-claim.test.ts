@@ -4,9 +4,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Webhook } from "standardwebhooks";
 import { deliveryId, newId } from "../../src/core/ids.ts";
-import { DEFAULT_RETRY_POLICY } from "../../src/core/retry.ts";
 import { generateSecret } from "../../src/core/secrets.ts";
-import type { Endpoint } from "../../src/core/types.ts";
 import { DeliveryFeed } from "../../src/dispatch/delivery-feed.ts";
 import { createInlineSender } from "../../src/dispatch/inline-sender.ts";
 import { Scheduler } from "../../src/dispatch/scheduler.ts";
@@ -16,6 +14,7 @@ import { Catalog } from "../../src/store/catalog.ts";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
 import type { ClaimRequest, ClaimResult, Store } from "../../src/store/store.ts";
 import { json } from "../helpers/clients.ts";
+import { endpointRecord } from "../helpers/records.ts";
 import { Receiver, webhookId } from "../helpers/receiver.ts";
 
 /**
@@ -59,27 +58,7 @@ describe("scheduler: an endpoint changed while its claim is out", () => {
     const tenantId = newId("tnt", now);
     const catalog = await Catalog.load(store);
     await catalog.createTenant({ id: tenantId, name: "claim", rateLimitPerSecond: 0, metadata: {}, createdMs: now, updatedMs: now });
-    const endpoint: Endpoint = {
-      id: newId("ep", now),
-      tenantId,
-      url: oldRx.url,
-      eventTypes: [],
-      disabled: false,
-      disabledReason: "",
-      description: "",
-      secret: generateSecret(),
-      previousSecret: "",
-      previousSecretExpiresMs: 0,
-      retryPolicy: DEFAULT_RETRY_POLICY,
-      rateLimitPerSecond: 0,
-      maxInFlight: 8,
-      timeoutMs: 2000,
-      headers: {},
-      ordering: "unordered",
-      successStatusCodes: [],
-      createdMs: now,
-      updatedMs: now,
-    };
+    const endpoint = endpointRecord(tenantId, { id: newId("ep", now), url: oldRx.url, createdMs: now, updatedMs: now });
     await catalog.createEndpoint(endpoint);
 
     const sender = createInlineSender({ allowPrivateTargets: true });

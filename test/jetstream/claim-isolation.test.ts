@@ -3,13 +3,12 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deliveryId, newId } from "../../src/core/ids.ts";
-import { DEFAULT_RETRY_POLICY } from "../../src/core/retry.ts";
-import { generateSecret } from "../../src/core/secrets.ts";
 import { DeliveryStatus, type Endpoint } from "../../src/core/types.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { JetStreamStore } from "../../src/store/jetstream/jetstream-store.ts";
 import { consumerName, DELIVERIES_STREAM, deliverySubject, STATE_BUCKET, stateKey, UNORDERED_LANE } from "../../src/store/jetstream/layout.ts";
 import { startNats, type NatsServer } from "../helpers/nats.ts";
+import { endpointRecord } from "../helpers/records.ts";
 
 /**
  * The store's claim at the seam: one claim covers several endpoints, and what goes wrong for
@@ -44,28 +43,7 @@ describe("JetStream claim: endpoints fail on their own", () => {
   });
 
   async function newEndpoint(): Promise<Endpoint> {
-    const now = Date.now();
-    const endpoint: Endpoint = {
-      id: newId("ep"),
-      tenantId,
-      url: "http://127.0.0.1:9/never-called",
-      eventTypes: [],
-      disabled: false,
-      disabledReason: "",
-      description: "",
-      secret: generateSecret(),
-      previousSecret: "",
-      previousSecretExpiresMs: 0,
-      retryPolicy: DEFAULT_RETRY_POLICY,
-      rateLimitPerSecond: 0,
-      maxInFlight: 8,
-      timeoutMs: 2_000,
-      headers: {},
-      ordering: "unordered",
-      successStatusCodes: [],
-      createdMs: now,
-      updatedMs: now,
-    };
+    const endpoint = endpointRecord(tenantId);
     await store.createEndpoint(endpoint);
     return endpoint;
   }
