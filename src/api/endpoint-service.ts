@@ -10,6 +10,7 @@ import {
   checkDurationRange,
   checkEventType,
   checkEventTypeFilters,
+  checkPayload,
   checkHeaders,
   checkIntRange,
   checkRate,
@@ -95,7 +96,6 @@ export interface HealthSource {
 const BREAKER_STATES = { closed: BreakerState.CLOSED, open: BreakerState.OPEN, half_open: BreakerState.HALF_OPEN } as const;
 
 const TEST_EVENT_TYPE = "hookline.test";
-const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 export function endpointService(deps: ServiceDeps & { dispatch: HealthSource & DispatchControl }): ServiceImpl<typeof EndpointService> {
   const { catalog, store, config, now, dispatch } = deps;
@@ -245,13 +245,10 @@ export function endpointService(deps: ServiceDeps & { dispatch: HealthSource & D
       if (endpoint.disabled) throw failedPrecondition(`endpoint ${endpoint.id} is disabled (${endpoint.disabledReason}); enable it first`);
       const type = req.type === "" ? TEST_EVENT_TYPE : checkEventType("type", req.type);
       const sentMs = now();
-      const payload = req.payload.length > 0 ? req.payload : new TextEncoder().encode(JSON.stringify({ test: true, sent_at: new Date(sentMs).toISOString() }));
-      if (payload.length > config.maxPayloadBytes) throw invalidArgument("payload", `is ${payload.length} bytes; the limit is ${config.maxPayloadBytes}`);
-      try {
-        JSON.parse(utf8.decode(payload));
-      } catch (err) {
-        throw invalidArgument("payload", `must be JSON: ${(err as Error).message}`);
-      }
+      const payload =
+        req.payload.length > 0
+          ? checkPayload("payload", req.payload, config.maxPayloadBytes)
+          : new TextEncoder().encode(JSON.stringify({ test: true, sent_at: new Date(sentMs).toISOString() }));
       // Highest priority: someone is waiting for it, even behind a backlog. Fan-out to this
       // endpoint alone, whatever its event-type filter.
       const event = { tenantId: endpoint.tenantId, type, payload, idempotencyKey: "", orderingKey: "", priority: 9 };

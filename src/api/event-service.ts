@@ -3,7 +3,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { principalOf, requireTenant, requireVisible, scopedTenant, type Principal } from "../auth/principal.ts";
 import { HooklineError, echo, invalidArgument, notFound, withFieldPrefix } from "../core/errors.ts";
 import type { EventInput, PublishResult } from "../core/types.ts";
-import { Limits, checkEventType, checkIntRange, checkKey, requireNonEmpty } from "../core/validation.ts";
+import { Limits, checkEventType, checkIntRange, checkKey, checkPayload, requireNonEmpty } from "../core/validation.ts";
 import {
   EventService,
   PublishErrorSchema,
@@ -22,7 +22,6 @@ import { paginate } from "./paging.ts";
 /** Stream requests being committed at once per stream; beyond it, HTTP/2 flow control pushes back. */
 const STREAM_WINDOW = 32;
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 export function eventService(deps: ServiceDeps & { ingest: GroupCommit }): ServiceImpl<typeof EventService> {
   const { catalog, config, store, ingest, logger } = deps;
@@ -32,18 +31,10 @@ export function eventService(deps: ServiceDeps & { ingest: GroupCommit }): Servi
     requireTenant(caller, "tenant_id", e.tenantId);
     if (!catalog.tenant(e.tenantId)) throw invalidArgument("tenant_id", `tenant "${echo(e.tenantId)}" does not exist`);
     checkEventType("type", e.type);
-    if (e.payload.length === 0) throw invalidArgument("payload", "is required (a JSON document)");
-    if (e.payload.length > config.maxPayloadBytes)
-      throw invalidArgument("payload", `is ${e.payload.length} bytes; the limit is ${config.maxPayloadBytes}`);
-    try {
-      JSON.parse(utf8.decode(e.payload));
-    } catch (err) {
-      throw invalidArgument("payload", `must be JSON: ${(err as Error).message}`);
-    }
     return {
       tenantId: e.tenantId,
       type: e.type,
-      payload: e.payload,
+      payload: checkPayload("payload", e.payload, config.maxPayloadBytes),
       idempotencyKey: checkKey("idempotency_key", e.idempotencyKey, Limits.idempotencyKeyLength),
       orderingKey: checkKey("ordering_key", e.orderingKey, Limits.orderingKeyLength),
       priority: checkIntRange("priority", e.priority, 0, Limits.maxPriority),

@@ -207,3 +207,17 @@ export function matchesEventType(filters: readonly string[], type: string): bool
   }
   return false;
 }
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** An event payload: present, within the size limit, and a JSON document. */
+export function checkPayload(field: string, payload: Uint8Array, maxBytes: number): Uint8Array {
+  if (payload.length === 0) throw invalidArgument(field, "is required (a JSON document)");
+  if (payload.length > maxBytes) throw invalidArgument(field, `is ${payload.length} bytes; the limit is ${maxBytes}`);
+  try {
+    JSON.parse(utf8.decode(payload));
+  } catch (err) {
+    throw invalidArgument(field, `must be JSON: ${(err as Error).message}`);
+  }
+  return payload;
+}
