@@ -170,3 +170,33 @@ describe("ordered delivery by key", () => {
     );
   });
 });
+
+describe("ordered delivery with a small max_in_flight", () => {
+  for (const maxInFlight of [1, 2]) {
+    it(`max_in_flight ${maxInFlight}: keyed and unkeyed events are all delivered, each key in order, never more than ${maxInFlight} at once`, async () => {
+      let open = 0;
+      let mostOpen = 0;
+      const r = await receiver((): Reply => {
+        open++;
+        mostOpen = Math.max(mostOpen, open);
+        setTimeout(() => open--, 5);
+        return { status: 200, delayMs: 5 };
+      });
+      const tenantId = await newTenant("ordered-small");
+      await api.endpoints.createEndpoint({ tenantId, url: r.url, ordering: OrderingMode.ORDERED_BY_KEY, maxInFlight });
+      const events = [];
+      for (let seq = 0; seq < 6; seq++) {
+        for (const key of ["a", "b", "c"]) events.push({ tenantId, type: "account.changed", payload: json({ key, seq }), orderingKey: key });
+        events.push({ tenantId, type: "account.changed", payload: json({ key: "", seq }) });
+      }
+      await api.events.publish({ events });
+
+      await r.waitFor((reqs) => new Set(reqs.map((q) => q.headers["webhook-id"])).size >= events.length, 20_000);
+      for (const key of ["a", "b", "c"]) {
+        const seqs = r.requests.map(hookOf).filter((h) => h.key === key).map((h) => h.seq);
+        expect(seqs, `requests of ${key}`).toEqual([0, 1, 2, 3, 4, 5]);
+      }
+      expect(mostOpen).toBeLessThanOrEqual(maxInFlight);
+    });
+  }
+});

@@ -163,6 +163,8 @@ export class JetStreamStore implements Store {
   /** Messages pulled for an endpoint that arrived after the claim that asked for them was answered. */
   private readonly ready = new Map<string, { message: PulledMessage; arrivedMs: number }[]>();
   private readonly wakeCounts = new Map<string, number>();
+  /** Ordered endpoints with fewer places than busy lanes: the lane their next claim asks first. */
+  private readonly laneCursors = new Map<string, number>();
   /** Retries this process parked with a nak delay, per endpoint: delivery id → due time. */
   private readonly parked = new Map<string, Map<string, number>>();
   /** Consumer config fingerprints this process has made sure of. */
@@ -664,32 +666,45 @@ export class JetStreamStore implements Store {
     const pulls: Promise<PulledMessage[]>[] = [Promise.resolve(taken)];
     let room = request.limit - taken.length;
     if (request.ordered) {
-      // One head per lane, lanes in a rotating order so none is always last.
       const wakes = this.wakeCounts.get(endpoint.id) ?? 0;
-      const start = Math.floor(Math.random() * 16);
-      const keyed = lanes(true).slice(1);
-      for (let i = 0; i < keyed.length && room > 1; i++) {
-        const consumer = consumerName(endpoint.id, keyed[(start + i) % keyed.length] as string);
-        if ((this.busyLanes.get(consumer) ?? 0) > nowMs || this.quietLanes.get(consumer) === wakes || waitingLanes.has(consumer)) continue;
-        pulls.push(
-          this.puller.pull(DELIVERIES_STREAM, consumer, 1).then((ms) => {
-            if (ms?.length === 0) this.quietLanes.set(consumer, wakes);
-            else if (ms) this.quietLanes.delete(consumer);
-            return ms ?? [];
-          }),
-        );
-        room--;
+      const keyed = lanes(true)
+        .slice(1)
+        .map((lane) => consumerName(endpoint.id, lane));
+      const open = (consumer: string): boolean =>
+        (this.busyLanes.get(consumer) ?? 0) <= nowMs && this.quietLanes.get(consumer) !== wakes && !waitingLanes.has(consumer);
+      const pullHead = (consumer: string, untilKnown: boolean): Promise<PulledMessage[]> =>
+        this.puller.pull(DELIVERIES_STREAM, consumer, 1, untilKnown).then((ms) => {
+          if (ms?.length === 0) this.quietLanes.set(consumer, wakes);
+          else if (ms) this.quietLanes.delete(consumer);
+          return ms ?? [];
+        });
+      const candidates = keyed.filter(open);
+      if (candidates.length < room) {
+        // Room for every lane's head and then some: all heads at once, a random lane first, the
+        // rest of the room for the unordered lanes below.
+        const start = Math.floor(Math.random() * candidates.length);
+        for (let i = 0; i < candidates.length; i++) pulls.push(pullHead(candidates[(start + i) % candidates.length] as string, false));
+        room -= candidates.length;
+      } else if (room > 0) {
+        // Fewer places than lanes with work: take the lanes in turn, the unordered lanes being
+        // one of them, and ask each in sequence until the room is used, so that a small
+        // max_in_flight still reaches every lane. An empty lane costs one short quiet wait; a
+        // head that comes later is kept for the next claim.
+        const slots = [UNORDERED_LANE, ...keyed];
+        const cursor = this.laneCursors.get(endpoint.id) ?? 0;
+        for (let i = 0; i < slots.length && room > 0; i++) {
+          const slot = (cursor + i) % slots.length;
+          const consumer = slots[slot] as string;
+          const got = consumer === UNORDERED_LANE ? await this.pullUnorderedLanes(endpoint.id, room, false) : open(consumer) ? await pullHead(consumer, false) : [];
+          if (got.length === 0) continue;
+          pulls.push(Promise.resolve(got));
+          room -= got.length;
+          this.laneCursors.set(endpoint.id, slot + 1);
+        }
+        room = 0;
       }
     }
-    // Priority lanes one after the other, highest first, each with the room the ones before left.
-    for (const lane of this.priorityLanesOf(endpoint.id)) {
-      if (room <= 0) break;
-      // Wait for the server's word: a slow answer taken for "empty" would let lower priorities pass.
-      const got = (await this.puller.pull(DELIVERIES_STREAM, consumerName(endpoint.id, lane), room, true)) ?? [];
-      pulls.push(Promise.resolve(got));
-      room -= got.length;
-    }
-    if (room > 0) pulls.push(this.puller.pull(DELIVERIES_STREAM, consumerName(endpoint.id, UNORDERED_LANE), room).then((ms) => ms ?? []));
+    if (room > 0) pulls.push(this.pullUnorderedLanes(endpoint.id, room, false));
     const messages = (await Promise.all(pulls)).flat();
     const current = this.mirror.endpoints.get(request.endpointId);
     if (!current || current.disabled) {
@@ -712,6 +727,21 @@ export class JetStreamStore implements Store {
     let nextDue = claimed.length < request.limit ? this.nextParked(endpoint.id, nowMs) : undefined;
     if (failed) nextDue = Math.min(nextDue ?? Infinity, nowMs + CLAIM_RETRY_MS);
     return { claimed, nextDue };
+  }
+
+  /**
+   * The unordered lanes: priority lanes one after the other, highest first, each with the room
+   * the ones before left, then the default lane with the rest.
+   */
+  private async pullUnorderedLanes(endpointId: string, limit: number, untilKnown: boolean): Promise<PulledMessage[]> {
+    const got: PulledMessage[] = [];
+    for (const lane of this.priorityLanesOf(endpointId)) {
+      if (got.length >= limit) return got;
+      // Wait for the server's word: a slow answer taken for "empty" would let lower priorities pass.
+      got.push(...((await this.puller.pull(DELIVERIES_STREAM, consumerName(endpointId, lane), limit - got.length, true)) ?? []));
+    }
+    if (got.length < limit) got.push(...((await this.puller.pull(DELIVERIES_STREAM, consumerName(endpointId, UNORDERED_LANE), limit - got.length, untilKnown)) ?? []));
+    return got;
   }
 
   /** Takes a pulled message on; undefined when it turns out to be finished already (or unreadable). */
