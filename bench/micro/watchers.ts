@@ -3,6 +3,8 @@
  * process delivering to a receiver process, while this process holds 200 watch streams and
  * reads them. Cases: watchers filtered on other (idle) tenants, the dashboard case; and
  * watchers that see every change (unfiltered), the worst case. Rounds interleave the cases.
+ * Besides the rate it reports hookline's CPU time per delivery (all its threads), which a
+ * shared, noisy machine disturbs far less than the rate.
  *
  *   node --import tsx bench/micro/watchers.ts [events-per-round=5000] [rounds=3]
  */
@@ -16,6 +18,7 @@ import { TenantService } from "../../src/gen/hookline/v1/tenant_pb.ts";
 import { startHookline } from "../hookline-server.ts";
 import { spawnJsonChild, tsNodeArgs } from "../lib/child.ts";
 import { requestText } from "../lib/http-json.ts";
+import { sampleProcess } from "../lib/proc-stats.ts";
 import { median } from "../lib/samples.ts";
 import { apiTransport } from "../lib/api-transport.ts";
 import { emit } from "./lib.ts";
@@ -93,12 +96,13 @@ function openWatchers(client: Client<typeof DeliveryService>, filters: { tenantI
 }
 
 /** Deliveries per second for one round of EVENTS events. */
-async function round(c: Case): Promise<{ rate: number; seen: number; ended: number }> {
+async function round(c: Case): Promise<{ rate: number; cpuUs: number; seen: number; ended: number }> {
   // A connection of their own, as separate clients would have: streams that are read slowly
   // must not hold up the publisher's responses in a shared HTTP/2 flow-control window.
   const watchers = openWatchers(createClient(DeliveryService, apiTransport(server)), c.filters());
   await new Promise((r) => setTimeout(r, 300));
   const before = await succeeded();
+  const cpuBefore = sampleProcess(server.child.pid)?.cpuMs ?? 0;
   const started = performance.now();
   const payload = new TextEncoder().encode(JSON.stringify({ bench: "watchers", pad: "x".repeat(200) }));
   for (let sent = 0; sent < EVENTS; sent += BATCH) {
@@ -110,7 +114,8 @@ async function round(c: Case): Promise<{ rate: number; seen: number; ended: numb
     await new Promise((r) => setTimeout(r, 50));
   }
   const rate = EVENTS / ((performance.now() - started) / 1000);
-  const result = { rate, seen: watchers.seen(), ended: watchers.ended() };
+  const cpuUs = (((sampleProcess(server.child.pid)?.cpuMs ?? 0) - cpuBefore) * 1000) / EVENTS;
+  const result = { rate, cpuUs, seen: watchers.seen(), ended: watchers.ended() };
   await watchers.close();
   return result;
 }
@@ -122,21 +127,28 @@ if (only !== undefined) {
   CASES.splice(0, CASES.length, ...picked);
 }
 const rates = new Map<string, number[]>(CASES.map((c) => [c.name, []]));
+const cpus = new Map<string, number[]>(CASES.map((c) => [c.name, []]));
 try {
   await round(CASES[0]!); // warm-up
   for (let r = 0; r < ROUNDS; r++) {
     for (const c of CASES) {
-      const { rate, seen, ended } = await round(c);
+      const { rate, cpuUs, seen, ended } = await round(c);
       rates.get(c.name)!.push(rate);
+      cpus.get(c.name)!.push(cpuUs);
       if (process.env.BENCH_JSON !== "1")
-        process.stdout.write(`  round ${r + 1} ${c.name.padEnd(36)} ${Math.round(rate).toLocaleString("en-US").padStart(8)} deliveries/s (watch messages read: ${seen}, streams ended early: ${ended})\n`);
+        process.stdout.write(
+          `  round ${r + 1} ${c.name.padEnd(36)} ${Math.round(rate).toLocaleString("en-US").padStart(8)} deliveries/s, ${Math.round(cpuUs)} µs CPU each (watch messages read: ${seen}, streams ended early: ${ended})\n`,
+        );
     }
   }
   const none = median(rates.get(CASES[0]!.name)!);
+  const noneCpu = median(cpus.get(CASES[0]!.name)!);
   for (const c of CASES) {
     const rate = median(rates.get(c.name)!);
+    const cpu = median(cpus.get(c.name)!);
     emit({ bench: "watchers", case: c.name, opsPerSecond: rate, unit: "deliveries" });
-    if (c !== CASES[0] && process.env.BENCH_JSON !== "1") process.stdout.write(`  ratio to none: ${(rate / none).toFixed(2)}\n`);
+    if (c !== CASES[0] && process.env.BENCH_JSON !== "1")
+      process.stdout.write(`  ratio to none: ${(rate / none).toFixed(2)} (rate), ${(cpu / noneCpu).toFixed(2)} (CPU per delivery)\n`);
   }
 } finally {
   await server.stop();

@@ -24,16 +24,18 @@ interface Watcher {
   /** Set when the watcher fell behind: how many changes it had unread. */
   behindBy: number;
   wake: (() => void) | undefined;
+  /** Set while the watcher waits for a share of the streaming budget. */
+  release: (() => void) | undefined;
+  signal: AbortSignal;
 }
 
 type Index = Map<string, Set<Watcher>>;
 
 const unread = (w: Watcher): number => w.queue.length - w.head;
 
-/** Main-thread time and messages that watch streams may take together, per period. */
-const SLICE_MS = 1;
-const MIN_SLICE_MESSAGES = 10;
-const MAX_SLICE_MESSAGES = 200;
+/** Messages that watch streams may start together, per period. */
+const MIN_PERIOD_MESSAGES = 2;
+const MAX_PERIOD_MESSAGES = 200;
 const PERIOD_MS = 10;
 /** Event-loop utilization above which streaming backs off, measured every MEASURE_MS. */
 const BUSY = 0.6;
@@ -66,14 +68,14 @@ export class DeliveryFeed {
   private readonly byEvent: Index = new Map();
   private readonly perKey = new Map<string, number>();
   private count = 0;
-  private sliceEndsAt = 0;
-  private sliceLeft = 0;
-  private budget = MIN_SLICE_MESSAGES;
+  private periodLeft = 0;
+  private budget = MIN_PERIOD_MESSAGES;
   private measuredAt = 0;
   private lastElu = performance.eventLoopUtilization();
   private nextSliceAt = 0;
   private resumeTimer: NodeJS.Timeout | undefined;
-  private readonly parked: (() => void)[] = [];
+  /** Watchers waiting for the next period, first come first served. */
+  private parked: Watcher[] = [];
 
   constructor(private readonly o: DeliveryFeedOptions = { bufferPerWatcher: 10_000, maxWatchersPerKey: 20 }) {}
 
@@ -107,9 +109,12 @@ export class DeliveryFeed {
    */
   async *watch(filter: FeedFilter, signal: AbortSignal, key: string): AsyncGenerator<Delivery> {
     this.admit(key);
-    const watcher: Watcher = { filter, key, queue: [], head: 0, behindBy: 0, wake: undefined };
+    const watcher: Watcher = { filter, key, queue: [], head: 0, behindBy: 0, wake: undefined, release: undefined, signal };
     this.attach(watcher);
-    const onAbort = (): void => watcher.wake?.();
+    const onAbort = (): void => {
+      watcher.wake?.();
+      watcher.release?.();
+    };
     signal.addEventListener("abort", onAbort);
     try {
       while (!signal.aborted) {
@@ -121,8 +126,10 @@ export class DeliveryFeed {
           watcher.wake = undefined;
           continue;
         }
-        const wait = this.permit();
-        if (wait) await wait;
+        if (!this.permit(watcher)) {
+          await new Promise<void>((resolve) => (watcher.release = resolve));
+          watcher.release = undefined;
+        }
         if (signal.aborted || watcher.behindBy > 0) continue;
         const delivery = watcher.queue[watcher.head] as Delivery;
         watcher.head++;
@@ -140,33 +147,52 @@ export class DeliveryFeed {
   }
 
   /**
-   * Watch streams together may start `budget` messages, within SLICE_MS, in every PERIOD_MS;
-   * past that a message waits for the next period. The budget follows how busy the main
-   * thread is: it halves while the thread is busier than BUSY (delivery needs it) and grows
-   * back while it is not. So streaming only takes spare time, whatever the number of
-   * watchers; watchers that need more fall behind and are dropped, instead of slowing
-   * delivery down.
+   * Watch streams together may start `budget` messages in every PERIOD_MS; a watcher past that
+   * waits in line for a later period. Only as many waiting watchers are resumed as the period
+   * allows: waking them all to find most over budget cost more than the messages themselves.
+   * The budget follows how busy the main thread is: it halves while the thread is busier than
+   * BUSY (delivery needs it) and grows back while it is not. So streaming only takes spare
+   * time, whatever the number of watchers; watchers that need more fall behind and are
+   * dropped, instead of slowing delivery down.
    */
-  private permit(): Promise<void> | undefined {
-    const now = performance.now();
-    if (now >= this.nextSliceAt) {
-      this.sliceEndsAt = now + SLICE_MS;
-      this.nextSliceAt = now + PERIOD_MS;
-      this.adjustBudget(now);
-      this.sliceLeft = this.budget;
+  private permit(watcher: Watcher): boolean {
+    this.startPeriod(performance.now());
+    if (this.parked.length === 0 && this.periodLeft > 0) {
+      this.periodLeft--;
+      return true;
     }
-    if (now < this.sliceEndsAt && this.sliceLeft > 0) {
-      this.sliceLeft--;
-      return undefined;
-    }
-    if (!this.resumeTimer) {
-      this.resumeTimer = setTimeout(() => {
-        this.resumeTimer = undefined;
-        for (const resume of this.parked.splice(0)) resume();
-      }, this.nextSliceAt - now);
-      this.resumeTimer.unref();
-    }
-    return new Promise((resolve) => this.parked.push(resolve));
+    // In line; the caller waits on `release`, which it sets before the timer can run.
+    this.parked.push(watcher);
+    this.scheduleResume();
+    return false;
+  }
+
+  private scheduleResume(): void {
+    if (this.resumeTimer) return;
+    this.resumeTimer = setTimeout(() => {
+      this.resumeTimer = undefined;
+      this.startPeriod(performance.now());
+      const waiting: Watcher[] = [];
+      for (const w of this.parked) {
+        if (!w.release) continue;
+        // Aborted or dropped: let it end without using the budget.
+        if (w.signal.aborted || w.behindBy > 0) w.release();
+        else if (this.periodLeft > 0) {
+          this.periodLeft--;
+          w.release();
+        } else waiting.push(w);
+      }
+      this.parked = waiting;
+      if (waiting.length > 0) this.scheduleResume();
+    }, Math.max(0, this.nextSliceAt - performance.now()));
+    this.resumeTimer.unref();
+  }
+
+  private startPeriod(now: number): void {
+    if (now < this.nextSliceAt) return;
+    this.nextSliceAt = now + PERIOD_MS;
+    this.adjustBudget(now);
+    this.periodLeft = this.budget;
   }
 
   private adjustBudget(now: number): void {
@@ -174,7 +200,7 @@ export class DeliveryFeed {
     const elu = performance.eventLoopUtilization(this.lastElu);
     this.lastElu = performance.eventLoopUtilization();
     this.measuredAt = now;
-    this.budget = elu.utilization > BUSY ? Math.max(MIN_SLICE_MESSAGES, Math.floor(this.budget / 2)) : Math.min(MAX_SLICE_MESSAGES, this.budget + 4);
+    this.budget = elu.utilization > BUSY ? Math.max(MIN_PERIOD_MESSAGES, Math.floor(this.budget / 2)) : Math.min(MAX_PERIOD_MESSAGES, this.budget + 4);
   }
 
   private offer(watchers: Set<Watcher> | undefined, d: Delivery): void {
@@ -200,6 +226,7 @@ export class DeliveryFeed {
     w.head = 0;
     this.detach(w);
     w.wake?.();
+    w.release?.();
   }
 
   private indexOf(w: Watcher): { index: Index; key: string } | undefined {

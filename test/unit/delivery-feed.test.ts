@@ -94,4 +94,36 @@ describe("DeliveryFeed", () => {
     for (const r of [b, other, d]) r.stop();
     await Promise.all([b.done, other.done, d.done]);
   });
+
+  it("shares the streaming budget in turn: 50 watchers over the budget all get every change, in order", async () => {
+    const feed = new DeliveryFeed({ bufferPerWatcher: 1_000, maxWatchersPerKey: 100 });
+    const readers = Array.from({ length: 50 }, () => reader(feed, ANY));
+    await tick();
+    for (let n = 1; n <= 20; n++) feed.publish(change(n));
+    const want = Array.from({ length: 20 }, (_, i) => `dlv_${i + 1}`);
+    // 1,000 messages are several periods' worth at the starting budget: they come in turns.
+    const deadline = Date.now() + 10_000;
+    while (readers.some((r) => r.seen.length < 20) && Date.now() < deadline) await tick();
+    for (const r of readers) expect(r.seen).toEqual(want);
+    for (const r of readers) r.stop();
+    await Promise.all(readers.map((r) => r.done));
+    expect(feed.watching).toBe(false);
+  });
+
+  it("ends a watcher that is waiting for its turn as soon as it is aborted", async () => {
+    const feed = new DeliveryFeed({ bufferPerWatcher: 1_000, maxWatchersPerKey: 300 });
+    const readers = Array.from({ length: 200 }, () => reader(feed, ANY));
+    await tick();
+    for (let n = 1; n <= 50; n++) feed.publish(change(n));
+    // Far more than a period allows: most of them are now in line.
+    const last = readers[199]!;
+    last.stop();
+    const started = Date.now();
+    await last.done;
+    expect(Date.now() - started).toBeLessThan(500);
+    expect(last.error()).toBeUndefined();
+    for (const r of readers) r.stop();
+    await Promise.all(readers.map((r) => r.done));
+    expect(feed.watching).toBe(false);
+  });
 });
