@@ -9,6 +9,7 @@ import type { ClaimResult, ClaimedDelivery, Store } from "../store/store.ts";
 import type { BreakerOptions } from "./breaker.ts";
 import type { DeliveryFeed } from "./delivery-feed.ts";
 import { EndpointState } from "./endpoint-state.ts";
+import type { OperationalEvents } from "./operational-events.ts";
 import { decideOutcome, type Outcome } from "./outcome.ts";
 import type { SendResult, SendTask, Sender } from "./send-task.ts";
 import { TokenBucket } from "./token-bucket.ts";
@@ -28,6 +29,8 @@ export interface SchedulerOptions {
   breaker: BreakerOptions;
   /** An endpoint failing without a single success for this long is disabled. */
   autoDisableAfterMs: number;
+  /** Tells subscribed endpoints about disables, breakers opening and dead deliveries. */
+  operational?: OperationalEvents;
 }
 
 export interface EndpointHealth {
@@ -463,6 +466,8 @@ export class Scheduler {
       return endpoint && { endpoint, outcomes: this.judge(endpoint, task, now, changes) };
     });
     const records = judged.flatMap((j) => j?.outcomes.map((o) => o.record) ?? []);
+    // Only a change of state is news: an endpoint disabled meanwhile (by an operator) is not reported again.
+    const newlyDisabled = [...changes.disable.keys()].filter((id) => this.o.catalog.endpoint(id)?.disabled === false);
     // Results that could not be written (a full disk) stay here, their deliveries leased,
     // and are written once the store takes writes again; a shutdown first hands them back.
     for (let delayMs = RECORD_RETRY_MS; ; delayMs = Math.min(delayMs * 2, MAX_RECORD_RETRY_MS)) {
@@ -488,6 +493,9 @@ export class Scheduler {
       const tenantId = this.o.catalog.endpoint(endpointId)?.tenantId;
       this.ops.warn(cause === "gone" ? "endpoint-gone" : "endpoint-auto-disabled", { endpointId, tenantId, reason }, "endpoint disabled");
       await this.o.catalog.refreshEndpoint(endpointId);
+      // After the refresh: the catalog shows it disabled, so it is not among the receivers.
+      const endpoint = this.o.catalog.endpoint(endpointId);
+      if (endpoint && newlyDisabled.includes(endpointId)) this.o.operational?.endpointDisabled(endpoint, reason, cause);
     }
   }
 
@@ -554,6 +562,7 @@ export class Scheduler {
         { ...fields, consecutiveFailures: breaker.consecutiveFailures, probeAt: new Date(breaker.reopensAt()).toISOString() },
         "circuit breaker opened: endpoint paused",
       );
+      this.o.operational?.breakerOpened(endpoint, breaker.consecutiveFailures, breaker.reopensAt());
     } else if (before !== "closed" && breaker.state === "closed") {
       this.ops.info("breaker-close", fields, "circuit breaker closed: endpoint resumed");
     }
@@ -579,6 +588,16 @@ export class Scheduler {
           },
           "delivery dead-lettered",
         );
+        this.o.operational?.deliveryDead({
+          tenantId: endpoint.tenantId,
+          deliveryId: c.deliveryId,
+          eventId: c.eventId,
+          eventType: c.eventType,
+          endpointId: endpoint.id,
+          attempts: record.attempt.number,
+          lastStatusCode: record.attempt.statusCode,
+          lastError: record.attempt.error,
+        });
       }
     });
     if (endpoint.ordering === "ordered_by_key") this.markDue(endpoint.id, now);
