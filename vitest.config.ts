@@ -15,6 +15,7 @@ const CONTRACT = [
   "history",
   "isolation",
   "metrics",
+  "operational-webhooks",
   "ordering",
   "priority",
   "publish",
