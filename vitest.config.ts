@@ -6,6 +6,7 @@ import { defineConfig } from "vitest/config";
  */
 const CONTRACT = [
   "api-crud",
+  "attempt-headers",
   "auth",
   "breaker",
   "delivery-smoke",

@@ -1,4 +1,5 @@
 import { secretKey } from "../core/secrets.ts";
+import { customHeaderSuffix } from "../core/sent-headers.ts";
 import { clampDelay } from "../core/timers.ts";
 import { DeliveryStatus, type Delivery, type Endpoint } from "../core/types.ts";
 import type { Logger } from "../observability/logger.ts";
@@ -57,6 +58,8 @@ interface FinishedTask {
   state: EndpointState;
   claimed: ClaimedDelivery[];
   results: SendResult[];
+  /** The custom header names the requests carried, as attempts record them. */
+  customHeaders: string;
   done: () => void;
   fail: (err: unknown) => void;
 }
@@ -422,9 +425,10 @@ export class Scheduler {
           error: `sender failed: ${(err as Error).message}`,
           responseBody: new Uint8Array(),
           retryAfter: "",
+          signature: "",
         })),
       )
-      .then((results) => this.record(endpoint.id, state, claimed, results))
+      .then((results) => this.record(endpoint.id, state, claimed, results, customHeaderSuffix(endpoint.headers)))
       .catch((err: unknown) => this.o.logger.error({ err, endpointId: endpoint.id }, "recording attempt results failed"))
       .finally(() => {
         state.inFlight -= claimed.length;
@@ -436,10 +440,10 @@ export class Scheduler {
   }
 
   /** Queues a task's results; those arriving in the same turn of the event loop share one commit. */
-  private record(endpointId: string, state: EndpointState, claimed: ClaimedDelivery[], results: SendResult[]): Promise<void> {
+  private record(endpointId: string, state: EndpointState, claimed: ClaimedDelivery[], results: SendResult[], customHeaders: string): Promise<void> {
     if (this.handingBack) return Promise.resolve();
     return new Promise((done, fail) => {
-      this.finished.push({ endpointId, state, claimed, results, done, fail });
+      this.finished.push({ endpointId, state, claimed, results, customHeaders, done, fail });
       if (!this.recordQueued) {
         this.recordQueued = true;
         setImmediate(() => {
@@ -515,8 +519,8 @@ export class Scheduler {
   }
 
   /** Outcomes of one task's attempts, with what they do to the endpoint's health. */
-  private judge(endpoint: Endpoint, { state, claimed, results }: FinishedTask, now: number, changes: EndpointChanges): Outcome[] {
-    const outcomes = claimed.map((c, i) => decideOutcome(c, results[i] as SendResult, endpoint, now));
+  private judge(endpoint: Endpoint, { state, claimed, results, customHeaders }: FinishedTask, now: number, changes: EndpointChanges): Outcome[] {
+    const outcomes = claimed.map((c, i) => decideOutcome(c, results[i] as SendResult, endpoint, now, customHeaders));
     const { metrics } = this.o;
     const { disable, disableCause } = changes;
     for (const { verdict, record } of outcomes) {
