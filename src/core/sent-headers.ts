@@ -37,3 +37,15 @@ export function sentHeaders(encoded: string | undefined, deliveryId: string, sta
   headers["webhook-signature"] = signature;
   return headers;
 }
+
+const STANDARD_ORDER = ["content-type", "user-agent", "webhook-id", "webhook-timestamp", "webhook-signature"];
+
+/** Headers for display: the standard ones in a fixed order, then the custom ones by name. */
+export function orderedHeaders(headers: Record<string, string>): Array<[string, string]> {
+  const standard = STANDARD_ORDER.filter((name) => headers[name] !== undefined).map((name): [string, string] => [name, headers[name] as string]);
+  const custom = Object.keys(headers)
+    .filter((name) => !STANDARD_ORDER.includes(name))
+    .sort()
+    .map((name): [string, string] => [name, headers[name] as string]);
+  return [...standard, ...custom];
+}
