@@ -6,6 +6,7 @@ import { defineConfig } from "vitest/config";
  */
 const CONTRACT = [
   "api-crud",
+  "attempt-headers",
   "auth",
   "breaker",
   "delivery-smoke",
@@ -15,6 +16,7 @@ const CONTRACT = [
   "history",
   "isolation",
   "metrics",
+  "operational-webhooks",
   "ordering",
   "priority",
   "publish",

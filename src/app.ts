@@ -21,6 +21,7 @@ import type { Config } from "./config/config.ts";
 import { consoleRoute } from "./console/route.ts";
 import { DeliveryFeed } from "./dispatch/delivery-feed.ts";
 import { createInlineSender } from "./dispatch/inline-sender.ts";
+import { OperationalEvents } from "./dispatch/operational-events.ts";
 import { createPoolSender } from "./dispatch/pool-sender.ts";
 import { Scheduler } from "./dispatch/scheduler.ts";
 import { file_google_rpc_error_details } from "./gen/google/rpc/error_details_pb.ts";
@@ -74,6 +75,14 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
       ? createInlineSender({ allowPrivateTargets: config.allowPrivateTargets })
       : createPoolSender({ threads: config.workers, allowPrivateTargets: config.allowPrivateTargets });
   const feed = new DeliveryFeed({ bufferPerWatcher: config.watcherBuffer, maxWatchersPerKey: config.maxWatchersPerKey });
+  const operational = new OperationalEvents({
+    // Through the publish pipeline like any event; only called once the dispatcher runs, after `ingest` exists.
+    submit: (events) => ingest.submit(events),
+    subscribed: (tenantId, type) => catalog.tenant(tenantId) !== undefined && catalog.fanOut(tenantId, type).length > 0,
+    logger,
+    count: (type, outcome) => metrics.operationalEvents.inc({ type, outcome }),
+    now,
+  });
   const scheduler = new Scheduler({
     store,
     catalog,
@@ -90,6 +99,7 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
       maxCooldownMs: Math.max(config.breakerCooldownMs, 600_000),
     },
     autoDisableAfterMs: config.autoDisableAfterMs,
+    operational,
   });
   const ingest = new GroupCommit({
     store,
@@ -127,7 +137,7 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
   const reflection = reflectionServices([...HOOKLINE_SERVICES, Health, ReflectionV1], [file_google_rpc_error_details]);
   const routes = (router: ConnectRouter): void => {
     router.service(TenantService, tenantService(deps));
-    router.service(EndpointService, endpointService({ ...deps, dispatch: scheduler }));
+    router.service(EndpointService, endpointService({ ...deps, dispatch: scheduler, operational }));
     router.service(EventService, eventService({ ...deps, ingest }));
     router.service(DeliveryService, deliveryService({ ...deps, dispatch: scheduler, feed }));
     router.service(ApiKeyService, apiKeyService({ ...deps, auth }));

@@ -4,3 +4,6 @@ import { readFileSync } from "node:fs";
 export const VERSION: string = (
   JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
 ).version;
+
+/** The user-agent of every webhook request. */
+export const USER_AGENT = `hookline/${VERSION}`;

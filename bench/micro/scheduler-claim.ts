@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { newId } from "../../src/core/ids.ts";
+import { customHeaderSuffix, encodeSentHeaders } from "../../src/core/sent-headers.ts";
 import { DeliveryStatus, type EventInput } from "../../src/core/types.ts";
 import type { AttemptRecord, ClaimedDelivery, ClaimRequest } from "../../src/store/store.ts";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
@@ -31,11 +32,26 @@ const CASES: Case[] = [
 
 const endpointId = (i: number): string => `ep_${String(i).padStart(26, "0")}`;
 
+/** What an attempt records of its request: user-agent, one HMAC signature, one custom header name. */
+const REQUEST_HEADERS = process.env.BENCH_NO_REQUEST_HEADERS
+  ? ""
+  : encodeSentHeaders("hookline/0.1.0", `v1,${Buffer.alloc(32, 7).toString("base64")}`, customHeaderSuffix({ "x-api-key": "k" }));
+
 function success(c: ClaimedDelivery, now: number): AttemptRecord {
   return {
     status: DeliveryStatus.Succeeded,
     nextAttemptMs: 0,
-    attempt: { id: newId("att", now), deliveryId: c.deliveryId, number: c.attempts + 1, startedMs: now, durationMs: 1, statusCode: 200, error: "", responseBody: new Uint8Array() },
+    attempt: {
+      id: newId("att", now),
+      deliveryId: c.deliveryId,
+      number: c.attempts + 1,
+      startedMs: now,
+      durationMs: 1,
+      statusCode: 200,
+      error: "",
+      responseBody: new Uint8Array(),
+      requestHeaders: REQUEST_HEADERS,
+    },
   };
 }
 

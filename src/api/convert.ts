@@ -3,6 +3,7 @@ import { DurationSchema, timestampFromMs, timestampMs, type Duration, type Times
 import type { ApiKeyRecord } from "../auth/api-key.ts";
 import { invalidArgument } from "../core/errors.ts";
 import { publicKeyOf, signingAlgorithmOf, type SigningAlgorithm as DomainSigning } from "../core/secrets.ts";
+import { MASKED_HEADER_VALUE, sentHeaders } from "../core/sent-headers.ts";
 import { ApiKeySchema, type ApiKey } from "../gen/hookline/v1/api_key_pb.ts";
 import type * as domain from "../core/types.ts";
 import {
@@ -82,7 +83,7 @@ export function orderingFromProto(field: string, mode: OrderingMode): domain.Ord
 }
 
 /** What reads show instead of a custom header's value: headers often carry receivers' credentials. */
-export const MASKED_HEADER_VALUE = "<redacted>";
+export { MASKED_HEADER_VALUE };
 
 function maskHeaders(headers: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
@@ -192,5 +193,6 @@ export function attemptToProto(a: domain.Attempt): Attempt {
     statusCode: a.statusCode,
     error: a.error,
     responseBody: a.responseBody,
+    requestHeaders: sentHeaders(a.requestHeaders, a.deliveryId, a.startedMs),
   });
 }

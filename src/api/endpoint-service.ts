@@ -8,9 +8,9 @@ import type { Endpoint, RetryPolicy } from "../core/types.ts";
 import {
   Limits,
   checkDurationRange,
-  checkEventType,
   checkEventTypeFilters,
   checkPayload,
+  checkPublishableEventType,
   checkHeaders,
   checkIntRange,
   checkRate,
@@ -22,6 +22,7 @@ import {
 import { checkTargetAllowed } from "../dispatch/target-guard.ts";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import type { OperationalEvents } from "../dispatch/operational-events.ts";
 import type { EndpointHealth } from "../dispatch/scheduler.ts";
 import type { DispatchControl } from "./delivery-service.ts";
 import {
@@ -97,8 +98,10 @@ const BREAKER_STATES = { closed: BreakerState.CLOSED, open: BreakerState.OPEN, h
 
 const TEST_EVENT_TYPE = "hookline.test";
 
-export function endpointService(deps: ServiceDeps & { dispatch: HealthSource & DispatchControl }): ServiceImpl<typeof EndpointService> {
-  const { catalog, store, config, now, dispatch } = deps;
+export function endpointService(
+  deps: ServiceDeps & { dispatch: HealthSource & DispatchControl; operational?: OperationalEvents },
+): ServiceImpl<typeof EndpointService> {
+  const { catalog, store, config, now, dispatch, operational } = deps;
   /** The endpoint named by the request, if the caller may see it. */
   function existing(ctx: HandlerContext, field: string, id: string): Endpoint {
     requireNonEmpty(field, id);
@@ -201,8 +204,16 @@ export function endpointService(deps: ServiceDeps & { dispatch: HealthSource & D
       if (paths.has("success_status_codes"))
         next.successStatusCodes = checkSuccessStatusCodes("endpoint.success_status_codes", input.successStatusCodes);
       const updatedMs = now();
-      const updated = await catalog.updateEndpoint(input.id, (current) => ({ ...current, ...next, updatedMs }));
+      let wasDisabled = current.disabled;
+      const updated = await catalog.updateEndpoint(input.id, (stored) => {
+        wasDisabled = stored.disabled;
+        return { ...stored, ...next, updatedMs };
+      });
       if (!updated) throw notFound("endpoint", input.id);
+      if (updated.disabled !== wasDisabled) {
+        if (updated.disabled) operational?.endpointDisabled(updated, updated.disabledReason, "api");
+        else operational?.endpointEnabled(updated);
+      }
       return { endpoint: endpointToProto(updated, false) };
     },
 
@@ -243,7 +254,7 @@ export function endpointService(deps: ServiceDeps & { dispatch: HealthSource & D
     async sendTestEvent(req, ctx) {
       const endpoint = existing(ctx, "endpoint_id", req.endpointId);
       if (endpoint.disabled) throw failedPrecondition(`endpoint ${endpoint.id} is disabled (${endpoint.disabledReason}); enable it first`);
-      const type = req.type === "" ? TEST_EVENT_TYPE : checkEventType("type", req.type);
+      const type = req.type === "" ? TEST_EVENT_TYPE : checkPublishableEventType("type", req.type);
       const sentMs = now();
       const payload =
         req.payload.length > 0

@@ -3,7 +3,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { principalOf, requireTenant, requireVisible, scopedTenant, type Principal } from "../auth/principal.ts";
 import { HooklineError, echo, invalidArgument, notFound, withFieldPrefix } from "../core/errors.ts";
 import type { EventInput, PublishResult } from "../core/types.ts";
-import { Limits, checkEventType, checkIntRange, checkKey, checkPayload, requireNonEmpty } from "../core/validation.ts";
+import { Limits, checkEventType, checkIntRange, checkKey, checkPayload, checkPublishableEventType, requireNonEmpty } from "../core/validation.ts";
 import {
   EventService,
   PublishErrorSchema,
@@ -30,7 +30,7 @@ export function eventService(deps: ServiceDeps & { ingest: GroupCommit }): Servi
     requireNonEmpty("tenant_id", e.tenantId);
     requireTenant(caller, "tenant_id", e.tenantId);
     if (!catalog.tenant(e.tenantId)) throw invalidArgument("tenant_id", `tenant "${echo(e.tenantId)}" does not exist`);
-    checkEventType("type", e.type);
+    checkPublishableEventType("type", e.type);
     return {
       tenantId: e.tenantId,
       type: e.type,

@@ -92,6 +92,8 @@ export interface Attempt {
   statusCode: number;
   error: string;
   responseBody: Uint8Array;
+  /** The request headers sent, in the compact form of core/sent-headers.ts; absent or "" when not recorded. */
+  requestHeaders?: string;
 }
 
 export interface PublishResult {

@@ -1,4 +1,5 @@
 import { echo, invalidArgument } from "./errors.ts";
+import { isOperationalEventType } from "./operational-events.ts";
 
 /** Input limits, enforced at the API edge. */
 export const Limits = {
@@ -139,6 +140,14 @@ export function checkEventType(field: string, value: string): string {
   return value;
 }
 
+/** An event type a producer may publish: well formed and not one hookline reserves for itself. */
+export function checkPublishableEventType(field: string, value: string): string {
+  checkEventType(field, value);
+  if (isOperationalEventType(value))
+    throw invalidArgument(field, `"${value}" is reserved for operational webhooks, which hookline itself sends; use another type`);
+  return value;
+}
+
 /** Endpoint filters: exact types, "prefix.*" wildcards, or "*" for everything. */
 export function checkEventTypeFilters(field: string, filters: readonly string[]): string[] {
   if (filters.length > Limits.eventTypeFilters) throw invalidArgument(field, `at most ${Limits.eventTypeFilters} entries`);
@@ -198,8 +207,12 @@ export function checkPageSize(field: string, value: number): number {
   return checkIntRange(field, value, 1, Limits.pageSize);
 }
 
-/** Does an endpoint with these filters receive events of this type? */
+/**
+ * Does an endpoint with these filters receive events of this type? Operational events go only
+ * to endpoints that name their type exactly: never to catch-alls or wildcards.
+ */
 export function matchesEventType(filters: readonly string[], type: string): boolean {
+  if (isOperationalEventType(type)) return filters.includes(type);
   if (filters.length === 0) return true;
   for (const filter of filters) {
     if (filter === "*" || filter === type) return true;

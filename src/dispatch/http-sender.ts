@@ -1,12 +1,11 @@
 import { Agent, request } from "undici";
 import { SigningKeyCache, signWith } from "../core/signing.ts";
-import { VERSION } from "../version.ts";
+import { USER_AGENT } from "../version.ts";
 import type { SendItem, SendResult, SendTarget, SendTask } from "./send-task.ts";
 import { PRIVATE_TARGET, guardedConnector } from "./guarded-connect.ts";
 
 const RESPONSE_BODY_LIMIT = 1024;
 const STALE_CONNECTION = /^(UND_ERR_SOCKET|ECONNRESET|EPIPE):/;
-const USER_AGENT = `hookline/${VERSION}`;
 
 async function readLimited(body: AsyncIterable<Uint8Array> & { dump(opts?: { limit: number }): Promise<void> }): Promise<Uint8Array> {
   const chunks: Buffer[] = [];
@@ -64,18 +63,19 @@ export class HttpSender {
   private async post(target: SendTarget, item: SendItem): Promise<SendResult> {
     const startedMs = Date.now();
     const timestamp = Math.floor(startedMs / 1000);
+    const signature = signWith(
+      target.secrets.map((secret) => this.keys.get(secret)),
+      item.webhookId,
+      timestamp,
+      item.payload,
+    );
     const headers: Record<string, string> = {
       ...target.headers,
       "content-type": "application/json",
       "user-agent": USER_AGENT,
       "webhook-id": item.webhookId,
       "webhook-timestamp": String(timestamp),
-      "webhook-signature": signWith(
-        target.secrets.map((secret) => this.keys.get(secret)),
-        item.webhookId,
-        timestamp,
-        item.payload,
-      ),
+      "webhook-signature": signature,
     };
     const started = performance.now();
     try {
@@ -97,6 +97,7 @@ export class HttpSender {
         error: "",
         responseBody,
         retryAfter: typeof retryAfter === "string" ? retryAfter : "",
+        signature,
       };
     } catch (err) {
       return {
@@ -106,6 +107,7 @@ export class HttpSender {
         error: describe(err),
         responseBody: new Uint8Array(),
         retryAfter: "",
+        signature,
       };
     }
   }

@@ -1,6 +1,8 @@
 import { newId } from "../core/ids.ts";
 import { classify, nextAttemptAt, parseRetryAfter, type AttemptVerdict } from "../core/retry.ts";
+import { encodeSentHeaders } from "../core/sent-headers.ts";
 import { DeliveryStatus, type Endpoint } from "../core/types.ts";
+import { USER_AGENT } from "../version.ts";
 import type { AttemptRecord, ClaimedDelivery } from "../store/store.ts";
 import type { SendResult } from "./send-task.ts";
 
@@ -9,8 +11,11 @@ export interface Outcome {
   verdict: AttemptVerdict;
 }
 
-/** Decides what one attempt means for its delivery: success, another try (when), or dead. */
-export function decideOutcome(claimed: ClaimedDelivery, result: SendResult, endpoint: Endpoint, nowMs: number): Outcome {
+/**
+ * Decides what one attempt means for its delivery: success, another try (when), or dead.
+ * `customHeaders` names the endpoint's custom headers as sent (see customHeaderSuffix).
+ */
+export function decideOutcome(claimed: ClaimedDelivery, result: SendResult, endpoint: Endpoint, nowMs: number, customHeaders = ""): Outcome {
   const verdict = classify(result.statusCode, endpoint.retryPolicy, endpoint.successStatusCodes);
   const attemptsMade = claimed.cycleAttempts + 1;
   let status: DeliveryStatus;
@@ -52,6 +57,7 @@ export function decideOutcome(claimed: ClaimedDelivery, result: SendResult, endp
         statusCode: result.statusCode,
         error,
         responseBody: result.responseBody,
+        requestHeaders: encodeSentHeaders(USER_AGENT, result.signature, customHeaders),
       },
     },
   };

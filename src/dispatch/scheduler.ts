@@ -1,4 +1,5 @@
 import { secretKey } from "../core/secrets.ts";
+import { customHeaderSuffix } from "../core/sent-headers.ts";
 import { clampDelay } from "../core/timers.ts";
 import { DeliveryStatus, type Delivery, type Endpoint } from "../core/types.ts";
 import type { Logger } from "../observability/logger.ts";
@@ -9,6 +10,7 @@ import type { ClaimResult, ClaimedDelivery, Store } from "../store/store.ts";
 import type { BreakerOptions } from "./breaker.ts";
 import type { DeliveryFeed } from "./delivery-feed.ts";
 import { EndpointState } from "./endpoint-state.ts";
+import type { OperationalEvents } from "./operational-events.ts";
 import { decideOutcome, type Outcome } from "./outcome.ts";
 import type { SendResult, SendTask, Sender } from "./send-task.ts";
 import { TokenBucket } from "./token-bucket.ts";
@@ -28,6 +30,8 @@ export interface SchedulerOptions {
   breaker: BreakerOptions;
   /** An endpoint failing without a single success for this long is disabled. */
   autoDisableAfterMs: number;
+  /** Tells subscribed endpoints about disables, breakers opening and dead deliveries. */
+  operational?: OperationalEvents;
 }
 
 export interface EndpointHealth {
@@ -54,6 +58,8 @@ interface FinishedTask {
   state: EndpointState;
   claimed: ClaimedDelivery[];
   results: SendResult[];
+  /** The custom header names the requests carried, as attempts record them. */
+  customHeaders: string;
   done: () => void;
   fail: (err: unknown) => void;
 }
@@ -419,9 +425,10 @@ export class Scheduler {
           error: `sender failed: ${(err as Error).message}`,
           responseBody: new Uint8Array(),
           retryAfter: "",
+          signature: "",
         })),
       )
-      .then((results) => this.record(endpoint.id, state, claimed, results))
+      .then((results) => this.record(endpoint.id, state, claimed, results, customHeaderSuffix(endpoint.headers)))
       .catch((err: unknown) => this.o.logger.error({ err, endpointId: endpoint.id }, "recording attempt results failed"))
       .finally(() => {
         state.inFlight -= claimed.length;
@@ -433,10 +440,10 @@ export class Scheduler {
   }
 
   /** Queues a task's results; those arriving in the same turn of the event loop share one commit. */
-  private record(endpointId: string, state: EndpointState, claimed: ClaimedDelivery[], results: SendResult[]): Promise<void> {
+  private record(endpointId: string, state: EndpointState, claimed: ClaimedDelivery[], results: SendResult[], customHeaders: string): Promise<void> {
     if (this.handingBack) return Promise.resolve();
     return new Promise((done, fail) => {
-      this.finished.push({ endpointId, state, claimed, results, done, fail });
+      this.finished.push({ endpointId, state, claimed, results, customHeaders, done, fail });
       if (!this.recordQueued) {
         this.recordQueued = true;
         setImmediate(() => {
@@ -463,6 +470,8 @@ export class Scheduler {
       return endpoint && { endpoint, outcomes: this.judge(endpoint, task, now, changes) };
     });
     const records = judged.flatMap((j) => j?.outcomes.map((o) => o.record) ?? []);
+    // Only a change of state is news: an endpoint disabled meanwhile (by an operator) is not reported again.
+    const newlyDisabled = [...changes.disable.keys()].filter((id) => this.o.catalog.endpoint(id)?.disabled === false);
     // Results that could not be written (a full disk) stay here, their deliveries leased,
     // and are written once the store takes writes again; a shutdown first hands them back.
     for (let delayMs = RECORD_RETRY_MS; ; delayMs = Math.min(delayMs * 2, MAX_RECORD_RETRY_MS)) {
@@ -488,6 +497,9 @@ export class Scheduler {
       const tenantId = this.o.catalog.endpoint(endpointId)?.tenantId;
       this.ops.warn(cause === "gone" ? "endpoint-gone" : "endpoint-auto-disabled", { endpointId, tenantId, reason }, "endpoint disabled");
       await this.o.catalog.refreshEndpoint(endpointId);
+      // After the refresh: the catalog shows it disabled, so it is not among the receivers.
+      const endpoint = this.o.catalog.endpoint(endpointId);
+      if (endpoint && newlyDisabled.includes(endpointId)) this.o.operational?.endpointDisabled(endpoint, reason, cause);
     }
   }
 
@@ -507,8 +519,8 @@ export class Scheduler {
   }
 
   /** Outcomes of one task's attempts, with what they do to the endpoint's health. */
-  private judge(endpoint: Endpoint, { state, claimed, results }: FinishedTask, now: number, changes: EndpointChanges): Outcome[] {
-    const outcomes = claimed.map((c, i) => decideOutcome(c, results[i] as SendResult, endpoint, now));
+  private judge(endpoint: Endpoint, { state, claimed, results, customHeaders }: FinishedTask, now: number, changes: EndpointChanges): Outcome[] {
+    const outcomes = claimed.map((c, i) => decideOutcome(c, results[i] as SendResult, endpoint, now, customHeaders));
     const { metrics } = this.o;
     const { disable, disableCause } = changes;
     for (const { verdict, record } of outcomes) {
@@ -554,6 +566,7 @@ export class Scheduler {
         { ...fields, consecutiveFailures: breaker.consecutiveFailures, probeAt: new Date(breaker.reopensAt()).toISOString() },
         "circuit breaker opened: endpoint paused",
       );
+      this.o.operational?.breakerOpened(endpoint, breaker.consecutiveFailures, breaker.reopensAt());
     } else if (before !== "closed" && breaker.state === "closed") {
       this.ops.info("breaker-close", fields, "circuit breaker closed: endpoint resumed");
     }
@@ -579,6 +592,16 @@ export class Scheduler {
           },
           "delivery dead-lettered",
         );
+        this.o.operational?.deliveryDead({
+          tenantId: endpoint.tenantId,
+          deliveryId: c.deliveryId,
+          eventId: c.eventId,
+          eventType: c.eventType,
+          endpointId: endpoint.id,
+          attempts: record.attempt.number,
+          lastStatusCode: record.attempt.statusCode,
+          lastError: record.attempt.error,
+        });
       }
     });
     if (endpoint.ordering === "ordered_by_key") this.markDue(endpoint.id, now);

@@ -31,6 +31,11 @@ export interface SendResult {
   error: string;
   responseBody: Uint8Array;
   retryAfter: string;
+  /**
+   * The webhook-signature header sent ("" when no request was made). Together with startedMs
+   * (webhook-timestamp is its second) it is what an attempt records of the request.
+   */
+  signature: string;
 }
 
 /** Sends tasks somewhere (the main thread or a worker pool); results are in item order. */

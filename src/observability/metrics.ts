@@ -126,6 +126,12 @@ export function createMetrics(build: BuildInfo = { version: "dev", store: "none"
       labelNames: ["service", "method"],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
     }),
+    operationalEvents: new Counter({
+      ...register,
+      name: "hookline_operational_events_total",
+      help: "Operational webhook events (endpoint.disabled, delivery.dead, ...) by type and outcome: published, suppressed (rate limit), failed.",
+      labelNames: ["type", "outcome"],
+    }),
     pruned: new Counter({
       ...register,
       name: "hookline_retention_pruned_total",

@@ -165,9 +165,9 @@ describe("hookline CLI", () => {
     expect(deliveries.deliveries).toEqual([]);
   });
 
-  it("lists deliveries and attempts as JSON", async () => {
+  it("lists deliveries and attempts as JSON, and attempts with their request headers as text", async () => {
     const rx = await receiver();
-    const { tenantId } = await tenantWithEndpoint(rx, "cli json");
+    const { tenantId } = await tenantWithEndpoint(rx, "cli json", { headers: { "x-api-key": "s3cret-value" } });
     const { results } = await api.events.publish({ events: [{ tenantId, type: "cli.json", payload: new TextEncoder().encode('{"n":1}') }] });
     const delivery = await eventually(
       async () => (await api.deliveries.listDeliveries({ eventId: results[0]!.eventId, statuses: [DeliveryStatus.SUCCEEDED] })).deliveries[0],
@@ -179,6 +179,12 @@ describe("hookline CLI", () => {
     const attempts = JSON.parse((await runCli(["attempts", delivery.id, "--json"], env())).stdout);
     expect(attempts.delivery.id).toBe(delivery.id);
     expect(attempts.attempts[0]).toMatchObject({ number: 1, statusCode: 200 });
+    expect(attempts.attempts[0].requestHeaders).toMatchObject({ "webhook-id": delivery.id, "x-api-key": "<redacted>" });
+    const text = (await runCli(["attempts", delivery.id], env())).stdout;
+    expect(text).toContain(`webhook-id: ${delivery.id}`);
+    expect(text).toContain(`webhook-signature: ${String(rx.requests[0]!.headers["webhook-signature"])}`);
+    expect(text).toContain("x-api-key: <redacted>");
+    expect(text).not.toContain("s3cret-value");
     const event = JSON.parse((await runCli(["events", "get", results[0]!.eventId, "--json"], env())).stdout);
     expect(Buffer.from(event.payload, "base64").toString()).toBe('{"n":1}');
   });

@@ -180,7 +180,13 @@ describe.skipIf(!haveChromium)("console in a browser", () => {
     const attempts = page.getByRole("table", { name: "Attempts" });
     await attempts.locator("tbody tr", { hasText: "500" }).waitFor();
     expect(await attempts.innerText()).toContain("receiver is down");
-    expect(await page.getByText("Request headers are not shown").count()).toBe(1);
+    // The request headers it sent, unfolded: as sent, but the custom header's value masked.
+    await attempts.locator("details.headers summary").first().click();
+    const sent = await attempts.locator("details.headers pre").first().innerText();
+    expect(sent).toContain(`webhook-id: ${dead.id}`);
+    expect(sent).toContain(`webhook-signature: ${String(rx.requests.find((r) => webhookId(r) === dead.id)!.headers["webhook-signature"])}`);
+    expect(sent).toContain("x-api-key: <redacted>");
+    expect(await page.content()).not.toContain("Acme-credential");
 
     // Retry it: the receiver answers now, and the console shows the success.
     receiverUp = true;
@@ -299,7 +305,7 @@ describe.skipIf(!haveChromium)("console in a browser", () => {
 
   async function tenantWithEndpoint(rx: Receiver, name: string): Promise<{ tenantId: string; endpointId: string }> {
     const { tenant } = await api.tenants.createTenant({ name });
-    const { endpoint } = await api.endpoints.createEndpoint({ tenantId: tenant!.id, url: rx.url, description: `${name} billing`, retryPolicy: { maxAttempts: 1 } });
+    const { endpoint } = await api.endpoints.createEndpoint({ tenantId: tenant!.id, url: rx.url, description: `${name} billing`, retryPolicy: { maxAttempts: 1 }, headers: { "x-api-key": `${name}-credential` } });
     return { tenantId: tenant!.id, endpointId: endpoint!.id };
   }
 });

@@ -8,6 +8,7 @@ import {
   checkMetadata,
   checkName,
   checkPageSize,
+  checkPublishableEventType,
   checkRate,
   checkSuccessStatusCodes,
   checkText,
@@ -39,8 +40,28 @@ describe("matchesEventType", () => {
     [["*"], "customer.created", true],
     [["customer.created", "invoice.*"], "invoice.voided", true],
     [["customer.created", "invoice.*"], "customer.deleted", false],
+    // Operational events reach only endpoints that name them exactly.
+    [[], "endpoint.disabled", false],
+    [["*"], "delivery.dead", false],
+    [["endpoint.*"], "endpoint.disabled", false],
+    [["endpoint.*"], "endpoint.created", true],
+    [["endpoint.disabled"], "endpoint.disabled", true],
+    [["order.*", "delivery.dead"], "delivery.dead", true],
   ] as const)("%j matches %s: %s", (filters, type, expected) => {
     expect(matchesEventType(filters, type)).toBe(expected);
+  });
+});
+
+describe("checkPublishableEventType", () => {
+  it.each(["endpoint.disabled", "endpoint.enabled", "endpoint.breaker_opened", "delivery.dead"])("refuses the reserved type %s", (type) => {
+    const e = thrown(() => checkPublishableEventType("type", type), HooklineError);
+    expect(e.violations[0]!.field).toBe("type");
+    expect(e.message).toContain("reserved for operational webhooks");
+  });
+
+  it("accepts other types, including ones that share a prefix", () => {
+    expect(checkPublishableEventType("type", "endpoint.created")).toBe("endpoint.created");
+    expect(checkPublishableEventType("type", "delivery.dead.letter")).toBe("delivery.dead.letter");
   });
 });
 

@@ -1,4 +1,5 @@
-// A delivery's attempts: status, duration, error and the response body's first bytes.
+// A delivery's attempts: status, duration, error, the request headers sent and the response body's first bytes.
+import { orderedHeaders } from "../../../src/core/sent-headers.ts";
 import type { Attempt, Delivery } from "../../../src/gen/hookline/v1/delivery_pb.ts";
 import { DeliveryStatus } from "../../../src/gen/hookline/v1/delivery_pb.ts";
 import type { Api } from "../api.ts";
@@ -19,10 +20,29 @@ export function attemptsTable(attempts: Attempt[]): HTMLElement {
       { title: "Duration", cell: (a) => ms(a.duration), class: "num" },
       { title: "Error", cell: (a) => a.error },
       { title: "Response body", cell: (a) => (a.responseBody.length === 0 ? h("span", { class: "hint" }, "empty") : h("pre", { class: "body" }, bodyText(a.responseBody))) },
+      { title: "Request headers", cell: requestHeaders },
     ],
     attempts,
     { empty: "No attempt yet.", label: "Attempts" },
   );
+}
+
+/** Attempts whose headers were unfolded: they stay so when the table is redrawn (follow() does, every second). */
+const unfolded = new Set<string>();
+
+/** The headers an attempt sent, folded: the signature and ids are long, and rarely what one looks for first. */
+function requestHeaders(a: Attempt): HTMLElement {
+  const lines = orderedHeaders(a.requestHeaders);
+  if (lines.length === 0) return h("span", { class: "hint" }, "not recorded");
+  const details = h(
+    "details",
+    { class: "headers" },
+    h("summary", null, `${lines.length} headers`),
+    h("pre", { class: "body" }, lines.map(([name, value]) => `${name}: ${value}`).join("\n")),
+  );
+  details.open = unfolded.has(a.id);
+  details.addEventListener("toggle", () => (details.open ? unfolded.add(a.id) : unfolded.delete(a.id)));
+  return details;
 }
 
 /** A delivery is settled when nothing more happens to it without someone acting. */

@@ -35,7 +35,7 @@ export async function deliveryView(ctx: ViewContext, id: string): Promise<void> 
       attemptsPanel,
       h("h2", { id: "attempts-title" }, "Attempts"),
       attemptsTable(attempts),
-      h("p", { class: "hint" }, "Request headers are not shown: the API records each attempt's response (status, duration, body), not the request it sent. Requests carry webhook-id (the delivery id), webhook-timestamp, webhook-signature and the endpoint's own headers."),
+      h("p", { class: "hint" }, "Request headers are as sent, except the endpoint's custom header values, which are masked."),
     );
   };
 

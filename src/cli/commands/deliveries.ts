@@ -4,7 +4,7 @@ import { AttemptSchema, DeliverySchema, DeliveryStatus, type Delivery } from "..
 import { CONNECTION_FLAGS, JSON_FLAG, connect } from "../api.ts";
 import { UsageError, allPages, duration, integer, list, requiredText, text, type Command, type Flag, type FlagValues } from "../command.ts";
 import { iso, out, printJson, printJsonList } from "../output.ts";
-import { attemptLine } from "./endpoints.ts";
+import { attemptHeaderLines, attemptLine } from "./endpoints.ts";
 
 const statusName = (s: DeliveryStatus): string => DeliveryStatus[s]?.toLowerCase() ?? String(s);
 
@@ -61,7 +61,7 @@ export const deliveryCommands: Command[] = [
   },
   {
     name: "attempts",
-    summary: "A delivery with every attempt: status code, duration, error, response body.",
+    summary: "A delivery with every attempt: status code, duration, error, response body, request headers (custom values masked).",
     args: [{ name: "DELIVERY_ID", help: "the delivery (dlv_…)" }],
     flags: { ...CONNECTION_FLAGS, ...JSON_FLAG },
     async run({ flags, args }) {
@@ -77,7 +77,10 @@ export const deliveryCommands: Command[] = [
         return;
       }
       out(deliveryLine(delivery!));
-      for (const a of all) out(attemptLine(a));
+      for (const a of all) {
+        out(attemptLine(a));
+        for (const line of attemptHeaderLines(a)) out(line);
+      }
     },
   },
   {

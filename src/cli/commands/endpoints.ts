@@ -3,6 +3,7 @@ import { AttemptSchema, DeliveryStatus, type Attempt } from "../../gen/hookline/
 import { BreakerState, EndpointSchema, EndpointStatsSchema, type Endpoint, type EndpointStats } from "../../gen/hookline/v1/endpoint_pb.ts";
 import { CONNECTION_FLAGS, JSON_FLAG, connect, type Api } from "../api.ts";
 import { UsageError, allPages, decimal, duration, integer, list, requiredText, text, type Command, type Flag, type FlagValues } from "../command.ts";
+import { orderedHeaders } from "../../core/sent-headers.ts";
 import { iso, millis, out, printJson, printJsonList } from "../output.ts";
 import { readPayload, PAYLOAD_FLAGS } from "./payload.ts";
 
@@ -22,6 +23,11 @@ function statsLine(e: Endpoint, s: EndpointStats): string {
 export function attemptLine(a: Attempt): string {
   const body = new TextDecoder().decode(a.responseBody).replace(/\s+/g, " ").slice(0, 120);
   return `  #${a.number}  ${iso(a.startTime)}  ${a.statusCode || "-"}  ${millis(a.duration)}ms  ${a.error}${body ? `  body: ${body}` : ""}`;
+}
+
+/** An attempt's request headers, one indented line each (custom values come masked from the API). */
+export function attemptHeaderLines(a: Attempt): string[] {
+  return orderedHeaders(a.requestHeaders).map(([name, value]) => `      ${name}: ${value}`);
 }
 
 export function allEndpoints(api: Api, tenantId: string): Promise<Endpoint[]> {

@@ -73,7 +73,12 @@ export function decodeEndpoint(data: Uint8Array): Endpoint {
 type AttemptJson = Omit<Attempt, "responseBody"> & { responseBody: string };
 
 const attemptToJson = (attempt: Attempt): AttemptJson => ({ ...attempt, responseBody: Buffer.from(attempt.responseBody).toString("base64") });
-const attemptFromJson = (raw: AttemptJson): Attempt => ({ ...raw, responseBody: new Uint8Array(Buffer.from(raw.responseBody, "base64")) });
+// Attempts stored before request headers were recorded have none ("").
+const attemptFromJson = (raw: AttemptJson): Attempt => ({
+  ...raw,
+  responseBody: new Uint8Array(Buffer.from(raw.responseBody, "base64")),
+  requestHeaders: raw.requestHeaders ?? "",
+});
 
 export function encodeAttempt(attempt: Attempt): Uint8Array {
   return encodeJson(attemptToJson(attempt));

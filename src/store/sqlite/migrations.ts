@@ -139,6 +139,11 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX events_by_tenant ON events(tenant_id, id);
   CREATE INDEX events_by_tenant_type ON events(tenant_id, type, id);
   `,
+  `
+  -- The request headers an attempt sent, compact (see core/sent-headers.ts): user-agent,
+  -- signature and custom header names, never their values. '' for attempts recorded before.
+  ALTER TABLE attempts ADD COLUMN request_headers TEXT NOT NULL DEFAULT '';
+  `,
 ];
 
 /** Applies the migrations the database has not seen yet, each in its own transaction. */

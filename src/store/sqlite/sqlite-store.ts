@@ -97,6 +97,7 @@ interface AttemptRow {
   status_code: number;
   error: string;
   response_body: Buffer | null;
+  request_headers: string;
 }
 
 interface ClaimRow {
@@ -210,6 +211,7 @@ function toAttempt(row: AttemptRow): Attempt {
     statusCode: row.status_code,
     error: row.error,
     responseBody: row.response_body ?? new Uint8Array(),
+    requestHeaders: row.request_headers,
   };
 }
 
@@ -346,7 +348,7 @@ export class SqliteStore implements Store {
       setFailingSince: db.prepare("UPDATE endpoints SET failing_since_ms = ? WHERE id = ?"),
       lease: db.prepare("UPDATE deliveries SET leased = 1 WHERE rowid = ?"),
       insertAttempt: db.prepare(
-        "INSERT INTO attempts (id, delivery_id, number, started_ms, duration_ms, status_code, error, response_body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO attempts (id, delivery_id, number, started_ms, duration_ms, status_code, error, response_body, request_headers) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
       ),
       completeDelivery: db.prepare(
         `UPDATE deliveries SET status = @status, attempts = attempts + 1, cycle_attempts = cycle_attempts + 1,
@@ -606,6 +608,7 @@ export class SqliteStore implements Store {
           attempt.statusCode,
           attempt.error,
           attempt.responseBody.length > 0 ? attempt.responseBody : null,
+          attempt.requestHeaders ?? "",
         );
         s.completeDelivery.run({
           id: attempt.deliveryId,

@@ -236,9 +236,14 @@ type Attempt struct {
 	StatusCode uint32 `protobuf:"varint,6,opt,name=status_code,json=statusCode,proto3" json:"status_code,omitempty"`
 	Error      string `protobuf:"bytes,7,opt,name=error,proto3" json:"error,omitempty"`
 	// First bytes of the response body.
-	ResponseBody  []byte `protobuf:"bytes,8,opt,name=response_body,json=responseBody,proto3" json:"response_body,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ResponseBody []byte `protobuf:"bytes,8,opt,name=response_body,json=responseBody,proto3" json:"response_body,omitempty"`
+	// The request headers sent: content-type, user-agent, webhook-id, webhook-timestamp,
+	// webhook-signature, and the endpoint's custom headers with their values masked as
+	// "<redacted>". Empty when no request was made, or for attempts recorded before hookline
+	// kept them.
+	RequestHeaders map[string]string `protobuf:"bytes,9,rep,name=request_headers,json=requestHeaders,proto3" json:"request_headers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Attempt) Reset() {
@@ -323,6 +328,13 @@ func (x *Attempt) GetError() string {
 func (x *Attempt) GetResponseBody() []byte {
 	if x != nil {
 		return x.ResponseBody
+	}
+	return nil
+}
+
+func (x *Attempt) GetRequestHeaders() map[string]string {
+	if x != nil {
+		return x.RequestHeaders
 	}
 	return nil
 }
@@ -1015,7 +1027,7 @@ const file_hookline_v1_delivery_proto_rawDesc = "" +
 	"\vcreate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xa0\x02\n" +
+	"updateTime\"\xb6\x03\n" +
 	"\aAttempt\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vdelivery_id\x18\x02 \x01(\tR\n" +
@@ -1027,7 +1039,11 @@ const file_hookline_v1_delivery_proto_rawDesc = "" +
 	"\vstatus_code\x18\x06 \x01(\rR\n" +
 	"statusCode\x12\x14\n" +
 	"\x05error\x18\a \x01(\tR\x05error\x12#\n" +
-	"\rresponse_body\x18\b \x01(\fR\fresponseBody\"$\n" +
+	"\rresponse_body\x18\b \x01(\fR\fresponseBody\x12Q\n" +
+	"\x0frequest_headers\x18\t \x03(\v2(.hookline.v1.Attempt.RequestHeadersEntryR\x0erequestHeaders\x1aA\n" +
+	"\x13RequestHeadersEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"$\n" +
 	"\x12GetDeliveryRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"H\n" +
 	"\x13GetDeliveryResponse\x121\n" +
@@ -1107,7 +1123,7 @@ func file_hookline_v1_delivery_proto_rawDescGZIP() []byte {
 }
 
 var file_hookline_v1_delivery_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_hookline_v1_delivery_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_hookline_v1_delivery_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_hookline_v1_delivery_proto_goTypes = []any{
 	(DeliveryStatus)(0),              // 0: hookline.v1.DeliveryStatus
 	(*Delivery)(nil),                 // 1: hookline.v1.Delivery
@@ -1124,44 +1140,46 @@ var file_hookline_v1_delivery_proto_goTypes = []any{
 	(*ReplayDeliveriesResponse)(nil), // 12: hookline.v1.ReplayDeliveriesResponse
 	(*WatchDeliveriesRequest)(nil),   // 13: hookline.v1.WatchDeliveriesRequest
 	(*WatchDeliveriesResponse)(nil),  // 14: hookline.v1.WatchDeliveriesResponse
-	(*timestamppb.Timestamp)(nil),    // 15: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),      // 16: google.protobuf.Duration
+	nil,                              // 15: hookline.v1.Attempt.RequestHeadersEntry
+	(*timestamppb.Timestamp)(nil),    // 16: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),      // 17: google.protobuf.Duration
 }
 var file_hookline_v1_delivery_proto_depIdxs = []int32{
 	0,  // 0: hookline.v1.Delivery.status:type_name -> hookline.v1.DeliveryStatus
-	15, // 1: hookline.v1.Delivery.next_attempt_time:type_name -> google.protobuf.Timestamp
-	15, // 2: hookline.v1.Delivery.create_time:type_name -> google.protobuf.Timestamp
-	15, // 3: hookline.v1.Delivery.update_time:type_name -> google.protobuf.Timestamp
-	15, // 4: hookline.v1.Attempt.start_time:type_name -> google.protobuf.Timestamp
-	16, // 5: hookline.v1.Attempt.duration:type_name -> google.protobuf.Duration
-	1,  // 6: hookline.v1.GetDeliveryResponse.delivery:type_name -> hookline.v1.Delivery
-	0,  // 7: hookline.v1.ListDeliveriesRequest.statuses:type_name -> hookline.v1.DeliveryStatus
-	15, // 8: hookline.v1.ListDeliveriesRequest.start_time:type_name -> google.protobuf.Timestamp
-	15, // 9: hookline.v1.ListDeliveriesRequest.end_time:type_name -> google.protobuf.Timestamp
-	1,  // 10: hookline.v1.ListDeliveriesResponse.deliveries:type_name -> hookline.v1.Delivery
-	2,  // 11: hookline.v1.ListAttemptsResponse.attempts:type_name -> hookline.v1.Attempt
-	1,  // 12: hookline.v1.RetryDeliveryResponse.delivery:type_name -> hookline.v1.Delivery
-	0,  // 13: hookline.v1.ReplayDeliveriesRequest.statuses:type_name -> hookline.v1.DeliveryStatus
-	15, // 14: hookline.v1.ReplayDeliveriesRequest.start_time:type_name -> google.protobuf.Timestamp
-	15, // 15: hookline.v1.ReplayDeliveriesRequest.end_time:type_name -> google.protobuf.Timestamp
-	1,  // 16: hookline.v1.WatchDeliveriesResponse.delivery:type_name -> hookline.v1.Delivery
-	3,  // 17: hookline.v1.DeliveryService.GetDelivery:input_type -> hookline.v1.GetDeliveryRequest
-	5,  // 18: hookline.v1.DeliveryService.ListDeliveries:input_type -> hookline.v1.ListDeliveriesRequest
-	7,  // 19: hookline.v1.DeliveryService.ListAttempts:input_type -> hookline.v1.ListAttemptsRequest
-	9,  // 20: hookline.v1.DeliveryService.RetryDelivery:input_type -> hookline.v1.RetryDeliveryRequest
-	11, // 21: hookline.v1.DeliveryService.ReplayDeliveries:input_type -> hookline.v1.ReplayDeliveriesRequest
-	13, // 22: hookline.v1.DeliveryService.WatchDeliveries:input_type -> hookline.v1.WatchDeliveriesRequest
-	4,  // 23: hookline.v1.DeliveryService.GetDelivery:output_type -> hookline.v1.GetDeliveryResponse
-	6,  // 24: hookline.v1.DeliveryService.ListDeliveries:output_type -> hookline.v1.ListDeliveriesResponse
-	8,  // 25: hookline.v1.DeliveryService.ListAttempts:output_type -> hookline.v1.ListAttemptsResponse
-	10, // 26: hookline.v1.DeliveryService.RetryDelivery:output_type -> hookline.v1.RetryDeliveryResponse
-	12, // 27: hookline.v1.DeliveryService.ReplayDeliveries:output_type -> hookline.v1.ReplayDeliveriesResponse
-	14, // 28: hookline.v1.DeliveryService.WatchDeliveries:output_type -> hookline.v1.WatchDeliveriesResponse
-	23, // [23:29] is the sub-list for method output_type
-	17, // [17:23] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	16, // 1: hookline.v1.Delivery.next_attempt_time:type_name -> google.protobuf.Timestamp
+	16, // 2: hookline.v1.Delivery.create_time:type_name -> google.protobuf.Timestamp
+	16, // 3: hookline.v1.Delivery.update_time:type_name -> google.protobuf.Timestamp
+	16, // 4: hookline.v1.Attempt.start_time:type_name -> google.protobuf.Timestamp
+	17, // 5: hookline.v1.Attempt.duration:type_name -> google.protobuf.Duration
+	15, // 6: hookline.v1.Attempt.request_headers:type_name -> hookline.v1.Attempt.RequestHeadersEntry
+	1,  // 7: hookline.v1.GetDeliveryResponse.delivery:type_name -> hookline.v1.Delivery
+	0,  // 8: hookline.v1.ListDeliveriesRequest.statuses:type_name -> hookline.v1.DeliveryStatus
+	16, // 9: hookline.v1.ListDeliveriesRequest.start_time:type_name -> google.protobuf.Timestamp
+	16, // 10: hookline.v1.ListDeliveriesRequest.end_time:type_name -> google.protobuf.Timestamp
+	1,  // 11: hookline.v1.ListDeliveriesResponse.deliveries:type_name -> hookline.v1.Delivery
+	2,  // 12: hookline.v1.ListAttemptsResponse.attempts:type_name -> hookline.v1.Attempt
+	1,  // 13: hookline.v1.RetryDeliveryResponse.delivery:type_name -> hookline.v1.Delivery
+	0,  // 14: hookline.v1.ReplayDeliveriesRequest.statuses:type_name -> hookline.v1.DeliveryStatus
+	16, // 15: hookline.v1.ReplayDeliveriesRequest.start_time:type_name -> google.protobuf.Timestamp
+	16, // 16: hookline.v1.ReplayDeliveriesRequest.end_time:type_name -> google.protobuf.Timestamp
+	1,  // 17: hookline.v1.WatchDeliveriesResponse.delivery:type_name -> hookline.v1.Delivery
+	3,  // 18: hookline.v1.DeliveryService.GetDelivery:input_type -> hookline.v1.GetDeliveryRequest
+	5,  // 19: hookline.v1.DeliveryService.ListDeliveries:input_type -> hookline.v1.ListDeliveriesRequest
+	7,  // 20: hookline.v1.DeliveryService.ListAttempts:input_type -> hookline.v1.ListAttemptsRequest
+	9,  // 21: hookline.v1.DeliveryService.RetryDelivery:input_type -> hookline.v1.RetryDeliveryRequest
+	11, // 22: hookline.v1.DeliveryService.ReplayDeliveries:input_type -> hookline.v1.ReplayDeliveriesRequest
+	13, // 23: hookline.v1.DeliveryService.WatchDeliveries:input_type -> hookline.v1.WatchDeliveriesRequest
+	4,  // 24: hookline.v1.DeliveryService.GetDelivery:output_type -> hookline.v1.GetDeliveryResponse
+	6,  // 25: hookline.v1.DeliveryService.ListDeliveries:output_type -> hookline.v1.ListDeliveriesResponse
+	8,  // 26: hookline.v1.DeliveryService.ListAttempts:output_type -> hookline.v1.ListAttemptsResponse
+	10, // 27: hookline.v1.DeliveryService.RetryDelivery:output_type -> hookline.v1.RetryDeliveryResponse
+	12, // 28: hookline.v1.DeliveryService.ReplayDeliveries:output_type -> hookline.v1.ReplayDeliveriesResponse
+	14, // 29: hookline.v1.DeliveryService.WatchDeliveries:output_type -> hookline.v1.WatchDeliveriesResponse
+	24, // [24:30] is the sub-list for method output_type
+	18, // [18:24] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_hookline_v1_delivery_proto_init() }
@@ -1175,7 +1193,7 @@ func file_hookline_v1_delivery_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hookline_v1_delivery_proto_rawDesc), len(file_hookline_v1_delivery_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   14,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -26,43 +26,47 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ahookline/v1/delivery.proto\x12\x0bhookline.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xea\x02\n\x08\x44\x65livery\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12\x13\n\x0b\x65ndpoint_id\x18\x03 \x01(\t\x12\x11\n\ttenant_id\x18\x04 \x01(\t\x12\x12\n\nevent_type\x18\x05 \x01(\t\x12+\n\x06status\x18\x06 \x01(\x0e\x32\x1b.hookline.v1.DeliveryStatus\x12\x10\n\x08\x61ttempts\x18\x07 \x01(\r\x12\x35\n\x11next_attempt_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10last_status_code\x18\t \x01(\r\x12\x12\n\nlast_error\x18\n \x01(\t\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xd2\x01\n\x07\x41ttempt\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65livery_id\x18\x02 \x01(\t\x12\x0e\n\x06number\x18\x03 \x01(\r\x12.\n\nstart_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x08\x64uration\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x13\n\x0bstatus_code\x18\x06 \x01(\r\x12\r\n\x05\x65rror\x18\x07 \x01(\t\x12\x15\n\rresponse_body\x18\x08 \x01(\x0c\" \n\x12GetDeliveryRequest\x12\n\n\x02id\x18\x01 \x01(\t\">\n\x13GetDeliveryResponse\x12\'\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x15.hookline.v1.Delivery\"\x85\x02\n\x15ListDeliveriesRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65ndpoint_id\x18\x02 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x03 \x01(\t\x12-\n\x08statuses\x18\x04 \x03(\x0e\x32\x1b.hookline.v1.DeliveryStatus\x12\x11\n\tpage_size\x18\x05 \x01(\x05\x12\x12\n\npage_token\x18\x06 \x01(\t\x12.\n\nstart_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\\\n\x16ListDeliveriesResponse\x12)\n\ndeliveries\x18\x01 \x03(\x0b\x32\x15.hookline.v1.Delivery\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"Q\n\x13ListAttemptsRequest\x12\x13\n\x0b\x64\x65livery_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"W\n\x14ListAttemptsResponse\x12&\n\x08\x61ttempts\x18\x01 \x03(\x0b\x32\x14.hookline.v1.Attempt\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\"\n\x14RetryDeliveryRequest\x12\n\n\x02id\x18\x01 \x01(\t\"@\n\x15RetryDeliveryResponse\x12\'\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x15.hookline.v1.Delivery\"\xbb\x01\n\x17ReplayDeliveriesRequest\x12\x13\n\x0b\x65ndpoint_id\x18\x01 \x01(\t\x12-\n\x08statuses\x18\x02 \x03(\x0e\x32\x1b.hookline.v1.DeliveryStatus\x12.\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"2\n\x18ReplayDeliveriesResponse\x12\x16\n\x0ereplayed_count\x18\x01 \x01(\x04\"R\n\x16WatchDeliveriesRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65ndpoint_id\x18\x02 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x03 \x01(\t\"B\n\x17WatchDeliveriesResponse\x12\'\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x15.hookline.v1.Delivery*\xc4\x01\n\x0e\x44\x65liveryStatus\x12\x1f\n\x1b\x44\x45LIVERY_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44\x45LIVERY_STATUS_PENDING\x10\x01\x12\x1d\n\x19\x44\x45LIVERY_STATUS_SUCCEEDED\x10\x02\x12\x1c\n\x18\x44\x45LIVERY_STATUS_RETRYING\x10\x03\x12\x18\n\x14\x44\x45LIVERY_STATUS_DEAD\x10\x04\x12\x1d\n\x19\x44\x45LIVERY_STATUS_CANCELLED\x10\x05\x32\xac\x04\n\x0f\x44\x65liveryService\x12P\n\x0bGetDelivery\x12\x1f.hookline.v1.GetDeliveryRequest\x1a .hookline.v1.GetDeliveryResponse\x12Y\n\x0eListDeliveries\x12\".hookline.v1.ListDeliveriesRequest\x1a#.hookline.v1.ListDeliveriesResponse\x12S\n\x0cListAttempts\x12 .hookline.v1.ListAttemptsRequest\x1a!.hookline.v1.ListAttemptsResponse\x12V\n\rRetryDelivery\x12!.hookline.v1.RetryDeliveryRequest\x1a\".hookline.v1.RetryDeliveryResponse\x12_\n\x10ReplayDeliveries\x12$.hookline.v1.ReplayDeliveriesRequest\x1a%.hookline.v1.ReplayDeliveriesResponse\x12^\n\x0fWatchDeliveries\x12#.hookline.v1.WatchDeliveriesRequest\x1a$.hookline.v1.WatchDeliveriesResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ahookline/v1/delivery.proto\x12\x0bhookline.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xea\x02\n\x08\x44\x65livery\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12\x13\n\x0b\x65ndpoint_id\x18\x03 \x01(\t\x12\x11\n\ttenant_id\x18\x04 \x01(\t\x12\x12\n\nevent_type\x18\x05 \x01(\t\x12+\n\x06status\x18\x06 \x01(\x0e\x32\x1b.hookline.v1.DeliveryStatus\x12\x10\n\x08\x61ttempts\x18\x07 \x01(\r\x12\x35\n\x11next_attempt_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10last_status_code\x18\t \x01(\r\x12\x12\n\nlast_error\x18\n \x01(\t\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xcc\x02\n\x07\x41ttempt\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65livery_id\x18\x02 \x01(\t\x12\x0e\n\x06number\x18\x03 \x01(\r\x12.\n\nstart_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x08\x64uration\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x13\n\x0bstatus_code\x18\x06 \x01(\r\x12\r\n\x05\x65rror\x18\x07 \x01(\t\x12\x15\n\rresponse_body\x18\x08 \x01(\x0c\x12\x41\n\x0frequest_headers\x18\t \x03(\x0b\x32(.hookline.v1.Attempt.RequestHeadersEntry\x1a\x35\n\x13RequestHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\" \n\x12GetDeliveryRequest\x12\n\n\x02id\x18\x01 \x01(\t\">\n\x13GetDeliveryResponse\x12\'\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x15.hookline.v1.Delivery\"\x85\x02\n\x15ListDeliveriesRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65ndpoint_id\x18\x02 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x03 \x01(\t\x12-\n\x08statuses\x18\x04 \x03(\x0e\x32\x1b.hookline.v1.DeliveryStatus\x12\x11\n\tpage_size\x18\x05 \x01(\x05\x12\x12\n\npage_token\x18\x06 \x01(\t\x12.\n\nstart_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\\\n\x16ListDeliveriesResponse\x12)\n\ndeliveries\x18\x01 \x03(\x0b\x32\x15.hookline.v1.Delivery\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"Q\n\x13ListAttemptsRequest\x12\x13\n\x0b\x64\x65livery_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"W\n\x14ListAttemptsResponse\x12&\n\x08\x61ttempts\x18\x01 \x03(\x0b\x32\x14.hookline.v1.Attempt\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\"\n\x14RetryDeliveryRequest\x12\n\n\x02id\x18\x01 \x01(\t\"@\n\x15RetryDeliveryResponse\x12\'\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x15.hookline.v1.Delivery\"\xbb\x01\n\x17ReplayDeliveriesRequest\x12\x13\n\x0b\x65ndpoint_id\x18\x01 \x01(\t\x12-\n\x08statuses\x18\x02 \x03(\x0e\x32\x1b.hookline.v1.DeliveryStatus\x12.\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"2\n\x18ReplayDeliveriesResponse\x12\x16\n\x0ereplayed_count\x18\x01 \x01(\x04\"R\n\x16WatchDeliveriesRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65ndpoint_id\x18\x02 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x03 \x01(\t\"B\n\x17WatchDeliveriesResponse\x12\'\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x15.hookline.v1.Delivery*\xc4\x01\n\x0e\x44\x65liveryStatus\x12\x1f\n\x1b\x44\x45LIVERY_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44\x45LIVERY_STATUS_PENDING\x10\x01\x12\x1d\n\x19\x44\x45LIVERY_STATUS_SUCCEEDED\x10\x02\x12\x1c\n\x18\x44\x45LIVERY_STATUS_RETRYING\x10\x03\x12\x18\n\x14\x44\x45LIVERY_STATUS_DEAD\x10\x04\x12\x1d\n\x19\x44\x45LIVERY_STATUS_CANCELLED\x10\x05\x32\xac\x04\n\x0f\x44\x65liveryService\x12P\n\x0bGetDelivery\x12\x1f.hookline.v1.GetDeliveryRequest\x1a .hookline.v1.GetDeliveryResponse\x12Y\n\x0eListDeliveries\x12\".hookline.v1.ListDeliveriesRequest\x1a#.hookline.v1.ListDeliveriesResponse\x12S\n\x0cListAttempts\x12 .hookline.v1.ListAttemptsRequest\x1a!.hookline.v1.ListAttemptsResponse\x12V\n\rRetryDelivery\x12!.hookline.v1.RetryDeliveryRequest\x1a\".hookline.v1.RetryDeliveryResponse\x12_\n\x10ReplayDeliveries\x12$.hookline.v1.ReplayDeliveriesRequest\x1a%.hookline.v1.ReplayDeliveriesResponse\x12^\n\x0fWatchDeliveries\x12#.hookline.v1.WatchDeliveriesRequest\x1a$.hookline.v1.WatchDeliveriesResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hookline.v1.delivery_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DELIVERYSTATUS']._serialized_start=1811
-  _globals['_DELIVERYSTATUS']._serialized_end=2007
+  _globals['_ATTEMPT_REQUESTHEADERSENTRY']._loaded_options = None
+  _globals['_ATTEMPT_REQUESTHEADERSENTRY']._serialized_options = b'8\001'
+  _globals['_DELIVERYSTATUS']._serialized_start=1933
+  _globals['_DELIVERYSTATUS']._serialized_end=2129
   _globals['_DELIVERY']._serialized_start=109
   _globals['_DELIVERY']._serialized_end=471
   _globals['_ATTEMPT']._serialized_start=474
-  _globals['_ATTEMPT']._serialized_end=684
-  _globals['_GETDELIVERYREQUEST']._serialized_start=686
-  _globals['_GETDELIVERYREQUEST']._serialized_end=718
-  _globals['_GETDELIVERYRESPONSE']._serialized_start=720
-  _globals['_GETDELIVERYRESPONSE']._serialized_end=782
-  _globals['_LISTDELIVERIESREQUEST']._serialized_start=785
-  _globals['_LISTDELIVERIESREQUEST']._serialized_end=1046
-  _globals['_LISTDELIVERIESRESPONSE']._serialized_start=1048
-  _globals['_LISTDELIVERIESRESPONSE']._serialized_end=1140
-  _globals['_LISTATTEMPTSREQUEST']._serialized_start=1142
-  _globals['_LISTATTEMPTSREQUEST']._serialized_end=1223
-  _globals['_LISTATTEMPTSRESPONSE']._serialized_start=1225
-  _globals['_LISTATTEMPTSRESPONSE']._serialized_end=1312
-  _globals['_RETRYDELIVERYREQUEST']._serialized_start=1314
-  _globals['_RETRYDELIVERYREQUEST']._serialized_end=1348
-  _globals['_RETRYDELIVERYRESPONSE']._serialized_start=1350
-  _globals['_RETRYDELIVERYRESPONSE']._serialized_end=1414
-  _globals['_REPLAYDELIVERIESREQUEST']._serialized_start=1417
-  _globals['_REPLAYDELIVERIESREQUEST']._serialized_end=1604
-  _globals['_REPLAYDELIVERIESRESPONSE']._serialized_start=1606
-  _globals['_REPLAYDELIVERIESRESPONSE']._serialized_end=1656
-  _globals['_WATCHDELIVERIESREQUEST']._serialized_start=1658
-  _globals['_WATCHDELIVERIESREQUEST']._serialized_end=1740
-  _globals['_WATCHDELIVERIESRESPONSE']._serialized_start=1742
-  _globals['_WATCHDELIVERIESRESPONSE']._serialized_end=1808
-  _globals['_DELIVERYSERVICE']._serialized_start=2010
-  _globals['_DELIVERYSERVICE']._serialized_end=2566
+  _globals['_ATTEMPT']._serialized_end=806
+  _globals['_ATTEMPT_REQUESTHEADERSENTRY']._serialized_start=753
+  _globals['_ATTEMPT_REQUESTHEADERSENTRY']._serialized_end=806
+  _globals['_GETDELIVERYREQUEST']._serialized_start=808
+  _globals['_GETDELIVERYREQUEST']._serialized_end=840
+  _globals['_GETDELIVERYRESPONSE']._serialized_start=842
+  _globals['_GETDELIVERYRESPONSE']._serialized_end=904
+  _globals['_LISTDELIVERIESREQUEST']._serialized_start=907
+  _globals['_LISTDELIVERIESREQUEST']._serialized_end=1168
+  _globals['_LISTDELIVERIESRESPONSE']._serialized_start=1170
+  _globals['_LISTDELIVERIESRESPONSE']._serialized_end=1262
+  _globals['_LISTATTEMPTSREQUEST']._serialized_start=1264
+  _globals['_LISTATTEMPTSREQUEST']._serialized_end=1345
+  _globals['_LISTATTEMPTSRESPONSE']._serialized_start=1347
+  _globals['_LISTATTEMPTSRESPONSE']._serialized_end=1434
+  _globals['_RETRYDELIVERYREQUEST']._serialized_start=1436
+  _globals['_RETRYDELIVERYREQUEST']._serialized_end=1470
+  _globals['_RETRYDELIVERYRESPONSE']._serialized_start=1472
+  _globals['_RETRYDELIVERYRESPONSE']._serialized_end=1536
+  _globals['_REPLAYDELIVERIESREQUEST']._serialized_start=1539
+  _globals['_REPLAYDELIVERIESREQUEST']._serialized_end=1726
+  _globals['_REPLAYDELIVERIESRESPONSE']._serialized_start=1728
+  _globals['_REPLAYDELIVERIESRESPONSE']._serialized_end=1778
+  _globals['_WATCHDELIVERIESREQUEST']._serialized_start=1780
+  _globals['_WATCHDELIVERIESREQUEST']._serialized_end=1862
+  _globals['_WATCHDELIVERIESRESPONSE']._serialized_start=1864
+  _globals['_WATCHDELIVERIESRESPONSE']._serialized_end=1930
+  _globals['_DELIVERYSERVICE']._serialized_start=2132
+  _globals['_DELIVERYSERVICE']._serialized_end=2688
 # @@protoc_insertion_point(module_scope)
