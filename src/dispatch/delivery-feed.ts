@@ -15,12 +15,27 @@ export interface DeliveryFeedOptions {
   maxWatchersPerKey: number;
 }
 
+/**
+ * The changes of one index entry (everything, a tenant, an endpoint or an event), shared by
+ * every watcher indexed there: a change is appended once, whatever the number of watchers.
+ */
+interface ChangeLog {
+  entries: Delivery[];
+  /** Position of entries[0] since the log began. */
+  base: number;
+  /** End position at the last check for watchers that fell behind. */
+  checkedAt: number;
+  watchers: Set<Watcher>;
+  /** Watchers that read everything and wait for the next change. */
+  waiting: Set<Watcher>;
+}
+
 interface Watcher {
   filter: FeedFilter;
   key: string;
-  /** Changes not yet read start at `head`. */
-  queue: Delivery[];
-  head: number;
+  log: ChangeLog;
+  /** Position of the next change to read. */
+  cursor: number;
   /** Set when the watcher fell behind: how many changes it had unread. */
   behindBy: number;
   wake: (() => void) | undefined;
@@ -29,9 +44,10 @@ interface Watcher {
   signal: AbortSignal;
 }
 
-type Index = Map<string, Set<Watcher>>;
+const end = (log: ChangeLog): number => log.base + log.entries.length;
 
-const unread = (w: Watcher): number => w.queue.length - w.head;
+const matches = (f: FeedFilter, d: Delivery): boolean =>
+  (f.tenantId === "" || f.tenantId === d.tenantId) && (f.endpointId === "" || f.endpointId === d.endpointId) && (f.eventId === "" || f.eventId === d.eventId);
 
 /** Messages that watch streams may start together, per period. */
 const MIN_PERIOD_MESSAGES = 2;
@@ -41,43 +57,35 @@ const PERIOD_MS = 10;
 const BUSY = 0.6;
 const MEASURE_MS = 100;
 
-function add(index: Index, key: string, w: Watcher): void {
-  let set = index.get(key);
-  if (!set) index.set(key, (set = new Set()));
-  set.add(w);
-}
-
-function remove(index: Index, key: string, w: Watcher): void {
-  const set = index.get(key);
-  if (!set) return;
-  set.delete(w);
-  if (set.size === 0) index.delete(key);
-}
-
 /**
  * Fan-out of delivery state changes to WatchDeliveries streams. Watchers are indexed by their
- * most specific filter (event, else endpoint, else tenant, else all), so a change only visits
- * watchers that may want it; handing it over is an array push, and the stream drains its own
- * queue in its own time. Delivery never waits for a watcher: one that lets more than
- * `bufferPerWatcher` changes pile up is dropped and told to reconnect.
+ * most specific filter (event, else endpoint, else tenant, else all), and the watchers of one
+ * index entry share one log of its changes: a change costs one append per index it falls in,
+ * not one per watcher, and each stream reads the log at its own pace from its own position.
+ * Delivery never waits for a watcher: one that lets more than `bufferPerWatcher` changes pile
+ * up is dropped and told to reconnect. Watchers are checked for that every half buffer of
+ * appends, so one may get up to half a buffer further behind before it is dropped.
  */
 export class DeliveryFeed {
-  private readonly all = new Set<Watcher>();
-  private readonly byTenant: Index = new Map();
-  private readonly byEndpoint: Index = new Map();
-  private readonly byEvent: Index = new Map();
+  private readonly all = new Map<string, ChangeLog>();
+  private readonly byTenant = new Map<string, ChangeLog>();
+  private readonly byEndpoint = new Map<string, ChangeLog>();
+  private readonly byEvent = new Map<string, ChangeLog>();
   private readonly perKey = new Map<string, number>();
+  private readonly checkEvery: number;
   private count = 0;
   private periodLeft = 0;
   private budget = MIN_PERIOD_MESSAGES;
   private measuredAt = 0;
   private lastElu = performance.eventLoopUtilization();
-  private nextSliceAt = 0;
+  private nextPeriodAt = 0;
   private resumeTimer: NodeJS.Timeout | undefined;
   /** Watchers waiting for the next period, first come first served. */
   private parked: Watcher[] = [];
 
-  constructor(private readonly o: DeliveryFeedOptions = { bufferPerWatcher: 10_000, maxWatchersPerKey: 20 }) {}
+  constructor(private readonly o: DeliveryFeedOptions = { bufferPerWatcher: 10_000, maxWatchersPerKey: 20 }) {
+    this.checkEvery = Math.max(1, Math.floor(o.bufferPerWatcher / 2));
+  }
 
   get watching(): boolean {
     return this.count > 0;
@@ -90,10 +98,10 @@ export class DeliveryFeed {
 
   publish(delivery: Delivery): void {
     if (this.count === 0) return;
-    this.offer(this.all, delivery);
-    this.offer(this.byTenant.get(delivery.tenantId), delivery);
-    this.offer(this.byEndpoint.get(delivery.endpointId), delivery);
-    this.offer(this.byEvent.get(delivery.eventId), delivery);
+    this.append(this.all.get(""), delivery);
+    this.append(this.byTenant.get(delivery.tenantId), delivery);
+    this.append(this.byEndpoint.get(delivery.endpointId), delivery);
+    this.append(this.byEvent.get(delivery.eventId), delivery);
   }
 
   /** Throws RESOURCE_EXHAUSTED when `key` already has its most watchers open. */
@@ -109,8 +117,7 @@ export class DeliveryFeed {
    */
   async *watch(filter: FeedFilter, signal: AbortSignal, key: string): AsyncGenerator<Delivery> {
     this.admit(key);
-    const watcher: Watcher = { filter, key, queue: [], head: 0, behindBy: 0, wake: undefined, release: undefined, signal };
-    this.attach(watcher);
+    const watcher = this.attach(filter, key, signal);
     const onAbort = (): void => {
       watcher.wake?.();
       watcher.release?.();
@@ -119,25 +126,23 @@ export class DeliveryFeed {
     try {
       while (!signal.aborted) {
         if (watcher.behindBy > 0) throw resourceExhausted(`watcher fell behind by ${watcher.behindBy} changes; reconnect`);
-        if (unread(watcher) === 0) {
-          watcher.queue = [];
-          watcher.head = 0;
+        const { log } = watcher;
+        if (watcher.cursor >= end(log)) {
+          log.waiting.add(watcher);
           await new Promise<void>((resolve) => (watcher.wake = resolve));
           watcher.wake = undefined;
+          log.waiting.delete(watcher);
           continue;
         }
+        const delivery = log.entries[watcher.cursor - log.base] as Delivery;
+        watcher.cursor++;
+        // The log is the index entry's; the filter's other fields are checked here.
+        if (!matches(filter, delivery)) continue;
         if (!this.permit(watcher)) {
           await new Promise<void>((resolve) => (watcher.release = resolve));
           watcher.release = undefined;
         }
         if (signal.aborted || watcher.behindBy > 0) continue;
-        const delivery = watcher.queue[watcher.head] as Delivery;
-        watcher.head++;
-        // Read entries are dropped from the front now and then, not one shift() at a time.
-        if (watcher.head >= 1024 && watcher.head * 2 >= watcher.queue.length) {
-          watcher.queue = watcher.queue.slice(watcher.head);
-          watcher.head = 0;
-        }
         yield delivery;
       }
     } finally {
@@ -169,28 +174,31 @@ export class DeliveryFeed {
 
   private scheduleResume(): void {
     if (this.resumeTimer) return;
-    this.resumeTimer = setTimeout(() => {
-      this.resumeTimer = undefined;
-      this.startPeriod(performance.now());
-      const waiting: Watcher[] = [];
-      for (const w of this.parked) {
-        if (!w.release) continue;
-        // Aborted or dropped: let it end without using the budget.
-        if (w.signal.aborted || w.behindBy > 0) w.release();
-        else if (this.periodLeft > 0) {
-          this.periodLeft--;
-          w.release();
-        } else waiting.push(w);
-      }
-      this.parked = waiting;
-      if (waiting.length > 0) this.scheduleResume();
-    }, Math.max(0, this.nextSliceAt - performance.now()));
+    this.resumeTimer = setTimeout(
+      () => {
+        this.resumeTimer = undefined;
+        this.startPeriod(performance.now());
+        const waiting: Watcher[] = [];
+        for (const w of this.parked) {
+          if (!w.release) continue;
+          // Aborted or dropped: let it end without using the budget.
+          if (w.signal.aborted || w.behindBy > 0) w.release();
+          else if (this.periodLeft > 0) {
+            this.periodLeft--;
+            w.release();
+          } else waiting.push(w);
+        }
+        this.parked = waiting;
+        if (waiting.length > 0) this.scheduleResume();
+      },
+      Math.max(0, this.nextPeriodAt - performance.now()),
+    );
     this.resumeTimer.unref();
   }
 
   private startPeriod(now: number): void {
-    if (now < this.nextSliceAt) return;
-    this.nextSliceAt = now + PERIOD_MS;
+    if (now < this.nextPeriodAt) return;
+    this.nextPeriodAt = now + PERIOD_MS;
     this.adjustBudget(now);
     this.periodLeft = this.budget;
   }
@@ -203,57 +211,63 @@ export class DeliveryFeed {
     this.budget = elu.utilization > BUSY ? Math.max(MIN_PERIOD_MESSAGES, Math.floor(this.budget / 2)) : Math.min(MAX_PERIOD_MESSAGES, this.budget + 4);
   }
 
-  private offer(watchers: Set<Watcher> | undefined, d: Delivery): void {
-    if (!watchers) return;
-    for (const w of watchers) {
-      const f = w.filter;
-      if (f.tenantId !== "" && f.tenantId !== d.tenantId) continue;
-      if (f.endpointId !== "" && f.endpointId !== d.endpointId) continue;
-      if (f.eventId !== "" && f.eventId !== d.eventId) continue;
-      if (unread(w) >= this.o.bufferPerWatcher) {
-        this.dropBehind(w);
-        continue;
-      }
-      w.queue.push(d);
-      w.wake?.();
+  private append(log: ChangeLog | undefined, d: Delivery): void {
+    if (!log) return;
+    log.entries.push(d);
+    for (const w of log.waiting) w.wake?.();
+    log.waiting.clear();
+    if (end(log) - log.checkedAt >= this.checkEvery) this.dropBehindAndTrim(log);
+  }
+
+  /** Drops the log's watchers that are more than a buffer behind, and forgets what all have read. */
+  private dropBehindAndTrim(log: ChangeLog): void {
+    const last = end(log);
+    log.checkedAt = last;
+    let oldest = last;
+    for (const w of log.watchers) {
+      if (last - w.cursor > this.o.bufferPerWatcher) this.dropBehind(w, last - w.cursor);
+      else oldest = Math.min(oldest, w.cursor);
+    }
+    if (oldest > log.base) {
+      log.entries = log.entries.slice(oldest - log.base);
+      log.base = oldest;
     }
   }
 
   /** Stops feeding a watcher that fell behind; its stream ends with the reason when it next reads. */
-  private dropBehind(w: Watcher): void {
-    w.behindBy = unread(w) + 1;
-    w.queue = [];
-    w.head = 0;
+  private dropBehind(w: Watcher, unread: number): void {
+    w.behindBy = unread;
     this.detach(w);
     w.wake?.();
     w.release?.();
   }
 
-  private indexOf(w: Watcher): { index: Index; key: string } | undefined {
-    const f = w.filter;
+  private indexOf(f: FeedFilter): { index: Map<string, ChangeLog>; key: string } {
     if (f.eventId !== "") return { index: this.byEvent, key: f.eventId };
     if (f.endpointId !== "") return { index: this.byEndpoint, key: f.endpointId };
     if (f.tenantId !== "") return { index: this.byTenant, key: f.tenantId };
-    return undefined;
+    return { index: this.all, key: "" };
   }
 
-  private attached = new WeakSet<Watcher>();
-
-  private attach(w: Watcher): void {
-    const at = this.indexOf(w);
-    if (at) add(at.index, at.key, w);
-    else this.all.add(w);
-    this.attached.add(w);
+  private attach(filter: FeedFilter, key: string, signal: AbortSignal): Watcher {
+    const at = this.indexOf(filter);
+    let log = at.index.get(at.key);
+    if (!log) at.index.set(at.key, (log = { entries: [], base: 0, checkedAt: 0, watchers: new Set(), waiting: new Set() }));
+    const watcher: Watcher = { filter, key, log, cursor: end(log), behindBy: 0, wake: undefined, release: undefined, signal };
+    log.watchers.add(watcher);
     this.count++;
-    this.perKey.set(w.key, (this.perKey.get(w.key) ?? 0) + 1);
+    this.perKey.set(key, (this.perKey.get(key) ?? 0) + 1);
+    return watcher;
   }
 
   private detach(w: Watcher): void {
-    if (!this.attached.has(w)) return;
-    this.attached.delete(w);
-    const at = this.indexOf(w);
-    if (at) remove(at.index, at.key, w);
-    else this.all.delete(w);
+    const { log } = w;
+    if (!log.watchers.delete(w)) return;
+    log.waiting.delete(w);
+    if (log.watchers.size === 0) {
+      const at = this.indexOf(w.filter);
+      if (at.index.get(at.key) === log) at.index.delete(at.key);
+    }
     this.count--;
     const open = (this.perKey.get(w.key) ?? 1) - 1;
     if (open === 0) this.perKey.delete(w.key);
