@@ -72,6 +72,46 @@ describe("SqliteStore: claims by priority", () => {
     expect(fourth!.claimed.map((c) => marker(c.payload))).toEqual([100]);
   });
 
+  it("a priority found empty is asked again once something opens a delivery there", async () => {
+    const store = open();
+    const now = 3_000_000;
+    const toEndpoint = () => ["ep_m"];
+    const claim = async (at: number, limit = 10) => (await store.claim([{ endpointId: "ep_m", limit, ordered: false }], at))[0]!;
+    let attempts = 0;
+    const settle = (claimed: { deliveryId: string }[], status: DeliveryStatus, at: number, next = 0) =>
+      store.complete(
+        claimed.map((c) => ({
+          status,
+          nextAttemptMs: next,
+          attempt: { id: `att_${++attempts}`, deliveryId: c.deliveryId, number: 1, startedMs: at, durationMs: 1, statusCode: status === DeliveryStatus.Succeeded ? 200 : 500, error: "", responseBody: new Uint8Array() },
+        })),
+        { disable: new Map(), failingSince: new Map() },
+        at,
+      );
+    // Only priority 0 so far: the first claims find every other priority empty.
+    await store.publish([[event(1, 0), event(2, 0)]], toEndpoint, now, 0);
+    expect((await claim(now + 1, 1)).claimed.map((c) => marker(c.payload))).toEqual([1]);
+    const dead = (await claim(now + 2)).claimed;
+    expect(dead.map((c) => marker(c.payload))).toEqual([2]);
+    await settle(dead, DeliveryStatus.Dead, now + 3);
+
+    // A publish at priority 7 opens that priority again.
+    await store.publish([[event(3, 0), event(4, 7)]], toEndpoint, now + 4, 0);
+    const both = (await claim(now + 5)).claimed;
+    expect(both.map((c) => marker(c.payload))).toEqual([4, 3]);
+    // A retry being recorded reopens its priority (7) too.
+    await settle(both.slice(0, 1), DeliveryStatus.Retrying, now + 6, now + 7);
+    await settle(both.slice(1), DeliveryStatus.Succeeded, now + 6);
+    expect((await claim(now + 8)).claimed.map((c) => marker(c.payload))).toEqual([4]);
+
+    // RetryDelivery of the dead one, and leases given back, are claimable again.
+    await store.retryDelivery(dead[0]!.deliveryId, now + 9);
+    expect((await claim(now + 10)).claimed.map((c) => marker(c.payload))).toEqual([2]);
+    // Held now: 1 (never settled), 4 and 2.
+    expect(await store.releaseLeases()).toBe(3);
+    expect((await claim(now + 11)).claimed.map((c) => marker(c.payload))).toEqual([4, 1, 2]);
+  });
+
   it("on an ordered endpoint a key's head goes first even when a later event of the key has a higher priority", async () => {
     const store = open();
     const now = 2_000_000;
@@ -96,13 +136,19 @@ describe("SqliteStore: claims by priority", () => {
     expect(claimOrder).toEqual([4, 1, 5, 2, 3]);
   });
 
-  it("every branch of the claim and the next-due look-up searches the due index", () => {
+  it("each priority's claim and next-due look-up, and the endpoint's next-due, search the due index", () => {
     const store = open();
-    const statements = (store as unknown as { stmt: Record<string, { source: string }> }).stmt;
-    for (const name of ["claim", "nextDue"]) {
-      const plan = store.db.prepare(`EXPLAIN QUERY PLAN ${statements[name]!.source}`).all({ endpoint: "ep", now: 1, limit: 10 }) as { detail: string }[];
+    const statements = (store as unknown as { stmt: Record<string, { source: string } | { source: string }[]> }).stmt;
+    const sources = [
+      ...(statements.claimAt as { source: string }[]).map((st, i) => ({ name: `claimAt[${i}]`, source: st.source, branches: 1 })),
+      ...(statements.nextDueAt as { source: string }[]).map((st, i) => ({ name: `nextDueAt[${i}]`, source: st.source, branches: 1 })),
+      { name: "nextDue", source: (statements.nextDue as { source: string }).source, branches: 10 },
+    ];
+    expect(sources).toHaveLength(21);
+    for (const { name, source, branches } of sources) {
+      const plan = store.db.prepare(`EXPLAIN QUERY PLAN ${source}`).all({ endpoint: "ep", now: 1, limit: 10 }) as { detail: string }[];
       const searches = plan.filter((p) => /^(SEARCH|SCAN) (d|deliveries)\b/.test(p.detail));
-      expect(searches, name).toHaveLength(10);
+      expect(searches, name).toHaveLength(branches);
       for (const s of searches) expect(s.detail, name).toMatch(/USING INDEX deliveries_due \(endpoint_id=\? AND priority=\?/);
       expect(plan.some((p) => p.detail.includes("TEMP B-TREE")), name).toBe(false);
     }

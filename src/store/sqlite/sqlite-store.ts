@@ -114,6 +114,22 @@ interface ClaimRow {
   ordering_key: string;
 }
 
+function toClaimed(row: ClaimRow, endpointId: string): ClaimedDelivery {
+  return {
+    deliveryId: row.id,
+    eventId: row.event_id,
+    endpointId,
+    tenantId: row.tenant_id,
+    createdMs: row.created_ms,
+    eventType: row.event_type,
+    orderingKey: row.ordering_key,
+    payload: row.payload,
+    attempts: row.attempts,
+    cycleAttempts: row.cycle_attempts,
+    cycleStartMs: row.cycle_start_ms,
+  };
+}
+
 function toTenant(row: TenantRow): Tenant {
   return {
     id: row.id,
@@ -227,6 +243,8 @@ const ORDERED_HEADS = `
   SELECT rowid FROM deliveries WHERE endpoint_id = @endpoint AND status IN (${OPEN}) AND ordering_key = ''`;
 /** Priorities from the highest down: one branch per priority in the queries below. */
 const PRIORITIES = Array.from({ length: Limits.maxPriority + 1 }, (_, i) => Limits.maxPriority - i);
+/** Every priority's bit: what is known of an endpoint nothing is known of. */
+const ALL_PRIORITIES = (1 << (Limits.maxPriority + 1)) - 1;
 const CLAIM_COLUMNS = `d.rowid AS rowid, d.id, d.tenant_id, d.created_ms, d.event_id, d.event_type, d.attempts, d.cycle_attempts,
   d.cycle_start_ms, e.payload, e.ordering_key`;
 
@@ -237,6 +255,14 @@ export class SqliteStore implements Store {
   private readonly lock: DataDirLock;
   readonly history: SqliteHistoryStore;
   private readonly stmt;
+  /**
+   * Per endpoint, a bit for each priority that may have open deliveries not leased (absent:
+   * every bit). A claim asks only those priorities, and clears the bit of one found empty: most
+   * endpoints only ever see priority 0, and one index seek per claim instead of one per
+   * priority is most of an unordered claim's fixed cost. Set again by whatever opens a
+   * delivery: publish, a retry being recorded, RetryDelivery, replay, released leases.
+   */
+  private readonly openPriorities = new Map<string, number>();
   private readonly durableSync: "FULL" | "NORMAL";
   /** Statements whose SQL depends on the filters given: compiled once per distinct shape. */
   private readonly shaped = new Map<string, Database.Statement>();
@@ -314,16 +340,21 @@ export class SqliteStore implements Store {
              WHERE endpoint_id = @endpoint AND priority = ${p} AND status IN (${OPEN}) AND leased = 0 ORDER BY next_attempt_ms LIMIT 1)`,
         ).join(" UNION ALL ")})`,
       ),
-      // Highest priority first, each priority's due deliveries oldest due first. One branch per
-      // priority keeps every branch a range of the due index that stops at @now: ordering the
-      // whole due set by priority instead would walk each priority's not-yet-due retries too.
-      claim: db.prepare(
-        `${PRIORITIES.map(
-          (p) => `SELECT * FROM (SELECT ${CLAIM_COLUMNS}
-             FROM deliveries d JOIN events e ON e.id = d.event_id
-             WHERE d.endpoint_id = @endpoint AND d.priority = ${p} AND d.status IN (${OPEN}) AND d.leased = 0 AND d.next_attempt_ms <= @now
-             ORDER BY d.next_attempt_ms, d.rowid LIMIT @limit)`,
-        ).join(" UNION ALL ")} LIMIT @limit`,
+      // One priority's due deliveries, oldest due first: a range of the due index that stops
+      // at @now. claim() asks the priorities that may have open deliveries, highest first.
+      claimAt: PRIORITIES.map((p) =>
+        db.prepare(
+          `SELECT ${CLAIM_COLUMNS}
+           FROM deliveries d JOIN events e ON e.id = d.event_id
+           WHERE d.endpoint_id = @endpoint AND d.priority = ${p} AND d.status IN (${OPEN}) AND d.leased = 0 AND d.next_attempt_ms <= @now
+           ORDER BY d.next_attempt_ms, d.rowid LIMIT @limit`,
+        ),
+      ),
+      nextDueAt: PRIORITIES.map((p) =>
+        db.prepare(
+          `SELECT next_attempt_ms AS due FROM deliveries
+           WHERE endpoint_id = @endpoint AND priority = ${p} AND status IN (${OPEN}) AND leased = 0 ORDER BY next_attempt_ms LIMIT 1`,
+        ),
       ),
       claimOrdered: db.prepare(
         `SELECT ${CLAIM_COLUMNS}
@@ -354,6 +385,12 @@ export class SqliteStore implements Store {
         `UPDATE deliveries SET status = @status, attempts = attempts + 1, cycle_attempts = cycle_attempts + 1,
            next_attempt_ms = @next, leased = 0, last_status_code = @code, last_error = @error, updated_ms = @now
          WHERE id = @id AND leased = 1`,
+      ),
+      // The same for a delivery that stays open (a retry): which endpoint and priority it reopens.
+      reopenDelivery: db.prepare(
+        `UPDATE deliveries SET status = @status, attempts = attempts + 1, cycle_attempts = cycle_attempts + 1,
+           next_attempt_ms = @next, leased = 0, last_status_code = @code, last_error = @error, updated_ms = @now
+         WHERE id = @id AND leased = 1 RETURNING endpoint_id, priority`,
       ),
       disableEndpoint: db.prepare(
         "UPDATE endpoints SET disabled = 1, disabled_reason = ?, updated_ms = ? WHERE id = ? AND disabled = 0",
@@ -458,6 +495,7 @@ export class SqliteStore implements Store {
   async deleteEndpoint(id: string, nowMs: number): Promise<boolean> {
     return this.db.transaction(() => {
       this.stmt.cancelEndpointDeliveries.run(nowMs, id);
+      this.openPriorities.delete(id);
       return this.stmt.deleteEndpoint.run(id).changes > 0;
     })();
   }
@@ -485,6 +523,7 @@ export class SqliteStore implements Store {
           if (event.idempotencyKey !== "") s.putIdempotencyKey.run(event.tenantId, event.idempotencyKey, eventId, nowMs);
           const targets = fanOut(event.tenantId, event.type);
           targets.forEach((endpointId, ordinal) => {
+            this.mayBeOpen(endpointId, event.priority);
             s.insertDelivery.run(
               deliveryId(eventId, ordinal),
               eventId,
@@ -528,6 +567,7 @@ export class SqliteStore implements Store {
   async retryDelivery(id: string, nowMs: number): Promise<Delivery | undefined> {
     const changed = this.stmt.retryDelivery.run({ id, now: nowMs }).changes > 0;
     const delivery = await this.getDelivery(id);
+    if (changed && delivery) this.openPriorities.delete(delivery.endpointId);
     if (!changed && delivery && delivery.status !== DeliveryStatus.Cancelled) {
       throw failedPrecondition(`delivery ${id} is being attempted right now; retry it once this attempt has finished`);
     }
@@ -546,6 +586,7 @@ export class SqliteStore implements Store {
     const sql = `UPDATE deliveries SET status = CASE WHEN attempts = 0 THEN ${DeliveryStatus.Pending} ELSE ${DeliveryStatus.Retrying} END,
         cycle_attempts = 0, cycle_start_ms = ?, next_attempt_ms = ?, updated_ms = ?
       WHERE endpoint_id = ? AND status IN (${wanted.map(() => "?").join(", ")}) AND id >= ? AND id < ? AND leased = 0`;
+    this.openPriorities.delete(endpointId);
     // The creation window as ids: one range of (endpoint_id, status, id) per status.
     return this.prepared(sql).run(nowMs, nowMs, nowMs, endpointId, ...wanted, idAtTime("dlv", fromMs), idAtTime("dlv", toMs)).changes;
   }
@@ -564,35 +605,45 @@ export class SqliteStore implements Store {
     const s = this.stmt;
     return this.relaxed(() =>
       requests.map(({ endpointId, limit, ordered }): ClaimResult => {
-        const rows = (
-          ordered ? s.claimOrdered.all({ endpoint: endpointId, now: nowMs, limit }) : s.claim.all({ endpoint: endpointId, now: nowMs, limit })
-        ) as ClaimRow[];
+        if (!ordered) return this.claimUnordered(endpointId, limit, nowMs);
+        const rows = s.claimOrdered.all({ endpoint: endpointId, now: nowMs, limit }) as ClaimRow[];
         for (const row of rows) s.lease.run(row.rowid);
-        const claimed = rows.map(
-          (row): ClaimedDelivery => ({
-            deliveryId: row.id,
-            eventId: row.event_id,
-            endpointId,
-            tenantId: row.tenant_id,
-            createdMs: row.created_ms,
-            eventType: row.event_type,
-            orderingKey: row.ordering_key,
-            payload: row.payload,
-            attempts: row.attempts,
-            cycleAttempts: row.cycle_attempts,
-            cycleStartMs: row.cycle_start_ms,
-          }),
-        );
-        const next =
-          claimed.length >= limit
-            ? undefined
-            : ordered
-              ? (s.nextDueOrdered.get({ endpoint: endpointId }) as { due: number | null } | undefined)
-              : (s.nextDue.get({ endpoint: endpointId }) as { due: number | null } | undefined);
-        const nextDue = next?.due ?? undefined;
-        return { claimed, nextDue };
+        const claimed = rows.map((row) => toClaimed(row, endpointId));
+        const next = claimed.length >= limit ? undefined : (s.nextDueOrdered.get({ endpoint: endpointId }) as { due: number | null } | undefined);
+        return { claimed, nextDue: next?.due ?? undefined };
       }),
     );
+  }
+
+  /** Highest priority first, each priority's due deliveries oldest due first. */
+  private claimUnordered(endpointId: string, limit: number, nowMs: number): ClaimResult {
+    const s = this.stmt;
+    let open = this.openPriorities.get(endpointId) ?? ALL_PRIORITIES;
+    const claimed: ClaimedDelivery[] = [];
+    let nextDue: number | undefined;
+    for (let i = 0; i < PRIORITIES.length && claimed.length < limit; i++) {
+      const bit = 1 << (PRIORITIES[i] as number);
+      if ((open & bit) === 0) continue;
+      const want = limit - claimed.length;
+      const rows = (s.claimAt[i] as Database.Statement).all({ endpoint: endpointId, now: nowMs, limit: want }) as ClaimRow[];
+      for (const row of rows) {
+        s.lease.run(row.rowid);
+        claimed.push(toClaimed(row, endpointId));
+      }
+      if (rows.length === want) continue;
+      // Everything due at this priority is taken: when is the next, if any is left at all?
+      const next = (s.nextDueAt[i] as Database.Statement).get({ endpoint: endpointId }) as { due: number } | undefined;
+      if (next === undefined) open &= ~bit;
+      else nextDue = Math.min(nextDue ?? Infinity, next.due);
+    }
+    this.openPriorities.set(endpointId, open);
+    return { claimed, nextDue: claimed.length >= limit ? undefined : nextDue };
+  }
+
+  /** A delivery of this endpoint and priority may be open now. */
+  private mayBeOpen(endpointId: string, priority: number): void {
+    const open = this.openPriorities.get(endpointId);
+    if (open !== undefined) this.openPriorities.set(endpointId, open | (1 << priority));
   }
 
   async complete(records: readonly AttemptRecord[], endpoints: EndpointUpdates, nowMs: number): Promise<void> {
@@ -610,14 +661,11 @@ export class SqliteStore implements Store {
           attempt.responseBody.length > 0 ? attempt.responseBody : null,
           attempt.requestHeaders ?? "",
         );
-        s.completeDelivery.run({
-          id: attempt.deliveryId,
-          status,
-          next: nextAttemptMs,
-          code: attempt.statusCode,
-          error: attempt.error,
-          now: nowMs,
-        });
+        const change = { id: attempt.deliveryId, status, next: nextAttemptMs, code: attempt.statusCode, error: attempt.error, now: nowMs };
+        if (status === DeliveryStatus.Pending || status === DeliveryStatus.Retrying) {
+          const reopened = s.reopenDelivery.get(change) as { endpoint_id: string; priority: number } | undefined;
+          if (reopened) this.mayBeOpen(reopened.endpoint_id, reopened.priority);
+        } else s.completeDelivery.run(change);
       }
       for (const [endpointId, since] of endpoints.failingSince) s.setFailingSince.run(since, endpointId);
       for (const [endpointId, reason] of endpoints.disable) s.disableEndpoint.run(reason, nowMs, endpointId);
@@ -658,6 +706,7 @@ export class SqliteStore implements Store {
   }
 
   async releaseLeases(): Promise<number> {
+    this.openPriorities.clear();
     return this.stmt.releaseLeases.run().changes;
   }
 
