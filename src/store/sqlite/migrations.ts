@@ -139,6 +139,22 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX events_by_tenant ON events(tenant_id, id);
   CREATE INDEX events_by_tenant_type ON events(tenant_id, type, id);
   `,
+  // The event-type catalog (tenant_id '' = instance-wide) and the tenant setting that makes
+  // publish refuse types missing from it.
+  `
+  CREATE TABLE event_types (
+    tenant_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    example TEXT NOT NULL DEFAULT '',
+    json_schema TEXT NOT NULL DEFAULT '',
+    archived INTEGER NOT NULL DEFAULT 0,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, name)
+  ) WITHOUT ROWID;
+  ALTER TABLE tenants ADD COLUMN strict_event_types INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 /** Applies the migrations the database has not seen yet, each in its own transaction. */
