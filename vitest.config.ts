@@ -9,6 +9,7 @@ const CONTRACT = [
   "auth",
   "breaker",
   "delivery-smoke",
+  "event-types",
   "fuzz",
   "grpc-js",
   "health-reflection",
