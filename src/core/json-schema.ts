@@ -4,9 +4,26 @@ import { invalidArgument } from "./errors.ts";
 
 // Schemas come from API callers, and their "pattern" keywords run on every payload: a
 // backtracking pattern such as ^(a+)+$ could hold the thread for minutes. V8 switches such a
-// regexp to its linear-time engine once it backtracks too much (patterns with back-references
-// or look-arounds cannot switch, see docs/event-types.md).
+// regexp to its linear-time engine once it backtracks too much; that engine takes no "u"
+// flag, back-references nor look-arounds (see patternRegExp).
 setFlagsFromString("--enable-experimental-regexp-engine-on-excessive-backtracks");
+
+/** Patterns whose meaning needs the "u" flag: non-ASCII text, \p{…} classes, \u{…} escapes. */
+const NEEDS_UNICODE = /[^\x00-\x7f]|\\[pP]|\\u\{/;
+
+/**
+ * Compiles a schema "pattern". Its syntax is checked with the "u" flag, as draft 2020-12 has
+ * it; an ASCII pattern then runs without the flag so that V8 can fall back to its linear
+ * engine (the one difference: "." and negated classes see a character outside the BMP as
+ * two). Patterns that need "u" keep it, and with it the backtracking engine.
+ */
+const patternRegExp = Object.assign(
+  (pattern: string, u: string): RegExp => {
+    const unicode = new RegExp(pattern, u);
+    return NEEDS_UNICODE.test(pattern) ? unicode : new RegExp(pattern, "");
+  },
+  { code: "hooklinePatternRegExp" },
+);
 
 /** Why a document does not match a schema: a JSON Pointer into the document and the rule broken. */
 export interface SchemaViolation {
@@ -32,6 +49,7 @@ const ajv = new Ajv2020({
   allErrors: false,
   // Nothing is ever fetched: a $ref must resolve within the schema.
   loadSchema: undefined,
+  code: { regExp: patternRegExp },
 });
 
 function firstViolation(errors: readonly ErrorObject[] | null | undefined): SchemaViolation {
