@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { isAdmin, principalOf, requireAdmin, requireTenant, scopedTenant } from "../auth/principal.ts";
+import { principalOf, requireAdmin, requireTenant, scopedTenant } from "../auth/principal.ts";
 import { HooklineError, invalidArgument, notFound } from "../core/errors.ts";
 import type { EventType } from "../core/event-type.ts";
 import { compileSchema, parseJsonField, type SchemaCheck } from "../core/json-schema.ts";
@@ -70,8 +70,13 @@ export function eventTypeService(deps: ServiceDeps): ServiceImpl<typeof EventTyp
 
   function existing(tenantId: string, name: string): EventType {
     const found = eventTypes.get(tenantId, name);
-    if (!found) throw notFound("event type", tenantId === "" ? name : `${name}" of tenant "${tenantId}`);
+    if (!found) throw missing(tenantId, name);
     return found;
+  }
+
+  function missing(tenantId: string, name: string): HooklineError {
+    const scopeName = tenantId === "" ? "instance-wide" : `of tenant ${tenantId}`;
+    return new HooklineError("not_found", `event type "${name}" ${scopeName} does not exist`);
   }
 
   return {
@@ -103,10 +108,10 @@ export function eventTypeService(deps: ServiceDeps): ServiceImpl<typeof EventTyp
     },
 
     async listEventTypes(req, ctx) {
-      const caller = principalOf(ctx);
-      const tenantId = scopedTenant(caller, "tenant_id", req.tenantId);
+      // "" only for an admin key that names no tenant: every scope.
+      const tenantId = scopedTenant(principalOf(ctx), "tenant_id", req.tenantId);
       if (tenantId !== "" && !catalog.tenant(tenantId)) throw notFound("tenant", tenantId);
-      const all = eventTypes.list(tenantId === "" && isAdmin(caller) ? undefined : tenantId, req.includeArchived);
+      const all = eventTypes.list(tenantId === "" ? undefined : tenantId, req.includeArchived);
       // Rows keyed so that key order is list order: name, then scope.
       const rows = all.map((type) => ({ id: `${type.name}\u0000${type.tenantId}`, type }));
       const page = await paginate(
@@ -137,7 +142,7 @@ export function eventTypeService(deps: ServiceDeps): ServiceImpl<typeof EventTyp
         if (paths.has("schema") || paths.has("example")) checkSchemaAndExample("event_type.", merged.schema, merged.example);
         return merged;
       });
-      if (!updated) throw notFound("event type", name);
+      if (!updated) throw missing(tenantId, name);
       return { eventType: eventTypeToProto(updated) };
     },
 
@@ -149,7 +154,7 @@ export function eventTypeService(deps: ServiceDeps): ServiceImpl<typeof EventTyp
       const updated = await eventTypes.update(tenantId, name, (current) =>
         current.archived ? current : { ...current, archived: true, updatedMs: archivedMs },
       );
-      if (!updated) throw notFound("event type", name);
+      if (!updated) throw missing(tenantId, name);
       return { eventType: eventTypeToProto(updated) };
     },
   };
