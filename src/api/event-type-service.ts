@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { principalOf, requireAdmin, requireTenant, scopedTenant } from "../auth/principal.ts";
-import { HooklineError, invalidArgument, notFound } from "../core/errors.ts";
+import { HooklineError, invalidArgument, notFound, resourceExhausted } from "../core/errors.ts";
 import type { EventType } from "../core/event-type.ts";
 import { compileSchema, parseJsonField, type SchemaCheck } from "../core/json-schema.ts";
 import { Limits, checkEventType, checkLength, checkText } from "../core/validation.ts";
@@ -15,6 +15,8 @@ const UPDATABLE = ["description", "example", "schema", "archived"] as const;
 
 /** Largest example or schema, in characters. */
 export const MAX_EVENT_TYPE_DOCUMENT = 64 * 1024;
+/** Types per scope (a tenant, or instance-wide), archived ones included: the catalog lives in memory. */
+export const MAX_EVENT_TYPES_PER_SCOPE = 1000;
 
 export function eventTypeToProto(t: EventType): EventTypeProto {
   return create(EventTypeSchema, {
@@ -85,6 +87,8 @@ export function eventTypeService(deps: ServiceDeps): ServiceImpl<typeof EventTyp
       if (!input) throw invalidArgument("event_type", "is required");
       const tenantId = scope(ctx, "event_type.tenant_id", input.tenantId, true);
       if (tenantId !== "" && !catalog.tenant(tenantId)) throw notFound("tenant", tenantId);
+      if (eventTypes.count(tenantId) >= MAX_EVENT_TYPES_PER_SCOPE)
+        throw resourceExhausted(`${tenantId === "" ? "the instance" : `tenant ${tenantId}`} has ${MAX_EVENT_TYPES_PER_SCOPE} event types, the most one scope may hold`);
       const createdMs = now();
       const eventType: EventType = {
         tenantId,

@@ -41,6 +41,11 @@ export class EventTypeCatalog {
     return this.scopes.get(tenantId)?.get(name)?.type;
   }
 
+  /** Types stored in this scope, archived ones included. */
+  count(tenantId: string): number {
+    return this.scopes.get(tenantId)?.size ?? 0;
+  }
+
   /**
    * The type a tenant publishes against: its own live type, else the instance-wide live one;
    * when neither is live, the archived one (its own first) or unknown.

@@ -94,5 +94,13 @@ export function compileSchema(field: string, text: string): SchemaCheck {
     // and lets a replaced schema be collected.
     if (typeof schema === "object") ajv.removeSchema(schema as AnySchema);
   }
-  return (value) => (validate(value) ? undefined : firstViolation(validate.errors));
+  return (value) => {
+    try {
+      return validate(value) ? undefined : firstViolation(validate.errors);
+    } catch (err) {
+      // A recursive schema walks a deeply nested document by recursion: refuse, do not crash.
+      if (err instanceof RangeError) return { path: "", message: "is nested too deeply to check against the schema" };
+      throw err;
+    }
+  };
 }

@@ -73,6 +73,13 @@ describe("compileSchema", () => {
     expect([letters("Zürich"), letters("42")?.path]).toEqual([undefined, ""]);
   });
 
+  it("refuses a document nested too deeply for a recursive schema instead of failing", () => {
+    const tree = compileSchema("schema", JSON.stringify({ $defs: { n: { type: "array", items: { $ref: "#/$defs/n" } } }, $ref: "#/$defs/n" }));
+    const depth = 200_000;
+    expect(tree(JSON.parse(`${"[".repeat(depth)}${"]".repeat(depth)}`))).toEqual({ path: "", message: "is nested too deeply to check against the schema" });
+    expect(tree([[], [[]]])).toBeUndefined();
+  });
+
   it("lets two schemas use the same $id", () => {
     const a = compileSchema("schema", JSON.stringify({ $id: "https://schemas.example/same", type: "string" }));
     const b = compileSchema("schema", JSON.stringify({ $id: "https://schemas.example/same", type: "number" }));
