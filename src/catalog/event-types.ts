@@ -31,8 +31,9 @@ export class EventTypeCatalog {
 
   static async load(store: EventTypeStore, logger: Logger): Promise<EventTypeCatalog> {
     const catalog = new EventTypeCatalog(store, logger);
-    for (const t of await store.all()) catalog.remember(t);
+    // Listening first: a change made elsewhere while the copy is read is not missed.
     store.watch?.((change) => catalog.applyRemote(change));
+    for (const t of await store.all()) catalog.remember(t);
     return catalog;
   }
 
