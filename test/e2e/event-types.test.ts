@@ -304,6 +304,11 @@ describe("event-type catalog: publish", () => {
     const archived = await rejection(publish(retired));
     expect(violatedFields(archived)).toEqual(["events[1].type"]);
     expect(archived.rawMessage).toMatch(/is archived/);
+    // SendTestEvent too, except for its own default type.
+    const rx = await receiver();
+    const { endpoint } = await api.endpoints.createEndpoint({ tenantId, url: rx.url });
+    expect(violatedFields(await rejection(api.endpoints.sendTestEvent({ endpointId: endpoint!.id, type: typeName("unknown") })))).toEqual(["type"]);
+    await api.endpoints.sendTestEvent({ endpointId: endpoint!.id });
 
     const relaxed = await api.tenants.updateTenant({ tenant: { id: tenantId, strictEventTypes: false }, updateMask: { paths: ["strict_event_types"] } });
     expect(relaxed.tenant?.strictEventTypes).toBe(false);
