@@ -1,4 +1,5 @@
-// Event-type filters picked from the catalog: suggestions for a comma-separated types field.
+// Event types picked from the catalog: suggestions for a type field, and a picker that adds to
+// a comma-separated filter.
 import type { Api } from "./api.ts";
 import { h } from "./dom.ts";
 
@@ -18,16 +19,23 @@ async function catalogNames(api: Api, tenantId: string, signal?: AbortSignal): P
   return [...names].sort();
 }
 
+export interface CatalogPicker {
+  /** The <datalist> (and, for filters, the picker) to place after the input. */
+  element: HTMLElement;
+  /** Loads the names again (the tenant changed). */
+  reload(): void;
+}
+
 /**
- * Gives `input` (comma-separated event types) a <datalist> of catalog names, and returns a
- * select that appends the chosen name to the list. Stays empty when the catalog is.
+ * Gives `input` a <datalist> of catalog names. With `multiple` (a comma-separated filter), also
+ * a select that appends the chosen name to the list; it stays hidden while the catalog is empty.
  */
-export function catalogPicker(api: Api, input: HTMLInputElement, tenantId: () => string, signal?: AbortSignal): { element: HTMLElement; reload(): void } {
+export function catalogPicker(api: Api, input: HTMLInputElement, o: { tenantId: () => string; multiple: boolean; signal?: AbortSignal }): CatalogPicker {
   const id = `event-type-names-${++lists}`;
   const datalist = h("datalist", { id });
   input.setAttribute("list", id);
-  const select = h("select", { "aria-label": "Add an event type from the catalog", "data-catalog-picker": "" }, h("option", { value: "" }, "Add from catalog…"));
-  const wrap = h("span", { class: "catalog-picker", hidden: true }, select, datalist);
+  const select = h("select", { "aria-label": "Add an event type from the catalog", "data-catalog-picker": "" });
+  const wrap = h("span", { class: "catalog-picker", hidden: true }, o.multiple ? select : null, datalist);
   select.addEventListener("change", () => {
     const name = select.value;
     select.value = "";
@@ -36,16 +44,17 @@ export function catalogPicker(api: Api, input: HTMLInputElement, tenantId: () =>
     if (!current.includes(name)) input.value = [...current, name].join(", ");
     input.focus();
   });
-  const load = (): void => {
-    catalogNames(api, tenantId(), signal).then(
+  const reload = (): void => {
+    catalogNames(api, o.tenantId(), o.signal).then(
       (names) => {
         datalist.replaceChildren(...names.map((n) => h("option", { value: n })));
         select.replaceChildren(h("option", { value: "" }, "Add from catalog…"), ...names.map((n) => h("option", { value: n }, n)));
-        wrap.hidden = names.length === 0;
+        wrap.hidden = !o.multiple || names.length === 0;
       },
+      // Suggestions only: without them the field still takes any type.
       () => (wrap.hidden = true),
     );
   };
-  load();
-  return { element: wrap, reload: load };
+  reload();
+  return { element: wrap, reload };
 }

@@ -334,6 +334,7 @@ describe.skipIf(!haveChromium)("console in a browser", () => {
     expect(await picker.locator("option", { hasText: "cyberdyne.secret" }).count()).toBe(0);
     await picker.selectOption("umbrella.recalled");
     await picker.selectOption("invoice.settled");
+    await screenshot(page, "console-endpoint-filter-light.png");
     await page.getByRole("form", { name: "Endpoint settings" }).getByRole("button", { name: "Save" }).click();
     await page.locator(".notice", { hasText: "Endpoint saved" }).waitFor();
     expect((await api.endpoints.getEndpoint({ id: endpointId })).endpoint?.eventTypes).toEqual(["umbrella.recalled", "invoice.settled"]);

@@ -52,7 +52,7 @@ function settingsPanel(ctx: ViewContext, e: Endpoint): HTMLElement {
     h("label", null, "URL", h("input", { name: "url", type: "url", required: true, value: e.url })),
     h("label", null, "Description", h("input", { name: "description", value: e.description, maxlength: 500 })),
     h("label", null, "Event types (comma-separated; empty means all)", types),
-    catalogPicker(ctx.api, types, () => e.tenantId, ctx.signal).element,
+    catalogPicker(ctx.api, types, { tenantId: () => e.tenantId, multiple: true, signal: ctx.signal }).element,
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Save")),
   );
   form.addEventListener("submit", (ev) => {
@@ -100,10 +100,13 @@ function settingsPanel(ctx: ViewContext, e: Endpoint): HTMLElement {
 
 function testEventPanel(ctx: ViewContext, e: Endpoint): HTMLElement {
   const result = h("div", { class: "test-result" });
+  // A catalog type without a payload sends its example.
+  const testType = h("input", { name: "type", placeholder: "hookline.test" });
   const form = h(
     "form",
     { class: "inline-form", "aria-label": "Send a test event" },
-    h("label", null, "Event type ", h("input", { name: "type", placeholder: "hookline.test" })),
+    h("label", null, "Event type ", testType),
+    catalogPicker(ctx.api, testType, { tenantId: () => e.tenantId, multiple: false, signal: ctx.signal }).element,
     h("button", { type: "submit", disabled: e.disabled }, "Send test event"),
   );
   form.addEventListener("submit", (ev) => {

@@ -67,7 +67,7 @@ export async function endpointsView(ctx: ViewContext): Promise<void> {
 function createEndpointForm(ctx: ViewContext, tenantId: string): HTMLElement {
   const types = h("input", { name: "types", placeholder: "invoice.paid, order.*" });
   const tenant = ctx.scope.admin ? h("input", { name: "tenant", required: true, value: tenantId, placeholder: "tnt_…" }) : null;
-  const picker = catalogPicker(ctx.api, types, () => tenant?.value.trim() ?? "", ctx.signal);
+  const picker = catalogPicker(ctx.api, types, { tenantId: () => tenant?.value.trim() ?? "", multiple: true, signal: ctx.signal });
   tenant?.addEventListener("change", () => picker.reload());
   const form = h(
     "form",
