@@ -10,6 +10,7 @@ const CONTRACT = [
   "auth",
   "breaker",
   "delivery-smoke",
+  "event-types",
   "fuzz",
   "grpc-js",
   "health-reflection",

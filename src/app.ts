@@ -8,6 +8,7 @@ import { withDecodeCheck } from "./api/decode-check.ts";
 import { errorInterceptor } from "./api/errors.ts";
 import { metricsInterceptor } from "./api/metrics-interceptor.ts";
 import { eventService } from "./api/event-service.ts";
+import { eventTypeService } from "./api/event-type-service.ts";
 import { HealthState, healthService } from "./api/health.ts";
 import { OPENAPI_PATH, serveOpenApi } from "./api/openapi-route.ts";
 import { reflectionServices } from "./api/reflection.ts";
@@ -32,9 +33,11 @@ import { ApiKeyService } from "./gen/hookline/v1/api_key_pb.ts";
 import { DeliveryService } from "./gen/hookline/v1/delivery_pb.ts";
 import { EndpointService } from "./gen/hookline/v1/endpoint_pb.ts";
 import { EventService } from "./gen/hookline/v1/event_pb.ts";
+import { EventTypeService } from "./gen/hookline/v1/event_type_pb.ts";
 import { TenantService } from "./gen/hookline/v1/tenant_pb.ts";
 import type { Logger } from "./observability/logger.ts";
 import { createMetrics, writeMetrics } from "./observability/metrics.ts";
+import { EventTypeCatalog } from "./catalog/event-types.ts";
 import { Catalog } from "./store/catalog.ts";
 import { GroupCommit } from "./store/group-commit.ts";
 import { WriteGuard } from "./store/write-guard.ts";
@@ -52,7 +55,7 @@ export interface Hookline {
   stop(): Promise<void>;
 }
 
-const HOOKLINE_SERVICES = [TenantService, EndpointService, EventService, DeliveryService, ApiKeyService];
+const HOOKLINE_SERVICES = [TenantService, EndpointService, EventService, DeliveryService, ApiKeyService, EventTypeService];
 
 /** Opens the store, starts the dispatcher and serves every API on one port. */
 export async function startHookline(config: Config, logger: Logger): Promise<Hookline> {
@@ -67,6 +70,7 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
   });
   const store = writes.store;
   const catalog = await Catalog.load(store);
+  const eventTypes = await EventTypeCatalog.load(store.eventTypes, logger);
   await ensureFirstAdminKey(store.apiKeys, config.adminKey, logger, now());
   const auth = new Authenticator({ keys: store.apiKeys, adminKey: config.adminKey, cacheMs: config.apiKeyCacheMs, now });
   const metrics = createMetrics({ version: VERSION, store: config.natsUrl === "" ? "sqlite" : "jetstream" });
@@ -133,7 +137,7 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
     for (const id of endpointIds) scheduler.markDue(id, at);
   });
 
-  const deps: ServiceDeps = { config, logger, store, catalog, now };
+  const deps: ServiceDeps = { config, logger, store, catalog, eventTypes, now };
   const reflection = reflectionServices([...HOOKLINE_SERVICES, Health, ReflectionV1], [file_google_rpc_error_details]);
   const routes = (router: ConnectRouter): void => {
     router.service(TenantService, tenantService(deps));
@@ -141,6 +145,7 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
     router.service(EventService, eventService({ ...deps, ingest }));
     router.service(DeliveryService, deliveryService({ ...deps, dispatch: scheduler, feed }));
     router.service(ApiKeyService, apiKeyService({ ...deps, auth }));
+    router.service(EventTypeService, eventTypeService(deps));
     router.service(Health, healthService(health, HOOKLINE_SERVICES.map((s) => s.typeName)));
     router.service(ReflectionV1, reflection.v1);
     router.service(ReflectionV1alpha, reflection.v1alpha);

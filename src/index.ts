@@ -11,4 +11,5 @@ export { ApiKeyService } from "./gen/hookline/v1/api_key_pb.ts";
 export { DeliveryService } from "./gen/hookline/v1/delivery_pb.ts";
 export { EndpointService } from "./gen/hookline/v1/endpoint_pb.ts";
 export { EventService } from "./gen/hookline/v1/event_pb.ts";
+export { EventTypeService } from "./gen/hookline/v1/event_type_pb.ts";
 export { TenantService } from "./gen/hookline/v1/tenant_pb.ts";

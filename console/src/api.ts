@@ -4,6 +4,7 @@ import { createConnectTransport } from "@connectrpc/connect-web";
 import { ApiKeyService } from "../../src/gen/hookline/v1/api_key_pb.ts";
 import { DeliveryService } from "../../src/gen/hookline/v1/delivery_pb.ts";
 import { EndpointService } from "../../src/gen/hookline/v1/endpoint_pb.ts";
+import { EventTypeService } from "../../src/gen/hookline/v1/event_type_pb.ts";
 import { TenantService } from "../../src/gen/hookline/v1/tenant_pb.ts";
 
 export interface Api {
@@ -11,6 +12,7 @@ export interface Api {
   endpoints: Client<typeof EndpointService>;
   deliveries: Client<typeof DeliveryService>;
   apiKeys: Client<typeof ApiKeyService>;
+  eventTypes: Client<typeof EventTypeService>;
 }
 
 /** Clients that send `key` on every call; `onRejected` hears of a key the server no longer accepts. */
@@ -30,6 +32,7 @@ export function createApi(key: string, onRejected: () => void): Api {
     endpoints: createClient(EndpointService, transport),
     deliveries: createClient(DeliveryService, transport),
     apiKeys: createClient(ApiKeyService, transport),
+    eventTypes: createClient(EventTypeService, transport),
   };
 }
 

@@ -9,6 +9,7 @@ const VIEWS: Record<string, [string, string]> = {
   e: ["endpoints", "Endpoints"],
   d: ["deliveries", "Deliveries"],
   l: ["tail", "Live tail"],
+  c: ["event-types", "Event types"],
 };
 
 export const SHORTCUTS: Array<[string, string]> = [

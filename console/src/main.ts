@@ -11,6 +11,7 @@ import { deliveriesView } from "./views/deliveries.ts";
 import { deliveryView } from "./views/delivery.ts";
 import { endpointView } from "./views/endpoint.ts";
 import { endpointsView } from "./views/endpoints.ts";
+import { eventTypesView } from "./views/event-types.ts";
 import { tailView } from "./views/tail.ts";
 import { tenantsView } from "./views/tenants.ts";
 
@@ -72,6 +73,7 @@ const NAV: Array<[string, string]> = [
   ["endpoints", "Endpoints"],
   ["deliveries", "Deliveries"],
   ["tail", "Live tail"],
+  ["event-types", "Event types"],
 ];
 
 function shell(api: ReturnType<typeof createApi>, scope: Scope): void {
@@ -131,6 +133,8 @@ function showView(ctx: ViewContext, view: string, id: string | undefined): Promi
       return id === undefined ? deliveriesView(ctx) : deliveryView(ctx, id);
     case "tail":
       return tailView(ctx);
+    case "event-types":
+      return eventTypesView(ctx);
     default:
       replace(ctx.main, h("h1", { tabindex: -1 }, "Not found"), h("p", null, h("a", { href: href("endpoints") }, "Go to endpoints")));
   }

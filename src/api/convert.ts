@@ -61,6 +61,7 @@ export function tenantToProto(t: domain.Tenant): Tenant {
     name: t.name,
     rateLimitPerSecond: t.rateLimitPerSecond,
     metadata: t.metadata,
+    strictEventTypes: t.strictEventTypes === true,
     createTime: timestampFromMs(t.createdMs),
     updateTime: timestampFromMs(t.updatedMs),
   });

@@ -1,5 +1,6 @@
 import type { Config } from "../config/config.ts";
 import type { Logger } from "../observability/logger.ts";
+import type { EventTypeCatalog } from "../catalog/event-types.ts";
 import type { Catalog } from "../store/catalog.ts";
 import type { Store } from "../store/store.ts";
 
@@ -9,5 +10,6 @@ export interface ServiceDeps {
   logger: Logger;
   store: Store;
   catalog: Catalog;
+  eventTypes: EventTypeCatalog;
   now: () => number;
 }

@@ -101,7 +101,7 @@ const TEST_EVENT_TYPE = "hookline.test";
 export function endpointService(
   deps: ServiceDeps & { dispatch: HealthSource & DispatchControl; operational?: OperationalEvents },
 ): ServiceImpl<typeof EndpointService> {
-  const { catalog, store, config, now, dispatch, operational } = deps;
+  const { catalog, eventTypes, store, config, now, dispatch, operational } = deps;
   /** The endpoint named by the request, if the caller may see it. */
   function existing(ctx: HandlerContext, field: string, id: string): Endpoint {
     requireNonEmpty(field, id);
@@ -256,10 +256,17 @@ export function endpointService(
       if (endpoint.disabled) throw failedPrecondition(`endpoint ${endpoint.id} is disabled (${endpoint.disabledReason}); enable it first`);
       const type = req.type === "" ? TEST_EVENT_TYPE : checkPublishableEventType("type", req.type);
       const sentMs = now();
+      // Without a payload, a catalog type sends its example; any other, a small test document.
+      const example = eventTypes.resolve(endpoint.tenantId, type);
       const payload =
         req.payload.length > 0
           ? checkPayload("payload", req.payload, config.maxPayloadBytes)
-          : new TextEncoder().encode(JSON.stringify({ test: true, sent_at: new Date(sentMs).toISOString() }));
+          : example.kind === "live" && example.type.example !== ""
+            ? checkPayload("payload", new TextEncoder().encode(example.type.example), config.maxPayloadBytes)
+            : new TextEncoder().encode(JSON.stringify({ test: true, sent_at: new Date(sentMs).toISOString() }));
+      // The catalog applies as at publish; hookline's own test type is never refused as unknown.
+      const strict = req.type !== "" && catalog.tenant(endpoint.tenantId)?.strictEventTypes === true;
+      eventTypes.checkEvent(endpoint.tenantId, type, payload, strict);
       // Highest priority: someone is waiting for it, even behind a backlog. Fan-out to this
       // endpoint alone, whatever its event-type filter.
       const event = { tenantId: endpoint.tenantId, type, payload, idempotencyKey: "", orderingKey: "", priority: 9 };

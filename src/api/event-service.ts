@@ -24,17 +24,20 @@ const STREAM_WINDOW = 32;
 
 
 export function eventService(deps: ServiceDeps & { ingest: GroupCommit }): ServiceImpl<typeof EventService> {
-  const { catalog, config, store, ingest, logger } = deps;
+  const { catalog, eventTypes, config, store, ingest, logger } = deps;
 
   function checkEvent(caller: Principal, e: EventInputProto): EventInput {
     requireNonEmpty("tenant_id", e.tenantId);
     requireTenant(caller, "tenant_id", e.tenantId);
-    if (!catalog.tenant(e.tenantId)) throw invalidArgument("tenant_id", `tenant "${echo(e.tenantId)}" does not exist`);
+    const tenant = catalog.tenant(e.tenantId);
+    if (!tenant) throw invalidArgument("tenant_id", `tenant "${echo(e.tenantId)}" does not exist`);
     checkPublishableEventType("type", e.type);
+    const payload = checkPayload("payload", e.payload, config.maxPayloadBytes);
+    eventTypes.checkEvent(e.tenantId, e.type, payload, tenant.strictEventTypes === true);
     return {
       tenantId: e.tenantId,
       type: e.type,
-      payload: checkPayload("payload", e.payload, config.maxPayloadBytes),
+      payload,
       idempotencyKey: checkKey("idempotency_key", e.idempotencyKey, Limits.idempotencyKeyLength),
       orderingKey: checkKey("ordering_key", e.orderingKey, Limits.orderingKeyLength),
       priority: checkIntRange("priority", e.priority, 0, Limits.maxPriority),

@@ -10,9 +10,9 @@ import type { ServiceDeps } from "./deps.ts";
 import { maskPaths } from "./field-mask.ts";
 import { paginate } from "./paging.ts";
 
-const UPDATABLE = ["name", "rate_limit_per_second", "metadata"] as const;
+const UPDATABLE = ["name", "rate_limit_per_second", "metadata", "strict_event_types"] as const;
 
-export function tenantService({ catalog, store, now }: ServiceDeps): ServiceImpl<typeof TenantService> {
+export function tenantService({ catalog, eventTypes, store, now }: ServiceDeps): ServiceImpl<typeof TenantService> {
   function existing(ctx: HandlerContext, field: string, id: string): Tenant {
     requireNonEmpty(field, id);
     const tenant = catalog.tenant(id);
@@ -30,6 +30,7 @@ export function tenantService({ catalog, store, now }: ServiceDeps): ServiceImpl
         name: checkName("name", req.name),
         rateLimitPerSecond: checkRate("rate_limit_per_second", req.rateLimitPerSecond),
         metadata: checkMetadata("metadata", req.metadata),
+        strictEventTypes: req.strictEventTypes,
         createdMs,
         updatedMs: createdMs,
       };
@@ -63,6 +64,7 @@ export function tenantService({ catalog, store, now }: ServiceDeps): ServiceImpl
       if (paths.has("rate_limit_per_second"))
         next.rateLimitPerSecond = checkRate("tenant.rate_limit_per_second", req.tenant.rateLimitPerSecond);
       if (paths.has("metadata")) next.metadata = checkMetadata("tenant.metadata", req.tenant.metadata);
+      if (paths.has("strict_event_types")) next.strictEventTypes = req.tenant.strictEventTypes;
       const updatedMs = now();
       const updated = await catalog.updateTenant(req.tenant.id, (current) => ({ ...current, ...next, updatedMs }));
       if (!updated) throw notFound("tenant", req.tenant.id);
@@ -81,6 +83,7 @@ export function tenantService({ catalog, store, now }: ServiceDeps): ServiceImpl
           );
       }
       await catalog.deleteTenant(req.id, now());
+      await eventTypes.deleteTenant(req.id);
       // Its keys would otherwise outlive it and act on a tenant id that could never come back.
       await store.apiKeys.revokeTenant(req.id, now());
       return {};

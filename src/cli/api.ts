@@ -4,6 +4,7 @@ import { ApiKeyService } from "../gen/hookline/v1/api_key_pb.ts";
 import { DeliveryService } from "../gen/hookline/v1/delivery_pb.ts";
 import { EndpointService } from "../gen/hookline/v1/endpoint_pb.ts";
 import { EventService } from "../gen/hookline/v1/event_pb.ts";
+import { EventTypeService } from "../gen/hookline/v1/event_type_pb.ts";
 import { TenantService } from "../gen/hookline/v1/tenant_pb.ts";
 import { UsageError, text, type Flag, type FlagValues } from "./command.ts";
 
@@ -22,6 +23,7 @@ export interface Api {
   events: Client<typeof EventService>;
   deliveries: Client<typeof DeliveryService>;
   keys: Client<typeof ApiKeyService>;
+  eventTypes: Client<typeof EventTypeService>;
 }
 
 /** Generated gRPC clients of the server the flags or environment name, sending the API key. */
@@ -45,5 +47,6 @@ export function connect(flags: FlagValues): Api {
     events: createClient(EventService, transport),
     deliveries: createClient(DeliveryService, transport),
     keys: createClient(ApiKeyService, transport),
+    eventTypes: createClient(EventTypeService, transport),
   };
 }

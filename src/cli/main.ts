@@ -4,6 +4,7 @@ import { VERSION } from "../version.ts";
 import { UsageError, commandHelp, didYouMean, parseInvocation, type Command } from "./command.ts";
 import { deliveryCommands } from "./commands/deliveries.ts";
 import { endpointCommands } from "./commands/endpoints.ts";
+import { eventTypeCommands } from "./commands/event-types.ts";
 import { eventCommands } from "./commands/events.ts";
 import { keyCommands } from "./commands/keys.ts";
 import { receiveCommand } from "./commands/receive.ts";
@@ -14,6 +15,7 @@ export const COMMANDS: Command[] = [
   ...tenantCommands,
   ...endpointCommands,
   ...eventCommands,
+  ...eventTypeCommands,
   ...deliveryCommands,
   statsCommand,
   ...keyCommands,
@@ -21,7 +23,7 @@ export const COMMANDS: Command[] = [
 ];
 
 /** A group name alone runs its list command: `hookline endpoints` = `hookline endpoints list`. */
-const GROUP_DEFAULTS: Record<string, string> = { tenants: "list", endpoints: "list", events: "list", deliveries: "list", keys: "list" };
+const GROUP_DEFAULTS: Record<string, string> = { tenants: "list", endpoints: "list", events: "list", deliveries: "list", keys: "list", "event-types": "list" };
 
 const SERVE_USAGE = `usage: hookline serve [flags]
 

@@ -5,6 +5,8 @@ export interface Tenant {
   name: string;
   rateLimitPerSecond: number;
   metadata: Record<string, string>;
+  /** Publish refuses types missing from the tenant's event-type catalog; absent = false. */
+  strictEventTypes?: boolean;
   createdMs: number;
   updatedMs: number;
 }

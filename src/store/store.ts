@@ -9,6 +9,7 @@ import type {
   Tenant,
 } from "../core/types.ts";
 import type { ApiKeyStore } from "./api-key-store.ts";
+import type { EventTypeStore } from "./event-type-store.ts";
 import type { HistoryStore } from "./history-store.ts";
 
 /** Filters of ListDeliveries; empty strings mean "any". */
@@ -96,6 +97,7 @@ export interface Store {
   close(): Promise<void>;
 
   readonly apiKeys: ApiKeyStore;
+  readonly eventTypes: EventTypeStore;
   readonly history: HistoryStore;
 
   createTenant(tenant: Tenant): Promise<void>;

@@ -303,6 +303,50 @@ describe.skipIf(!haveChromium)("console in a browser", () => {
     expect(await page.evaluate(() => sessionStorage.getItem("hookline.apiKey"))).toBeNull();
   }, 120_000);
 
+  it("a tenant key sees its event-type catalog (not another tenant's) and picks an endpoint filter from it", async () => {
+    const problemsBefore = problems.length;
+    const rx = await receiver();
+    const { tenantId, endpointId } = await tenantWithEndpoint(rx, "Umbrella");
+    const other = await api.tenants.createTenant({ name: "Cyberdyne" });
+    const schema = JSON.stringify({ type: "object", required: ["amount"] });
+    await api.eventTypes.createEventType({ eventType: { name: "invoice.settled", description: "Paid in full", schema } });
+    await api.eventTypes.createEventType({ eventType: { tenantId, name: "umbrella.recalled", description: "A product was recalled" } });
+    await api.eventTypes.createEventType({ eventType: { tenantId: other.tenant!.id, name: "cyberdyne.secret" } });
+    const keys = createClient(ApiKeyService, transport(server.baseUrl, "grpc"));
+    const { key } = await keys.createApiKey({ tenantId, name: "console catalog" });
+
+    await page.evaluate(() => sessionStorage.clear());
+    await page.goto(`${server.baseUrl}/console`);
+    await page.getByLabel("API key").fill(key);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.locator("[data-scope=tenant]", { hasText: "Umbrella" }).waitFor();
+    await page.keyboard.press("g");
+    await page.keyboard.press("c");
+    await page.getByRole("heading", { name: "Event types" }).waitFor();
+    const catalog = page.getByRole("table", { name: "Event types" });
+    const shared = catalog.locator("tbody tr", { hasText: "invoice.settled" });
+    await shared.waitFor();
+    expect(await shared.locator("td").allInnerTexts()).toEqual(expect.arrayContaining(["instance-wide", "Paid in full", "yes", "live"]));
+    expect(await catalog.locator("tbody tr", { hasText: "umbrella.recalled" }).locator("td").allInnerTexts()).toEqual(expect.arrayContaining([tenantId, "no"]));
+    expect(await catalog.innerText()).not.toContain("cyberdyne.secret");
+    // Instance-wide types are not the tenant's to archive.
+    expect(await shared.getByRole("button").count()).toBe(0);
+    await screenshot(page, "console-event-types-light.png");
+
+    // The endpoint's event-type filter offers the catalog's names.
+    await page.goto(`${server.baseUrl}/console#/endpoints/${endpointId}`);
+    const picker = page.getByLabel("Add an event type from the catalog");
+    await picker.locator("option", { hasText: "umbrella.recalled" }).waitFor({ state: "attached" });
+    expect(await picker.locator("option", { hasText: "cyberdyne.secret" }).count()).toBe(0);
+    await picker.selectOption("umbrella.recalled");
+    await picker.selectOption("invoice.settled");
+    await screenshot(page, "console-endpoint-filter-light.png");
+    await page.getByRole("form", { name: "Endpoint settings" }).getByRole("button", { name: "Save" }).click();
+    await page.locator(".notice", { hasText: "Endpoint saved" }).waitFor();
+    expect((await api.endpoints.getEndpoint({ id: endpointId })).endpoint?.eventTypes).toEqual(["umbrella.recalled", "invoice.settled"]);
+    expect(problems.slice(problemsBefore).filter((p) => !/status of 40[34]/.test(p))).toEqual([]);
+  }, 120_000);
+
   async function tenantWithEndpoint(rx: Receiver, name: string): Promise<{ tenantId: string; endpointId: string }> {
     const { tenant } = await api.tenants.createTenant({ name });
     const { endpoint } = await api.endpoints.createEndpoint({ tenantId: tenant!.id, url: rx.url, description: `${name} billing`, retryPolicy: { maxAttempts: 1 }, headers: { "x-api-key": `${name}-credential` } });

@@ -8,6 +8,7 @@ import { startServer, type ServerProcess } from "../helpers/server.ts";
 import { DeliveryService } from "../../src/gen/hookline/v1/delivery_pb.ts";
 import { EndpointService } from "../../src/gen/hookline/v1/endpoint_pb.ts";
 import { EventService } from "../../src/gen/hookline/v1/event_pb.ts";
+import { EventTypeService } from "../../src/gen/hookline/v1/event_type_pb.ts";
 import { TenantService } from "../../src/gen/hookline/v1/tenant_pb.ts";
 
 /**
@@ -22,7 +23,7 @@ const TIME_BUDGET_MS = 40_000;
 /** A stream that is still open after this (a watch that found its tenant) has passed. */
 const STREAM_WAIT_MS = 1500;
 
-const SERVICES = [TenantService, EndpointService, EventService, DeliveryService];
+const SERVICES = [TenantService, EndpointService, EventService, DeliveryService, EventTypeService];
 const FORBIDDEN_CONNECT = new Set(["internal", "unknown"]);
 const FORBIDDEN_GRPC = new Set(["13", "2"]);
 

@@ -19,7 +19,13 @@ import { TEST_ADMIN_KEY } from "../helpers/auth.ts";
 import { useHookline } from "../helpers/fixtures.ts";
 import { eventually } from "../helpers/receiver.ts";
 
-const HOOKLINE_SERVICES = ["hookline.v1.TenantService", "hookline.v1.EndpointService", "hookline.v1.EventService", "hookline.v1.DeliveryService"];
+const HOOKLINE_SERVICES = [
+  "hookline.v1.TenantService",
+  "hookline.v1.EndpointService",
+  "hookline.v1.EventService",
+  "hookline.v1.DeliveryService",
+  "hookline.v1.EventTypeService",
+];
 /** Installed by scripts/install-client-toolchains.sh into Go's bin dir. */
 const GRPCURL = (() => {
   const go = (name: string) => spawnSync("go", ["env", name], { encoding: "utf8" }).stdout?.trim() ?? "";
@@ -90,7 +96,7 @@ describe("gRPC server reflection", () => {
     return out;
   }
 
-  it("list_services names the four hookline services, Health and reflection", async () => {
+  it("list_services names the hookline services, Health and reflection", async () => {
     const [res] = await reflect([{ case: "listServices", value: "" }]);
     expect(res?.messageResponse.case).toBe("listServicesResponse");
     const names = res?.messageResponse.case === "listServicesResponse" ? res.messageResponse.value.service.map((s) => s.name) : [];
@@ -119,6 +125,7 @@ describe("gRPC server reflection", () => {
   it("finds files by method and message symbol and by file name", async () => {
     const responses = await reflect([
       { case: "fileContainingSymbol", value: "hookline.v1.EndpointService.RotateEndpointSecret" },
+      { case: "fileContainingSymbol", value: "hookline.v1.EventTypeService.ArchiveEventType" },
       { case: "fileContainingSymbol", value: "hookline.v1.Delivery" },
       { case: "fileByFilename", value: "hookline/v1/tenant.proto" },
       { case: "fileContainingSymbol", value: "google.rpc.BadRequest" },
@@ -129,6 +136,7 @@ describe("gRPC server reflection", () => {
         : undefined;
     expect(responses.map(firstFile)).toEqual([
       "hookline/v1/endpoint.proto",
+      "hookline/v1/event_type.proto",
       "hookline/v1/delivery.proto",
       "hookline/v1/tenant.proto",
       "google/rpc/error_details.proto",

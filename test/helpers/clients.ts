@@ -6,6 +6,7 @@ import { TEST_ADMIN_KEY } from "./auth.ts";
 import { DeliveryService } from "../../src/gen/hookline/v1/delivery_pb.ts";
 import { EndpointService } from "../../src/gen/hookline/v1/endpoint_pb.ts";
 import { EventService } from "../../src/gen/hookline/v1/event_pb.ts";
+import { EventTypeService } from "../../src/gen/hookline/v1/event_type_pb.ts";
 import { TenantService } from "../../src/gen/hookline/v1/tenant_pb.ts";
 
 export type Protocol = "connect-http1" | "connect-http2" | "grpc" | "grpc-web-http1";
@@ -37,6 +38,7 @@ export interface Clients {
   endpoints: Client<typeof EndpointService>;
   events: Client<typeof EventService>;
   deliveries: Client<typeof DeliveryService>;
+  eventTypes: Client<typeof EventTypeService>;
 }
 
 /** Clients that authenticate with `key` (the test admin key unless given). */
@@ -44,7 +46,7 @@ export function clients(baseUrl: string, protocol: Protocol = "grpc", key: strin
   return clientsOver(transport(baseUrl, protocol, key));
 }
 
-/** The four service clients over any transport (for one configured beyond a Protocol). */
+/** The service clients over any transport (for one configured beyond a Protocol). */
 export function clientsOver(t: Transport): Clients {
   const make = <S extends DescService>(s: S): Client<S> => createClient(s, t);
   return {
@@ -52,6 +54,7 @@ export function clientsOver(t: Transport): Clients {
     endpoints: make(EndpointService),
     events: make(EventService),
     deliveries: make(DeliveryService),
+    eventTypes: make(EventTypeService),
   };
 }
 

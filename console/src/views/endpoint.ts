@@ -2,6 +2,7 @@
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { DeliveryStatus } from "../../../src/gen/hookline/v1/delivery_pb.ts";
 import type { Endpoint } from "../../../src/gen/hookline/v1/endpoint_pb.ts";
+import { catalogPicker } from "../catalog-picker.ts";
 import { field, h, replace } from "../dom.ts";
 import { STATUS_NAMES, localInputMs, statusName, statusTone, time } from "../format.ts";
 import { href } from "../router.ts";
@@ -44,12 +45,14 @@ export async function endpointView(ctx: ViewContext, id: string): Promise<void> 
 }
 
 function settingsPanel(ctx: ViewContext, e: Endpoint): HTMLElement {
+  const types = h("input", { name: "types", value: e.eventTypes.join(", ") });
   const form = h(
     "form",
     { class: "stack-form", "aria-label": "Endpoint settings" },
     h("label", null, "URL", h("input", { name: "url", type: "url", required: true, value: e.url })),
     h("label", null, "Description", h("input", { name: "description", value: e.description, maxlength: 500 })),
-    h("label", null, "Event types (comma-separated; empty means all)", h("input", { name: "types", value: e.eventTypes.join(", ") })),
+    h("label", null, "Event types (comma-separated; empty means all)", types),
+    catalogPicker(ctx.api, types, { tenantId: () => e.tenantId, multiple: true, signal: ctx.signal }).element,
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Save")),
   );
   form.addEventListener("submit", (ev) => {
@@ -97,10 +100,13 @@ function settingsPanel(ctx: ViewContext, e: Endpoint): HTMLElement {
 
 function testEventPanel(ctx: ViewContext, e: Endpoint): HTMLElement {
   const result = h("div", { class: "test-result" });
+  // A catalog type without a payload sends its example.
+  const testType = h("input", { name: "type", placeholder: "hookline.test" });
   const form = h(
     "form",
     { class: "inline-form", "aria-label": "Send a test event" },
-    h("label", null, "Event type ", h("input", { name: "type", placeholder: "hookline.test" })),
+    h("label", null, "Event type ", testType),
+    catalogPicker(ctx.api, testType, { tenantId: () => e.tenantId, multiple: false, signal: ctx.signal }).element,
     h("button", { type: "submit", disabled: e.disabled }, "Send test event"),
   );
   form.addEventListener("submit", (ev) => {

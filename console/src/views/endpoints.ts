@@ -1,5 +1,6 @@
 // Endpoints with their health, and a form for a new one.
 import type { Endpoint, EndpointStats } from "../../../src/gen/hookline/v1/endpoint_pb.ts";
+import { catalogPicker } from "../catalog-picker.ts";
 import { field, h, replace } from "../dom.ts";
 import { ms } from "../format.ts";
 import { go, href } from "../router.ts";
@@ -64,13 +65,18 @@ export async function endpointsView(ctx: ViewContext): Promise<void> {
 }
 
 function createEndpointForm(ctx: ViewContext, tenantId: string): HTMLElement {
+  const types = h("input", { name: "types", placeholder: "invoice.paid, order.*" });
+  const tenant = ctx.scope.admin ? h("input", { name: "tenant", required: true, value: tenantId, placeholder: "tnt_…" }) : null;
+  const picker = catalogPicker(ctx.api, types, { tenantId: () => tenant?.value.trim() ?? "", multiple: true, signal: ctx.signal });
+  tenant?.addEventListener("change", () => picker.reload());
   const form = h(
     "form",
     { class: "stack-form", "aria-label": "New endpoint" },
-    ctx.scope.admin ? h("label", null, "Tenant id", h("input", { name: "tenant", required: true, value: tenantId, placeholder: "tnt_…" })) : null,
+    tenant ? h("label", null, "Tenant id", tenant) : null,
     h("label", null, "URL", h("input", { name: "url", type: "url", required: true, placeholder: "https://example.com/webhooks" })),
     h("label", null, "Description", h("input", { name: "description", maxlength: 500 })),
-    h("label", null, "Event types (comma-separated; empty means all)", h("input", { name: "types", placeholder: "invoice.paid, order.*" })),
+    h("label", null, "Event types (comma-separated; empty means all)", types),
+    picker.element,
     h("label", { class: "check" }, h("input", { name: "disabled", type: "checkbox" }), " Create disabled"),
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Create endpoint")),
   );

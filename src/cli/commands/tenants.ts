@@ -3,7 +3,8 @@ import { CONNECTION_FLAGS, JSON_FLAG, connect } from "../api.ts";
 import { UsageError, allPages, decimal, requiredText, text, type Command } from "../command.ts";
 import { out, printJson, printJsonList } from "../output.ts";
 
-const line = (t: Tenant): string => `${t.id}  ${t.name}  rate=${t.rateLimitPerSecond || "unlimited"}`;
+const line = (t: Tenant): string =>
+  `${t.id}  ${t.name}  rate=${t.rateLimitPerSecond || "unlimited"}${t.strictEventTypes ? "  strict-event-types" : ""}`;
 
 const ID = [{ name: "TENANT_ID", help: "the tenant" }];
 
@@ -41,22 +42,28 @@ export const tenantCommands: Command[] = [
       ...JSON_FLAG,
       name: { type: "string", value: "NAME", help: "tenant name (required)" },
       rate: { type: "string", value: "N", help: "deliveries per second across its endpoints; 0 = unlimited", default: "0" },
+      "strict-event-types": { type: "boolean", help: "publish refuses event types missing from its catalog (hookline event-types)" },
     },
     async run({ flags }) {
-      const { tenant } = await connect(flags).tenants.createTenant({ name: requiredText(flags, "name"), rateLimitPerSecond: decimal(flags, "rate") ?? 0 });
+      const { tenant } = await connect(flags).tenants.createTenant({
+        name: requiredText(flags, "name"),
+        rateLimitPerSecond: decimal(flags, "rate") ?? 0,
+        strictEventTypes: flags["strict-event-types"] === true,
+      });
       if (flags.json) printJson(TenantSchema, tenant!);
       else out(line(tenant!));
     },
   },
   {
     name: "tenants update",
-    summary: "Change a tenant's name or rate limit.",
+    summary: "Change a tenant's name, rate limit or strict_event_types.",
     args: ID,
     flags: {
       ...CONNECTION_FLAGS,
       ...JSON_FLAG,
       name: { type: "string", value: "NAME", help: "new name" },
       rate: { type: "string", value: "N", help: "new rate limit per second; 0 = unlimited" },
+      "strict-event-types": { type: "string", value: "true|false", help: "whether publish refuses event types missing from its catalog" },
     },
     async run({ flags, args }) {
       const paths: string[] = [];
@@ -64,9 +71,14 @@ export const tenantCommands: Command[] = [
       if (flags.name !== undefined) paths.push("name");
       const rate = decimal(flags, "rate");
       if (rate !== undefined) paths.push("rate_limit_per_second");
-      if (paths.length === 0) throw new UsageError("nothing to change: pass --name and/or --rate");
+      const strict = text(flags, "strict-event-types");
+      if (flags["strict-event-types"] !== undefined) {
+        if (strict !== "true" && strict !== "false") throw new UsageError(`--strict-event-types must be true or false (got "${strict}")`);
+        paths.push("strict_event_types");
+      }
+      if (paths.length === 0) throw new UsageError("nothing to change: pass --name, --rate or --strict-event-types");
       const { tenant } = await connect(flags).tenants.updateTenant({
-        tenant: { id: args[0] as string, name, rateLimitPerSecond: rate ?? 0 },
+        tenant: { id: args[0] as string, name, rateLimitPerSecond: rate ?? 0, strictEventTypes: strict === "true" },
         updateMask: { paths },
       });
       if (flags.json) printJson(TenantSchema, tenant!);

@@ -57,6 +57,7 @@ import {
 import type { ApiKeyStore } from "../api-key-store.ts";
 import { JetStreamApiKeyStore } from "./api-key-store.ts";
 import { ConfigMirror, isWrongRevision } from "./config-mirror.ts";
+import { JetStreamEventTypeStore } from "./event-type-store.ts";
 import { JetStreamHistoryStore, toStoredEvent } from "./history-store.ts";
 import {
   ATTEMPTS_STREAM,
@@ -66,6 +67,7 @@ import {
   consumerName,
   DELIVERIES_STREAM,
   deliverySubject,
+  EVENT_TYPE_BUCKET,
   EVENTS_STREAM,
   eventSubject,
   laneOf,
@@ -184,6 +186,7 @@ export class JetStreamStore implements Store {
     private readonly stateKv: KV,
     private readonly mirror: ConfigMirror,
     readonly apiKeys: ApiKeyStore,
+    readonly eventTypes: JetStreamEventTypeStore,
     private readonly o: JetStreamStoreOptions,
   ) {
     this.history = new JetStreamHistoryStore(jsm, stateKv);
@@ -249,8 +252,10 @@ export class JetStreamStore implements Store {
       const configKv = await kvm.create(CONFIG_BUCKET, { replicas: o.replicas, history: 1, storage: StorageType.File });
       const stateKv = await kvm.create(STATE_BUCKET, { replicas: o.replicas, history: 1, storage: StorageType.File });
       const apiKeyKv = await kvm.create(API_KEY_BUCKET, { replicas: o.replicas, history: 1, storage: StorageType.File });
+      const eventTypeKv = await kvm.create(EVENT_TYPE_BUCKET, { replicas: o.replicas, history: 1, storage: StorageType.File });
       const mirror = await ConfigMirror.open(configKv, o.logger);
-      return new JetStreamStore(nc, js, jsm, stateKv, mirror, new JetStreamApiKeyStore(apiKeyKv), o);
+      const eventTypes = await JetStreamEventTypeStore.open(eventTypeKv, o.logger);
+      return new JetStreamStore(nc, js, jsm, stateKv, mirror, new JetStreamApiKeyStore(apiKeyKv), eventTypes, o);
     } catch (err) {
       await nc.close();
       throw err;
@@ -261,6 +266,7 @@ export class JetStreamStore implements Store {
     clearInterval(this.poll);
     clearInterval(this.progress);
     this.mirror.close();
+    this.eventTypes.close();
     this.puller.close();
     await this.nc.drain();
   }

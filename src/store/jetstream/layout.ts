@@ -7,6 +7,8 @@ export const ATTEMPTS_STREAM = "HOOKLINE_ATTEMPTS";
 export const CONFIG_BUCKET = "hookline_config";
 /** API keys (hashes and descriptions, never the keys), read on authentication. */
 export const API_KEY_BUCKET = "hookline_api_keys";
+/** The event-type catalog, keyed eventTypeKey(tenant, name); watched by every process. */
+export const EVENT_TYPE_BUCKET = "hookline_event_types";
 /** Current state of every delivery, keyed tenant.endpoint.delivery so lists can filter by subject. */
 export const STATE_BUCKET = "hookline_deliveries";
 export const STATE_STREAM = `KV_${STATE_BUCKET}`;
@@ -92,3 +94,17 @@ export const configKey = {
   /** Marks a priority lane in use: every process then pulls it. */
   lane: (endpointId: string, lane: string) => `lane.${endpointId}.${lane}`,
 };
+
+/** Scope token of instance-wide event types (tenant ids always start "tnt_"). */
+const INSTANCE_SCOPE = "instance";
+
+/** An event type's key: "<tenant id or instance>.<name>" (names are dot-separated KV-safe words). */
+export function eventTypeKey(tenantId: string, name: string): string {
+  return `${tenantId === "" ? INSTANCE_SCOPE : tenantId}.${name}`;
+}
+
+export function parseEventTypeKey(key: string): { tenantId: string; name: string } {
+  const dot = key.indexOf(".");
+  const scope = key.slice(0, dot);
+  return { tenantId: scope === INSTANCE_SCOPE ? "" : scope, name: key.slice(dot + 1) };
+}

@@ -144,6 +144,22 @@ const MIGRATIONS: readonly string[] = [
   -- signature and custom header names, never their values. '' for attempts recorded before.
   ALTER TABLE attempts ADD COLUMN request_headers TEXT NOT NULL DEFAULT '';
   `,
+  // The event-type catalog (tenant_id '' = instance-wide) and the tenant setting that makes
+  // publish refuse types missing from it.
+  `
+  CREATE TABLE event_types (
+    tenant_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    example TEXT NOT NULL DEFAULT '',
+    json_schema TEXT NOT NULL DEFAULT '',
+    archived INTEGER NOT NULL DEFAULT 0,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, name)
+  ) WITHOUT ROWID;
+  ALTER TABLE tenants ADD COLUMN strict_event_types INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 /** Applies the migrations the database has not seen yet, each in its own transaction. */

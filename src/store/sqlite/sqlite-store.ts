@@ -28,6 +28,7 @@ import type {
 } from "../store.ts";
 import { SqliteApiKeyStore } from "./api-key-store.ts";
 import { DataDirLock } from "./data-dir-lock.ts";
+import { SqliteEventTypeStore } from "./event-type-store.ts";
 import { SqliteHistoryStore, toStoredEvent, type EventRow } from "./history-store.ts";
 import { DELIVERY_COLUMNS, deliveriesQuery } from "./list-queries.ts";
 import { migrate } from "./migrations.ts";
@@ -47,6 +48,7 @@ interface TenantRow {
   name: string;
   rate_limit: number;
   metadata: string;
+  strict_event_types: number;
   created_ms: number;
   updated_ms: number;
 }
@@ -136,6 +138,7 @@ function toTenant(row: TenantRow): Tenant {
     name: row.name,
     rateLimitPerSecond: row.rate_limit,
     metadata: JSON.parse(row.metadata) as Record<string, string>,
+    strictEventTypes: row.strict_event_types !== 0,
     createdMs: row.created_ms,
     updatedMs: row.updated_ms,
   };
@@ -147,6 +150,7 @@ function fromTenant(t: Tenant): TenantRow {
     name: t.name,
     rate_limit: t.rateLimitPerSecond,
     metadata: JSON.stringify(t.metadata),
+    strict_event_types: t.strictEventTypes === true ? 1 : 0,
     created_ms: t.createdMs,
     updated_ms: t.updatedMs,
   };
@@ -252,6 +256,7 @@ const CLAIM_COLUMNS = `d.rowid AS rowid, d.id, d.tenant_id, d.created_ms, d.even
 export class SqliteStore implements Store {
   readonly db: Database.Database;
   readonly apiKeys: SqliteApiKeyStore;
+  readonly eventTypes: SqliteEventTypeStore;
   private readonly lock: DataDirLock;
   readonly history: SqliteHistoryStore;
   private readonly stmt;
@@ -284,16 +289,17 @@ export class SqliteStore implements Store {
     this.db.pragma("cache_size = -65536");
     migrate(this.db);
     this.apiKeys = new SqliteApiKeyStore(this.db);
+    this.eventTypes = new SqliteEventTypeStore(this.db);
     this.history = new SqliteHistoryStore(this.db, (fn) => this.relaxed(fn));
     const db = this.db;
     this.stmt = {
       insertTenant: db.prepare(
-        "INSERT INTO tenants (id, name, rate_limit, metadata, created_ms, updated_ms) VALUES (@id, @name, @rate_limit, @metadata, @created_ms, @updated_ms)",
+        "INSERT INTO tenants (id, name, rate_limit, metadata, strict_event_types, created_ms, updated_ms) VALUES (@id, @name, @rate_limit, @metadata, @strict_event_types, @created_ms, @updated_ms)",
       ),
       getTenant: db.prepare("SELECT * FROM tenants WHERE id = ?"),
       listTenants: db.prepare("SELECT * FROM tenants WHERE id > ? ORDER BY id LIMIT ?"),
       updateTenant: db.prepare(
-        "UPDATE tenants SET name = @name, rate_limit = @rate_limit, metadata = @metadata, updated_ms = @updated_ms WHERE id = @id",
+        "UPDATE tenants SET name = @name, rate_limit = @rate_limit, metadata = @metadata, strict_event_types = @strict_event_types, updated_ms = @updated_ms WHERE id = @id",
       ),
       deleteTenant: db.prepare("DELETE FROM tenants WHERE id = ?"),
       tenantEndpointIds: db.prepare("SELECT id FROM endpoints WHERE tenant_id = ?"),

@@ -33,11 +33,14 @@ type Tenant struct {
 	// Deliveries per second across all endpoints of the tenant: 0 (unlimited) or 0.01 to 100,000.
 	RateLimitPerSecond float64 `protobuf:"fixed64,3,opt,name=rate_limit_per_second,json=rateLimitPerSecond,proto3" json:"rate_limit_per_second,omitempty"`
 	// Free-form labels (at most 32 pairs, keys up to 64 and values up to 512 characters).
-	Metadata      map[string]string      `protobuf:"bytes,4,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Metadata   map[string]string      `protobuf:"bytes,4,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Publish refuses event types that are not in the tenant's catalog (EventTypeService) or
+	// are archived there. Off: any well-formed type is accepted.
+	StrictEventTypes bool `protobuf:"varint,7,opt,name=strict_event_types,json=strictEventTypes,proto3" json:"strict_event_types,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Tenant) Reset() {
@@ -112,13 +115,22 @@ func (x *Tenant) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Tenant) GetStrictEventTypes() bool {
+	if x != nil {
+		return x.StrictEventTypes
+	}
+	return false
+}
+
 type CreateTenantRequest struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
 	Name               string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	RateLimitPerSecond float64                `protobuf:"fixed64,2,opt,name=rate_limit_per_second,json=rateLimitPerSecond,proto3" json:"rate_limit_per_second,omitempty"`
 	Metadata           map[string]string      `protobuf:"bytes,3,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// See Tenant.strict_event_types.
+	StrictEventTypes bool `protobuf:"varint,4,opt,name=strict_event_types,json=strictEventTypes,proto3" json:"strict_event_types,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *CreateTenantRequest) Reset() {
@@ -170,6 +182,13 @@ func (x *CreateTenantRequest) GetMetadata() map[string]string {
 		return x.Metadata
 	}
 	return nil
+}
+
+func (x *CreateTenantRequest) GetStrictEventTypes() bool {
+	if x != nil {
+		return x.StrictEventTypes
+	}
+	return false
 }
 
 type CreateTenantResponse struct {
@@ -415,7 +434,7 @@ type UpdateTenantRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// tenant.id names the tenant; the fields listed in update_mask are replaced.
 	Tenant *Tenant `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
-	// Paths: name, rate_limit_per_second, metadata. An empty mask replaces every updatable field.
+	// Paths: name, rate_limit_per_second, metadata, strict_event_types. An empty mask replaces every updatable field.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -603,7 +622,7 @@ var File_hookline_v1_tenant_proto protoreflect.FileDescriptor
 
 const file_hookline_v1_tenant_proto_rawDesc = "" +
 	"\n" +
-	"\x18hookline/v1/tenant.proto\x12\vhookline.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd5\x02\n" +
+	"\x18hookline/v1/tenant.proto\x12\vhookline.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x83\x03\n" +
 	"\x06Tenant\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x121\n" +
@@ -612,14 +631,16 @@ const file_hookline_v1_tenant_proto_rawDesc = "" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\x1a;\n" +
+	"updateTime\x12,\n" +
+	"\x12strict_event_types\x18\a \x01(\bR\x10strictEventTypes\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe5\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x93\x02\n" +
 	"\x13CreateTenantRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
 	"\x15rate_limit_per_second\x18\x02 \x01(\x01R\x12rateLimitPerSecond\x12J\n" +
-	"\bmetadata\x18\x03 \x03(\v2..hookline.v1.CreateTenantRequest.MetadataEntryR\bmetadata\x1a;\n" +
+	"\bmetadata\x18\x03 \x03(\v2..hookline.v1.CreateTenantRequest.MetadataEntryR\bmetadata\x12,\n" +
+	"\x12strict_event_types\x18\x04 \x01(\bR\x10strictEventTypes\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"C\n" +

@@ -26,7 +26,7 @@ from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mas
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18hookline/v1/tenant.proto\x12\x0bhookline.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x89\x02\n\x06Tenant\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x1d\n\x15rate_limit_per_second\x18\x03 \x01(\x01\x12\x33\n\x08metadata\x18\x04 \x03(\x0b\x32!.hookline.v1.Tenant.MetadataEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xb5\x01\n\x13\x43reateTenantRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1d\n\x15rate_limit_per_second\x18\x02 \x01(\x01\x12@\n\x08metadata\x18\x03 \x03(\x0b\x32..hookline.v1.CreateTenantRequest.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\";\n\x14\x43reateTenantResponse\x12#\n\x06tenant\x18\x01 \x01(\x0b\x32\x13.hookline.v1.Tenant\"\x1e\n\x10GetTenantRequest\x12\n\n\x02id\x18\x01 \x01(\t\"8\n\x11GetTenantResponse\x12#\n\x06tenant\x18\x01 \x01(\x0b\x32\x13.hookline.v1.Tenant\";\n\x12ListTenantsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"T\n\x13ListTenantsResponse\x12$\n\x07tenants\x18\x01 \x03(\x0b\x32\x13.hookline.v1.Tenant\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"k\n\x13UpdateTenantRequest\x12#\n\x06tenant\x18\x01 \x01(\x0b\x32\x13.hookline.v1.Tenant\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\";\n\x14UpdateTenantResponse\x12#\n\x06tenant\x18\x01 \x01(\x0b\x32\x13.hookline.v1.Tenant\"0\n\x13\x44\x65leteTenantRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\"\x16\n\x14\x44\x65leteTenantResponse2\xac\x03\n\rTenantService\x12S\n\x0c\x43reateTenant\x12 .hookline.v1.CreateTenantRequest\x1a!.hookline.v1.CreateTenantResponse\x12J\n\tGetTenant\x12\x1d.hookline.v1.GetTenantRequest\x1a\x1e.hookline.v1.GetTenantResponse\x12P\n\x0bListTenants\x12\x1f.hookline.v1.ListTenantsRequest\x1a .hookline.v1.ListTenantsResponse\x12S\n\x0cUpdateTenant\x12 .hookline.v1.UpdateTenantRequest\x1a!.hookline.v1.UpdateTenantResponse\x12S\n\x0c\x44\x65leteTenant\x12 .hookline.v1.DeleteTenantRequest\x1a!.hookline.v1.DeleteTenantResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18hookline/v1/tenant.proto\x12\x0bhookline.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa5\x02\n\x06Tenant\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x1d\n\x15rate_limit_per_second\x18\x03 \x01(\x01\x12\x33\n\x08metadata\x18\x04 \x03(\x0b\x32!.hookline.v1.Tenant.MetadataEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12strict_event_types\x18\x07 \x01(\x08\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xd1\x01\n\x13\x43reateTenantRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1d\n\x15rate_limit_per_second\x18\x02 \x01(\x01\x12@\n\x08metadata\x18\x03 \x03(\x0b\x32..hookline.v1.CreateTenantRequest.MetadataEntry\x12\x1a\n\x12strict_event_types\x18\x04 \x01(\x08\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\";\n\x14\x43reateTenantResponse\x12#\n\x06tenant\x18\x01 \x01(\x0b\x32\x13.hookline.v1.Tenant\"\x1e\n\x10GetTenantRequest\x12\n\n\x02id\x18\x01 \x01(\t\"8\n\x11GetTenantResponse\x12#\n\x06tenant\x18\x01 \x01(\x0b\x32\x13.hookline.v1.Tenant\";\n\x12ListTenantsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"T\n\x13ListTenantsResponse\x12$\n\x07tenants\x18\x01 \x03(\x0b\x32\x13.hookline.v1.Tenant\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"k\n\x13UpdateTenantRequest\x12#\n\x06tenant\x18\x01 \x01(\x0b\x32\x13.hookline.v1.Tenant\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\";\n\x14UpdateTenantResponse\x12#\n\x06tenant\x18\x01 \x01(\x0b\x32\x13.hookline.v1.Tenant\"0\n\x13\x44\x65leteTenantRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\"\x16\n\x14\x44\x65leteTenantResponse2\xac\x03\n\rTenantService\x12S\n\x0c\x43reateTenant\x12 .hookline.v1.CreateTenantRequest\x1a!.hookline.v1.CreateTenantResponse\x12J\n\tGetTenant\x12\x1d.hookline.v1.GetTenantRequest\x1a\x1e.hookline.v1.GetTenantResponse\x12P\n\x0bListTenants\x12\x1f.hookline.v1.ListTenantsRequest\x1a .hookline.v1.ListTenantsResponse\x12S\n\x0cUpdateTenant\x12 .hookline.v1.UpdateTenantRequest\x1a!.hookline.v1.UpdateTenantResponse\x12S\n\x0c\x44\x65leteTenant\x12 .hookline.v1.DeleteTenantRequest\x1a!.hookline.v1.DeleteTenantResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,31 +38,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATETENANTREQUEST_METADATAENTRY']._loaded_options = None
   _globals['_CREATETENANTREQUEST_METADATAENTRY']._serialized_options = b'8\001'
   _globals['_TENANT']._serialized_start=109
-  _globals['_TENANT']._serialized_end=374
-  _globals['_TENANT_METADATAENTRY']._serialized_start=327
-  _globals['_TENANT_METADATAENTRY']._serialized_end=374
-  _globals['_CREATETENANTREQUEST']._serialized_start=377
-  _globals['_CREATETENANTREQUEST']._serialized_end=558
-  _globals['_CREATETENANTREQUEST_METADATAENTRY']._serialized_start=327
-  _globals['_CREATETENANTREQUEST_METADATAENTRY']._serialized_end=374
-  _globals['_CREATETENANTRESPONSE']._serialized_start=560
-  _globals['_CREATETENANTRESPONSE']._serialized_end=619
-  _globals['_GETTENANTREQUEST']._serialized_start=621
-  _globals['_GETTENANTREQUEST']._serialized_end=651
-  _globals['_GETTENANTRESPONSE']._serialized_start=653
-  _globals['_GETTENANTRESPONSE']._serialized_end=709
-  _globals['_LISTTENANTSREQUEST']._serialized_start=711
-  _globals['_LISTTENANTSREQUEST']._serialized_end=770
-  _globals['_LISTTENANTSRESPONSE']._serialized_start=772
-  _globals['_LISTTENANTSRESPONSE']._serialized_end=856
-  _globals['_UPDATETENANTREQUEST']._serialized_start=858
-  _globals['_UPDATETENANTREQUEST']._serialized_end=965
-  _globals['_UPDATETENANTRESPONSE']._serialized_start=967
-  _globals['_UPDATETENANTRESPONSE']._serialized_end=1026
-  _globals['_DELETETENANTREQUEST']._serialized_start=1028
-  _globals['_DELETETENANTREQUEST']._serialized_end=1076
-  _globals['_DELETETENANTRESPONSE']._serialized_start=1078
-  _globals['_DELETETENANTRESPONSE']._serialized_end=1100
-  _globals['_TENANTSERVICE']._serialized_start=1103
-  _globals['_TENANTSERVICE']._serialized_end=1531
+  _globals['_TENANT']._serialized_end=402
+  _globals['_TENANT_METADATAENTRY']._serialized_start=355
+  _globals['_TENANT_METADATAENTRY']._serialized_end=402
+  _globals['_CREATETENANTREQUEST']._serialized_start=405
+  _globals['_CREATETENANTREQUEST']._serialized_end=614
+  _globals['_CREATETENANTREQUEST_METADATAENTRY']._serialized_start=355
+  _globals['_CREATETENANTREQUEST_METADATAENTRY']._serialized_end=402
+  _globals['_CREATETENANTRESPONSE']._serialized_start=616
+  _globals['_CREATETENANTRESPONSE']._serialized_end=675
+  _globals['_GETTENANTREQUEST']._serialized_start=677
+  _globals['_GETTENANTREQUEST']._serialized_end=707
+  _globals['_GETTENANTRESPONSE']._serialized_start=709
+  _globals['_GETTENANTRESPONSE']._serialized_end=765
+  _globals['_LISTTENANTSREQUEST']._serialized_start=767
+  _globals['_LISTTENANTSREQUEST']._serialized_end=826
+  _globals['_LISTTENANTSRESPONSE']._serialized_start=828
+  _globals['_LISTTENANTSRESPONSE']._serialized_end=912
+  _globals['_UPDATETENANTREQUEST']._serialized_start=914
+  _globals['_UPDATETENANTREQUEST']._serialized_end=1021
+  _globals['_UPDATETENANTRESPONSE']._serialized_start=1023
+  _globals['_UPDATETENANTRESPONSE']._serialized_end=1082
+  _globals['_DELETETENANTREQUEST']._serialized_start=1084
+  _globals['_DELETETENANTREQUEST']._serialized_end=1132
+  _globals['_DELETETENANTRESPONSE']._serialized_start=1134
+  _globals['_DELETETENANTRESPONSE']._serialized_end=1156
+  _globals['_TENANTSERVICE']._serialized_start=1159
+  _globals['_TENANTSERVICE']._serialized_end=1587
 # @@protoc_insertion_point(module_scope)

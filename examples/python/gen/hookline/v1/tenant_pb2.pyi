@@ -11,7 +11,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Tenant(_message.Message):
-    __slots__ = ("id", "name", "rate_limit_per_second", "metadata", "create_time", "update_time")
+    __slots__ = ("id", "name", "rate_limit_per_second", "metadata", "create_time", "update_time", "strict_event_types")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -25,16 +25,18 @@ class Tenant(_message.Message):
     METADATA_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    STRICT_EVENT_TYPES_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     rate_limit_per_second: float
     metadata: _containers.ScalarMap[str, str]
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., rate_limit_per_second: _Optional[float] = ..., metadata: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    strict_event_types: bool
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., rate_limit_per_second: _Optional[float] = ..., metadata: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., strict_event_types: _Optional[bool] = ...) -> None: ...
 
 class CreateTenantRequest(_message.Message):
-    __slots__ = ("name", "rate_limit_per_second", "metadata")
+    __slots__ = ("name", "rate_limit_per_second", "metadata", "strict_event_types")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -45,10 +47,12 @@ class CreateTenantRequest(_message.Message):
     NAME_FIELD_NUMBER: _ClassVar[int]
     RATE_LIMIT_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
+    STRICT_EVENT_TYPES_FIELD_NUMBER: _ClassVar[int]
     name: str
     rate_limit_per_second: float
     metadata: _containers.ScalarMap[str, str]
-    def __init__(self, name: _Optional[str] = ..., rate_limit_per_second: _Optional[float] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    strict_event_types: bool
+    def __init__(self, name: _Optional[str] = ..., rate_limit_per_second: _Optional[float] = ..., metadata: _Optional[_Mapping[str, str]] = ..., strict_event_types: _Optional[bool] = ...) -> None: ...
 
 class CreateTenantResponse(_message.Message):
     __slots__ = ("tenant",)
