@@ -42,7 +42,8 @@ export async function deliveryView(ctx: ViewContext, id: string): Promise<void> 
   try {
     const [{ delivery }, { attempts }] = await Promise.all([api.deliveries.getDelivery({ id }, { signal }), api.deliveries.listAttempts({ deliveryId: id, pageSize: 100 }, { signal })]);
     if (!delivery) return;
-    replace(main, heading(`Delivery ${delivery.id}`, h("p", { class: "toolbar" }, retry)), h("div", { class: "grid" }, summary, attemptsPanel));
+    // The summary above the attempts: their request headers need the width.
+    replace(main, heading(`Delivery ${delivery.id}`, h("p", { class: "toolbar" }, retry)), summary, attemptsPanel);
     show(delivery, attempts);
   } catch (err) {
     replace(main, heading("Delivery"), h("p", { class: "empty" }, `Delivery ${id} cannot be shown.`));
