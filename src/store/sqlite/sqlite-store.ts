@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { closeSync, fsyncSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { failedPrecondition } from "../../core/errors.ts";
@@ -32,6 +32,7 @@ import { SqliteEventTypeStore } from "./event-type-store.ts";
 import { SqliteHistoryStore, toStoredEvent, type EventRow } from "./history-store.ts";
 import { DELIVERY_COLUMNS, deliveriesQuery } from "./list-queries.ts";
 import { migrate } from "./migrations.ts";
+import { WalSync } from "./wal-sync.ts";
 
 export type SyncMode = "full" | "normal";
 
@@ -114,6 +115,15 @@ interface ClaimRow {
   cycle_start_ms: number;
   payload: Buffer;
   ordering_key: string;
+}
+
+function fsyncDirectory(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function toClaimed(row: ClaimRow, endpointId: string): ClaimedDelivery {
@@ -269,6 +279,8 @@ export class SqliteStore implements Store {
    */
   private readonly openPriorities = new Map<string, number>();
   private readonly durableSync: "FULL" | "NORMAL";
+  /** With `synchronous = FULL`: the fsync of published events, off the thread that serves requests. */
+  private readonly walSync: WalSync | undefined;
   /** Statements whose SQL depends on the filters given: compiled once per distinct shape. */
   private readonly shaped = new Map<string, Database.Statement>();
 
@@ -288,6 +300,12 @@ export class SqliteStore implements Store {
     this.db.pragma("busy_timeout = 5000");
     this.db.pragma("cache_size = -65536");
     migrate(this.db);
+    if (this.durableSync === "FULL") {
+      // The WAL file exists now (the migration check wrote to it): make its directory entry
+      // durable once, so that syncing the file alone is enough from here on.
+      fsyncDirectory(options.dataDir);
+      this.walSync = new WalSync(join(options.dataDir, "hookline.db-wal"), join(options.dataDir, "hookline.db"));
+    }
     this.apiKeys = new SqliteApiKeyStore(this.db);
     this.eventTypes = new SqliteEventTypeStore(this.db);
     this.history = new SqliteHistoryStore(this.db, (fn) => this.relaxed(fn));
@@ -410,8 +428,8 @@ export class SqliteStore implements Store {
   /**
    * Runs a transaction whose loss in a power failure is harmless: leases are released on
    * every start, and a lost attempt record only means the delivery is sent again
-   * (at-least-once). Skipping the fsync here keeps it for what must survive: acked publishes
-   * and operator changes.
+   * (at-least-once). Skipping the fsync here keeps it for what must survive: operator changes
+   * (synced at commit) and acked publishes (which wait for the WAL sync instead).
    */
   private relaxed<T>(fn: () => T): T {
     if (this.durableSync === "NORMAL") return this.db.transaction(fn)();
@@ -513,7 +531,9 @@ export class SqliteStore implements Store {
     idempotencyWindowMs: number,
   ): Promise<PublishResult[][]> {
     const s = this.stmt;
-    return this.db.transaction(() =>
+    // Committed without an fsync on this thread; acknowledged only once the WAL sync below
+    // (on the thread pool, shared with concurrent commits) has put it on disk.
+    const results = this.relaxed(() =>
       batches.map((events) =>
         events.map((event): PublishResult => {
           if (event.idempotencyKey !== "") {
@@ -547,7 +567,9 @@ export class SqliteStore implements Store {
           return { eventId, duplicate: false, deliveryCount: targets.length };
         }),
       ),
-    )();
+    );
+    await this.walSync?.sync();
+    return results;
   }
 
   async getEvent(id: string): Promise<StoredEvent | undefined> {
