@@ -11,6 +11,12 @@ export interface GroupCommitOptions {
   maxPendingEvents: number;
   /** Rows (events plus their fan-out deliveries) per transaction; a longer queue is committed in several. */
   maxRowsPerCommit: number;
+  /**
+   * Commits that may wait for their sync at once. More than one only for a store whose
+   * publish writes before it first waits (`Store.publishWritesFirst`): the next group's
+   * write then overlaps the previous group's fsync.
+   */
+  commitsInFlight: number;
   /** Called after each durable commit, with the endpoints that got new deliveries. */
   onCommitted: (commit: CommitSummary) => void;
 }
@@ -42,6 +48,7 @@ export class GroupCommit {
   private pendingEvents = 0;
   private scheduled = false;
   private committing: Promise<void> = Promise.resolve();
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(private readonly o: GroupCommitOptions) {}
 
@@ -69,6 +76,7 @@ export class GroupCommit {
   async drain(): Promise<void> {
     while (this.scheduled || this.queue.length > 0) await this.committing.then(() => new Promise((r) => setImmediate(r)));
     await this.committing;
+    await Promise.all(this.inFlight);
   }
 
   private async commitAll(): Promise<void> {
@@ -83,11 +91,15 @@ export class GroupCommit {
         rows += next.rows;
         size += next.events.length;
       }
-      await this.commit(group, size);
+      const commit = this.commit(group, size);
+      this.inFlight.add(commit);
+      void commit.finally(() => this.inFlight.delete(commit));
+      if (this.inFlight.size >= this.o.commitsInFlight) await Promise.race(this.inFlight);
       // A commit blocks the thread (SQLite is synchronous): let I/O and the dispatcher run
       // before the next one, or a long queue would stall every other request.
       if (this.queue.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
     }
+    await Promise.all(this.inFlight);
   }
 
   private async commit(group: Waiting[], size: number): Promise<void> {

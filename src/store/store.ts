@@ -120,6 +120,12 @@ export interface Store {
   deleteEndpoint(id: string, nowMs: number): Promise<boolean>;
 
   /**
+   * True when publish() has written (and the next publish sees) everything before it first
+   * waits, for its sync: publishes may then overlap, and still commit in call order.
+   */
+  readonly publishWritesFirst: boolean;
+
+  /**
    * Stores batches of events with their fan-out deliveries in one durable commit.
    * Each batch is all-or-nothing on validation done before; results follow input order.
    */

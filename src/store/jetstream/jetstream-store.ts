@@ -150,6 +150,8 @@ interface Held {
  * per-endpoint durable consumers divide the work between them.
  */
 export class JetStreamStore implements Store {
+  /** Publishes are network round trips; two at once could both miss the other's idempotency key. */
+  readonly publishWritesFirst = false;
   private readonly held = new Map<string, Held>();
   /**
    * Ordered lanes whose head this process holds or parked, with when that ends: pulling such

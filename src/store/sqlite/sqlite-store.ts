@@ -278,6 +278,7 @@ export class SqliteStore implements Store {
    * delivery: publish, a retry being recorded, RetryDelivery, replay, released leases.
    */
   private readonly openPriorities = new Map<string, number>();
+  readonly publishWritesFirst = true;
   private readonly durableSync: "FULL" | "NORMAL";
   /** With `synchronous = FULL`: the fsync of published events, off the thread that serves requests. */
   private readonly walSync: WalSync | undefined;
