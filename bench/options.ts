@@ -77,7 +77,7 @@ signature failed, 2 on bad options.
   --peers                  also run the BullMQ + Redis + undici peer on fast and backlog (starts
                            its own redis-server; installs Debian's redis-server when root and missing)
   --peer-workers N         the peer's worker processes (default 2)
-  --peer-concurrency N     the peer's BullMQ concurrency per worker process (default 64)
+  --peer-concurrency N     the peer's BullMQ concurrency per worker process (default 32)
   --peer-jobs SHAPE        event (default: one job per event, fan-out in the worker) or delivery
                            (one job per event and endpoint)
   --cpu-prof               write V8 CPU profiles of the server to bench/results/profiles/
