@@ -110,6 +110,8 @@ export interface PeerResult {
   };
   latencyMs: LatencySummary;
   correctness: { lost: number; duplicates: number; badSignatures: number };
+  /** POSTs without a 2xx, retried through BullMQ (the workers' count, reported once a second). */
+  failedAttempts: number;
   /** redis-server, the workers and the producer together (100 = one core). */
   cpuPercent: number;
   cpuUsPerDelivery: number;

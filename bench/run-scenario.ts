@@ -426,6 +426,7 @@ export async function runScenario(ctx: RunContext, plan: ScenarioPlan, workers: 
   scope.phases.mark("limits");
   let peer: PeerResult | undefined;
   let peerError: string | undefined;
+  if (ctx.options.peers && !peerRuns(plan, scope.topology)) ctx.log(`  [${scope.label}] peer: the BullMQ peer runs on fast and backlog only`);
   if (ctx.options.peers && peerRuns(plan, scope.topology)) {
     try {
       peer = await runBullmqPeer({ ...ctx, label: scope.label, plan, topology: scope.topology, secrets, batch: publishBatch(plan, ctx.options) });

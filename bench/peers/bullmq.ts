@@ -93,12 +93,17 @@ export async function runBullmqPeer(i: PeerInputs): Promise<PeerResult> {
   const concurrency = options.peerConcurrency ?? PEER_DEFAULTS.concurrency;
   const jobShape = options.peerJobs ?? PEER_DEFAULTS.jobShape;
   const redis = await startRedis();
-  const start = (name: string, file: string): JsonChild => spawnJsonChild(name, tsNodeArgs(join(root, file)), { cwd: root, deferInput: true });
-  // Started now and given their input later, so module loading is not measured.
-  const producer = start("bullmq producer", "bench/peers/bullmq-producer.ts");
-  const workers = Array.from({ length: processes }, (_, n) => start(`bullmq worker ${n + 1}`, "bench/peers/bullmq-worker.ts"));
+  const children: JsonChild[] = [];
+  const start = (name: string, file: string): JsonChild => {
+    const child = spawnJsonChild(name, tsNodeArgs(join(root, file)), { cwd: root, deferInput: true });
+    children.push(child);
+    return child;
+  };
   const notes: string[] = [];
   try {
+    // Started now and given their input later, so module loading is not measured.
+    const producer = start("bullmq producer", "bench/peers/bullmq-producer.ts");
+    const workers = Array.from({ length: processes }, (_, n) => start(`bullmq worker ${n + 1}`, "bench/peers/bullmq-worker.ts"));
     await Promise.all([producer, ...workers].map((c) => c.waitFor((m) => m.type === "waiting", 60_000, "waiting message")));
     const runId = `${plan.name}-bullmq-${randomBytes(4).toString("hex")}`;
     const { ports } = await fleet.setup({ runId, profiles: topology.profiles, endpoints: fleetEndpoints(topology, i.secrets), ports: topology.ports });
@@ -132,6 +137,11 @@ export async function runBullmqPeer(i: PeerInputs): Promise<PeerResult> {
     const pids = (): number[] => [redis.pid, ...workers.map((w) => w.pid)];
     const sampleAll = (): (ProcessSample | undefined)[] => pids().map(sampleProcess);
     const before = sampleAll();
+    const failedPosts = new Map<JsonChild, number>();
+    for (const w of workers)
+      w.onMessage((m) => {
+        if (m.type === "progress") failedPosts.set(w, Number(m.failedPosts));
+      });
     const startWorkers = (): void => workers.forEach((w) => w.sendInput(workerConfig));
     if (!plan.pauseWhilePublishing) startWorkers();
 
@@ -185,6 +195,8 @@ export async function runBullmqPeer(i: PeerInputs): Promise<PeerResult> {
     if (lost > 0) failures.push(`${lost} added deliveries never arrived`);
     if (report.badSignatures > 0) failures.push(`${report.badSignatures} requests failed signature checks: ${JSON.stringify(report.badSignatureReasons)}`);
     if (report.stray > 0) notes.push(`${report.stray} requests for unknown endpoints or runs`);
+    const failedAttempts = [...failedPosts.values()].reduce((a, b) => a + b, 0);
+    if (failedAttempts > 0) notes.push(`${failedAttempts} POSTs did not get a 2xx and were retried by BullMQ (as of the workers' last report)`);
     return {
       name: "bullmq",
       setup:
@@ -204,6 +216,7 @@ export async function runBullmqPeer(i: PeerInputs): Promise<PeerResult> {
       },
       latencyMs: expectedLatency(report, topology) ?? summarize([]),
       correctness: { lost, duplicates: report.duplicates, badSignatures: report.badSignatures },
+      failedAttempts,
       cpuPercent: measuredMs > 0 ? (cpuMs / measuredMs) * 100 : 0,
       cpuUsPerDelivery: measuredDelivered > 0 ? (deliveryCpuMs * 1000) / measuredDelivered : 0,
       peakRssMb: after.reduce((sum, s) => sum + (s?.peakRssKb ?? 0), 0) / 1024,
@@ -212,7 +225,7 @@ export async function runBullmqPeer(i: PeerInputs): Promise<PeerResult> {
       failures,
     };
   } finally {
-    await Promise.all([producer, ...workers].map((c) => c.stop("SIGKILL", 1000)));
+    await Promise.all(children.map((c) => c.stop("SIGKILL", 1000)));
     await redis.stop();
   }
 }

@@ -36,10 +36,13 @@ function versionOfRedis(): string {
   return /v=(\S+)/.exec(out.stdout ?? "")?.[1] ?? "unknown";
 }
 
-/** Every redis-server this process started, so an interrupted run leaves none behind. */
-const live = new Set<ChildProcess>();
+/** Every redis-server this process started (and its dir), so an interrupted run leaves none behind. */
+const live = new Map<ChildProcess, string>();
 process.on("exit", () => {
-  for (const child of live) child.kill("SIGKILL");
+  for (const [child, dir] of live) {
+    child.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 export async function startRedis(): Promise<RedisServer> {
@@ -59,7 +62,7 @@ export async function startRedis(): Promise<RedisServer> {
     "--logfile", "",
   ];
   const child = spawn("redis-server", args, { stdio: ["ignore", "pipe", "pipe"] });
-  live.add(child);
+  live.set(child, dir);
   let output = "";
   const exited = new Promise<void>((resolve) => child.once("exit", () => {
     live.delete(child);
