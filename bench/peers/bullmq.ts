@@ -28,8 +28,8 @@ export const PEER_SCENARIOS: readonly ScenarioName[] = ["fast", "backlog"];
 /**
  * Worker processes, BullMQ concurrency per process and job shape, chosen on the shared 2-core
  * bench machine (backlog, 8,000 events, 2-5 interleaved rounds each; docs/benchmarks.md,
- * "BullMQ peer"). One job per event beat one job per delivery by 2× in delivered/s and 5× in
- * adds/s. Of 1×64, 1×128, 1×256, 2×16, 2×32, 2×64 and 2×128 jobs at once, the best rounds of
+ * "BullMQ peer"). One job per event beat one job per delivery by 2-2.6× in delivered/s and
+ * 2.3-5× in adds/s. Of 1×64, 1×128, 1×256, 2×16, 2×32, 2×64 and 2×128 jobs at once, the best rounds of
  * 2×32, 2×16 and 1×256 reached 4.3-4.5k/s (the fleet's pace), and more concurrency per process
  * did not help; 2×32 uses both cores. --peer-workers / --peer-concurrency / --peer-jobs override.
  */
