@@ -1,4 +1,5 @@
 /** Command-line options of `npm run bench`. */
+import type { PeerJobShape } from "./peers/protocol.ts";
 import { SCENARIOS, type ScenarioName, type Size } from "./scenarios.ts";
 
 export interface BenchOptions {
@@ -30,6 +31,12 @@ export interface BenchOptions {
   errorRate: number | undefined;
   throttleRate: number | undefined;
   baselines: boolean;
+  /** Also run the BullMQ + Redis + undici peer (fast and backlog). */
+  peers: boolean;
+  /** Override the peer's worker processes, BullMQ concurrency per process and job shape (bench/peers/bullmq.ts). */
+  peerWorkers: number | undefined;
+  peerConcurrency: number | undefined;
+  peerJobs: PeerJobShape | undefined;
   cpuProf: boolean;
   /** Base name of the result files under bench/results/. */
   name: string;
@@ -67,6 +74,12 @@ signature failed, 2 on bad options.
   --error-rate X           share of 500 answers of the flaky fleet (default 0.1)
   --throttle-rate X        share of 429 answers of the flaky fleet (default 0.01)
   --no-baselines           skip the undici and SQLite limits
+  --peers                  also run the BullMQ + Redis + undici peer on fast and backlog (starts
+                           its own redis-server; installs Debian's redis-server when root and missing)
+  --peer-workers N         the peer's worker processes (default 2)
+  --peer-concurrency N     the peer's BullMQ concurrency per worker process (default 32)
+  --peer-jobs SHAPE        event (default: one job per event, fan-out in the worker) or delivery
+                           (one job per event and endpoint)
   --cpu-prof               write V8 CPU profiles of the server to bench/results/profiles/
   --name NAME              result file name (default latest)
   --server-arg ARG         extra argument for hookline serve (repeatable)
@@ -109,6 +122,10 @@ export function parseOptions(argv: readonly string[]): BenchOptions | "help" {
     errorRate: undefined,
     throttleRate: undefined,
     baselines: true,
+    peers: false,
+    peerWorkers: undefined,
+    peerConcurrency: undefined,
+    peerJobs: undefined,
     cpuProf: false,
     name: "latest",
     serverArgs: [],
@@ -208,6 +225,21 @@ export function parseOptions(argv: readonly string[]): BenchOptions | "help" {
       case "--no-baselines":
         o.baselines = false;
         break;
+      case "--peers":
+        o.peers = true;
+        break;
+      case "--peer-workers":
+        o.peerWorkers = positiveInt(flag, value());
+        break;
+      case "--peer-concurrency":
+        o.peerConcurrency = positiveInt(flag, value());
+        break;
+      case "--peer-jobs": {
+        const shape = value();
+        if (shape !== "event" && shape !== "delivery") throw new UsageError(`--peer-jobs must be event or delivery (got ${shape})`);
+        o.peerJobs = shape;
+        break;
+      }
       case "--cpu-prof":
         o.cpuProf = true;
         break;

@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { median } from "./lib/samples.ts";
-import type { BenchReport, PriorityResult, ScenarioResult } from "./results.ts";
+import type { BenchReport, PeerResult, PriorityResult, ScenarioResult } from "./results.ts";
 
 /** Results of one scenario and worker count, merged over --repeat rounds. */
 export interface Row {
@@ -37,6 +37,23 @@ export interface Row {
   orderOverlaps: number;
   /** The priority scenario, medians over rounds. */
   priority: PriorityRow | undefined;
+  /** --peers: the BullMQ peer, medians over rounds. */
+  peer: PeerRow | undefined;
+}
+
+export interface PeerRow {
+  setup: string;
+  ingestPerSecond: number;
+  deliveredPerSecond: number;
+  limitRatio: number;
+  /** hookline's delivered/s ÷ the peer's. */
+  hooklineOverPeer: number;
+  cpuUsPerDelivery: number;
+  /** Sums over rounds. */
+  delivered: number;
+  lost: number;
+  duplicates: number;
+  badSignatures: number;
 }
 
 export interface PriorityRow {
@@ -66,6 +83,9 @@ export function rows(results: readonly ScenarioResult[]): Row[] {
     const sum = (f: (r: ScenarioResult) => number): number => rounds.reduce((n, r) => n + f(r), 0);
     const lanes = rounds.flatMap((r) => (r.priority ? [r.priority] : []));
     const lane = (f: (p: PriorityResult) => number): number => median(lanes.map(f));
+    const peers = rounds.flatMap((r) => (r.peer ? [r.peer] : []));
+    const peer = (f: (p: PeerResult) => number): number => median(peers.map(f));
+    const peerSum = (f: (p: PeerResult) => number): number => peers.reduce((n, p) => n + f(p), 0);
     return {
       scenario: first.scenario,
       workers: first.workers,
@@ -108,6 +128,21 @@ export function rows(results: readonly ScenarioResult[]): Row[] {
               backlogP99: lane((p) => p.backlog.latencyMs.p99),
               backlogDrainSeconds: lane((p) => p.backlog.drainSeconds),
               backlogQueuedAtTrickleEnd: lane((p) => p.backlogQueuedAtTrickleEnd),
+            },
+      peer:
+        peers.length === 0
+          ? undefined
+          : {
+              setup: (peers[0] as PeerResult).setup,
+              ingestPerSecond: peer((p) => p.ingestEventsPerSecond),
+              deliveredPerSecond: peer((p) => p.delivery.perSecond),
+              limitRatio: peer((p) => p.delivery.limitRatio),
+              hooklineOverPeer: peer((p) => p.hooklineOverPeer),
+              cpuUsPerDelivery: peer((p) => p.cpuUsPerDelivery),
+              delivered: peerSum((p) => p.delivery.delivered),
+              lost: peerSum((p) => p.correctness.lost),
+              duplicates: peerSum((p) => p.correctness.duplicates),
+              badSignatures: peerSum((p) => p.correctness.badSignatures),
             },
     };
   });
@@ -162,6 +197,23 @@ export function markdownTables(list: readonly Row[]): string {
       );
     }
   }
+  const peers = list.filter((r) => r.peer);
+  if (peers.length > 0) {
+    lines.push("");
+    lines.push(
+      "| scenario | hookline delivered/s | BullMQ peer delivered/s | ÷ BullMQ peer | delivery limit | hookline ÷ limit | peer ÷ limit | " +
+        "hookline ingest events/s | peer ingest events/s | peer deliveries | peer lost | peer duplicates | peer bad signatures | CPU µs/delivery hookline (peer) |",
+    );
+    lines.push("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    for (const r of peers) {
+      const p = r.peer as PeerRow;
+      lines.push(
+        `| ${label(r)} | ${rate(r.deliveredPerSecond)} | ${rate(p.deliveredPerSecond)} | ${p.hooklineOverPeer > 0 ? `${p.hooklineOverPeer.toFixed(2)}×` : "–"} | ` +
+          `${rate(r.deliveryLimit)} | ${pct(r.deliveryRatio)} | ${pct(p.limitRatio)} | ${rate(r.ingestPerSecond)} | ${rate(p.ingestPerSecond)} | ` +
+          `${n0(p.delivered)} | ${p.lost} | ${p.duplicates} | ${p.badSignatures} | ${r.cpuUsPerDelivery.toFixed(0)} (${p.cpuUsPerDelivery.toFixed(0)}) |`,
+      );
+    }
+  }
   return lines.join("\n");
 }
 
@@ -185,6 +237,17 @@ function notes(list: readonly Row[]): string[] {
   return out;
 }
 
+/** What the BullMQ peer is, when the run has one. */
+function peerIntro(list: readonly Row[]): string[] {
+  const setup = list.find((r) => r.peer)?.peer?.setup;
+  if (!setup) return [];
+  return [
+    `*BullMQ peer* (\`--peers\`): the same events to the same fleet through ${setup}; counted by the fleet like hookline. ` +
+      "Redis acks an add before its fsync (everysec: up to a second of acked jobs can be lost on a crash), hookline after its fsync'd commit.",
+    "",
+  ];
+}
+
 export function markdown(report: BenchReport): string {
   const list = rows(report.results);
   const scenarios = new Map(list.map((r) => [r.scenario, r.summary]));
@@ -200,6 +263,7 @@ export function markdown(report: BenchReport): string {
       "POSTs at the same fleet with hookline's concurrency; *ingest limit* = raw batched SQLite inserts of the same rows " +
       "(hookline's schema, WAL, same synchronous mode, same batch size). On a shared 2-core machine compare ratios, not absolute numbers.",
     "",
+    ...peerIntro(list),
     markdownTables(list),
     "",
     "Scenarios:",
@@ -222,7 +286,8 @@ export function svg(report: BenchReport): string {
   const width = 800;
   const labelWidth = 190;
   const barWidth = 360;
-  const rowHeight = 48;
+  const withPeer = list.some((r) => r.peer);
+  const rowHeight = withPeer ? 64 : 48;
   const top = 56;
   const height = top + list.length * rowHeight + 36;
   const parts: string[] = [
@@ -236,7 +301,8 @@ export function svg(report: BenchReport): string {
     const ingest = r.scenario === "ingest";
     const value = ingest ? r.ingestPerSecond : r.deliveredPerSecond;
     const limit = ingest ? r.ingestLimit : r.deliveryLimit;
-    const scale = barWidth / Math.max(value, limit);
+    const peer = r.peer?.deliveredPerSecond ?? 0;
+    const scale = barWidth / Math.max(value, limit, peer);
     parts.push(
       `<text x="12" y="${y + 22}">${esc(label(r))}</text>`,
       `<rect x="${labelWidth}" y="${y + 4}" width="${(value * scale).toFixed(1)}" height="15" fill="#2f6fb0"/>`,
@@ -244,13 +310,20 @@ export function svg(report: BenchReport): string {
       `<text x="${labelWidth + barWidth + 10}" y="${y + 16}">${rate(value)}/s (${pct(value / limit)})</text>`,
       `<text x="${labelWidth + barWidth + 10}" y="${y + 33}" fill="#555">${rate(limit)}/s</text>`,
     );
+    if (peer > 0)
+      parts.push(
+        `<rect x="${labelWidth}" y="${y + 38}" width="${(peer * scale).toFixed(1)}" height="15" fill="#e08a2c"/>`,
+        `<text x="${labelWidth + barWidth + 10}" y="${y + 50}" fill="#555">${rate(peer)}/s (hookline ${(value / peer).toFixed(2)}×)</text>`,
+      );
   });
   const legendY = top + list.length * rowHeight + 8;
   parts.push(
     `<rect x="${labelWidth}" y="${legendY}" width="14" height="14" fill="#2f6fb0"/><text x="${labelWidth + 20}" y="${legendY + 12}">hookline</text>`,
     `<rect x="${labelWidth + 100}" y="${legendY}" width="14" height="14" fill="#bdbdbd"/><text x="${labelWidth + 120}" y="${legendY + 12}">limit: undici blast (delivery) / raw SQLite inserts (ingest)</text>`,
-    "</svg>",
   );
+  if (withPeer)
+    parts.push(`<rect x="12" y="${legendY}" width="14" height="14" fill="#e08a2c"/><text x="32" y="${legendY + 12}">BullMQ peer</text>`);
+  parts.push("</svg>");
   return parts.join("\n") + "\n";
 }
 

@@ -37,6 +37,8 @@ export interface ScenarioResult {
   latencyMs: LatencySummary;
   /** The priority scenario: each lane on its own, and how much of the backlog the trickle overtook. */
   priority?: PriorityResult;
+  /** --peers: the BullMQ + Redis + undici pipeline on the same workload (fast and backlog). */
+  peer?: PeerResult;
   correctness: {
     lost: number;
     duplicates: number;
@@ -84,6 +86,41 @@ export interface BenchReport {
   /** Scenario runs that could not finish (e.g. the server exited). */
   errors: string[];
   passed: boolean;
+}
+
+/** The BullMQ peer's run of a scenario (bench/peers/bullmq.ts). */
+export interface PeerResult {
+  name: "bullmq";
+  /** Versions, durability setting, job shape, worker processes and concurrency. */
+  setup: string;
+  jobShape: "event" | "delivery";
+  workerProcesses: number;
+  concurrency: number;
+  events: { published: number; acked: number; jobs: number; failedBatches: number; firstError: string };
+  /** Events whose jobs were added ÷ (last addBulk answer − first addBulk call). */
+  ingestEventsPerSecond: number;
+  delivery: {
+    expected: number;
+    delivered: number;
+    /** Counted like hookline's: from the first add, or for a held-back backlog from the workers' start. */
+    perSecond: number;
+    seconds: number;
+    /** ÷ the same run's delivery limit (0 = not measured). */
+    limitRatio: number;
+  };
+  latencyMs: LatencySummary;
+  correctness: { lost: number; duplicates: number; badSignatures: number };
+  /** POSTs without a 2xx, retried through BullMQ (the workers' count, reported once a second). */
+  failedAttempts: number;
+  /** redis-server, the workers and the producer together (100 = one core). */
+  cpuPercent: number;
+  cpuUsPerDelivery: number;
+  /** Peak RSS of redis-server and the worker processes, added up. */
+  peakRssMb: number;
+  /** hookline's delivered/s ÷ the peer's. */
+  hooklineOverPeer: number;
+  notes: string[];
+  failures: string[];
 }
 
 export interface PriorityResult {

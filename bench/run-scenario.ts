@@ -19,8 +19,9 @@ import { median, summarize } from "./lib/samples.ts";
 import { newSecret } from "./lib/webhook-signature.ts";
 import { measureLimits, NO_LIMITS, type Limits } from "./limits.ts";
 import { serverFlags, type BenchOptions } from "./options.ts";
+import { peerRuns, runBullmqPeer } from "./peers/bullmq.ts";
 import { cpuPercent, Phases, Progress } from "./progress.ts";
-import type { PriorityResult, ScenarioResult } from "./results.ts";
+import type { PeerResult, PriorityResult, ScenarioResult } from "./results.ts";
 import type { ScenarioPlan } from "./scenarios.ts";
 import { expectsDelivery, fleetEndpoints, layOut, type Topology } from "./topology.ts";
 
@@ -423,6 +424,26 @@ export async function runScenario(ctx: RunContext, plan: ScenarioPlan, workers: 
       })
     : NO_LIMITS;
   scope.phases.mark("limits");
+  let peer: PeerResult | undefined;
+  let peerError: string | undefined;
+  if (ctx.options.peers && !peerRuns(plan, scope.topology)) ctx.log(`  [${scope.label}] peer: the BullMQ peer runs on fast and backlog only`);
+  if (ctx.options.peers && peerRuns(plan, scope.topology)) {
+    try {
+      peer = await runBullmqPeer({ ...ctx, label: scope.label, plan, topology: scope.topology, secrets, batch: publishBatch(plan, ctx.options) });
+    } catch (err) {
+      peerError = (err as Error).message;
+    }
+    scope.phases.mark("peer");
+  }
   ctx.log(`  [${scope.label}] time: ${scope.phases.describe()}`);
-  return toResult(scope, run, limits, workers, round);
+  const result = toResult(scope, run, limits, workers, round);
+  if (peerError) result.failures.push(`BullMQ peer: ${peerError}`);
+  if (peer) {
+    peer.delivery.limitRatio = limits.deliveryPerSecond > 0 ? peer.delivery.perSecond / limits.deliveryPerSecond : 0;
+    peer.hooklineOverPeer = peer.delivery.perSecond > 0 ? result.delivery.perSecond / peer.delivery.perSecond : 0;
+    result.peer = peer;
+    result.failures.push(...peer.failures.map((f) => `BullMQ peer: ${f}`));
+    result.notes.push(...peer.notes.map((n) => `BullMQ peer: ${n}`));
+  }
+  return result;
 }

@@ -41,10 +41,15 @@ function oneLine(r: ScenarioResult): string {
     ? `trickle p50 ${r.priority.trickle.latencyMs.p50.toFixed(0)} ms p99 ${r.priority.trickle.latencyMs.p99.toFixed(0)} ms, ` +
       `backlog drained in ${r.priority.backlog.drainSeconds.toFixed(1)} s with ${r.priority.backlogQueuedAtTrickleEnd} still queued when the trickle finished; `
     : "";
+  const peer = r.peer
+    ? `\n  => BullMQ peer: ingest ${k(r.peer.ingestEventsPerSecond)} events/s; delivered ${r.peer.delivery.delivered} at ${k(r.peer.delivery.perSecond)}/s` +
+      `${ratio(r.peer.delivery.limitRatio, r.delivery.limitPerSecond)}; lost ${r.peer.correctness.lost}, duplicates ${r.peer.correctness.duplicates}, ` +
+      `bad signatures ${r.peer.correctness.badSignatures}; hookline ÷ peer ${r.peer.hooklineOverPeer.toFixed(2)}`
+    : "";
   return (
     `  => ${lanes}ingest ${k(r.ingest.eventsPerSecond)} events/s${ratio(r.ingest.ratio, r.ingest.limitEventsPerSecond)}; ${delivery}` +
     `lost ${r.correctness.lost}, duplicates ${r.correctness.duplicates}, bad signatures ${r.correctness.badSignatures}; ` +
-    `hookline cpu ${r.hookline.cpuPercent.toFixed(0)}%, peak rss ${r.hookline.peakRssMb.toFixed(0)} MB`
+    `hookline cpu ${r.hookline.cpuPercent.toFixed(0)}%, peak rss ${r.hookline.peakRssMb.toFixed(0)} MB${peer}`
   );
 }
 
