@@ -37,6 +37,7 @@ import { EventTypeService } from "./gen/hookline/v1/event_type_pb.ts";
 import { TenantService } from "./gen/hookline/v1/tenant_pb.ts";
 import type { Logger } from "./observability/logger.ts";
 import { createMetrics, writeMetrics } from "./observability/metrics.ts";
+import { RateLimitedLog } from "./observability/rate-limited-log.ts";
 import { EventTypeCatalog } from "./catalog/event-types.ts";
 import { Catalog } from "./store/catalog.ts";
 import { GroupCommit } from "./store/group-commit.ts";
@@ -244,7 +245,17 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
 
 /** The embedded SQLite store, or JetStream when --nats is set. */
 async function openStore(config: Config, logger: Logger): Promise<Store> {
-  if (config.natsUrl === "") return new SqliteStore({ dataDir: prepareDataDir(config.dataDir), sync: config.sqliteSync });
+  if (config.natsUrl === "") {
+    const log = new RateLimitedLog(logger, { perWindow: 5, windowMs: 60_000, now: Date.now });
+    return new SqliteStore({
+      dataDir: prepareDataDir(config.dataDir),
+      sync: config.sqliteSync,
+      backgroundCheckpoint: {
+        intervalMs: 1_000,
+        onError: (message) => log.warn("checkpoint", { err: message }, "WAL checkpoint failed; the next one tries again (is the disk full?)"),
+      },
+    });
+  }
   return openJetStream(config, logger);
 }
 

@@ -33,6 +33,7 @@ import { SqliteHistoryStore, toStoredEvent, type EventRow } from "./history-stor
 import { DELIVERY_COLUMNS, deliveriesQuery } from "./list-queries.ts";
 import { migrate } from "./migrations.ts";
 import { WalSync } from "./wal-sync.ts";
+import { Checkpointer } from "./checkpointer.ts";
 
 export type SyncMode = "full" | "normal";
 
@@ -40,7 +41,15 @@ export interface SqliteStoreOptions {
   dataDir: string;
   /** "full" fsyncs every commit (survives power loss); "normal" survives process crashes only. */
   sync?: SyncMode;
+  /**
+   * Checkpoint the WAL from a worker thread every `intervalMs` rather than inside commits on
+   * this thread. Without it SQLite checkpoints itself, as usual.
+   */
+  backgroundCheckpoint?: { intervalMs: number; onError: (message: string) => void };
 }
+
+/** WAL pages (4 KiB) past which a commit checkpoints on this thread after all: the background checkpointer is stuck. */
+const FALLBACK_AUTOCHECKPOINT_PAGES = 16_384;
 
 const OPEN = `${DeliveryStatus.Pending}, ${DeliveryStatus.Retrying}`;
 
@@ -282,6 +291,7 @@ export class SqliteStore implements Store {
   private readonly durableSync: "FULL" | "NORMAL";
   /** With `synchronous = FULL`: the fsync of published events, off the thread that serves requests. */
   private readonly walSync: WalSync | undefined;
+  private readonly checkpointer: Checkpointer | undefined;
   /** Statements whose SQL depends on the filters given: compiled once per distinct shape. */
   private readonly shaped = new Map<string, Database.Statement>();
 
@@ -301,6 +311,10 @@ export class SqliteStore implements Store {
     this.db.pragma("busy_timeout = 5000");
     this.db.pragma("cache_size = -65536");
     migrate(this.db);
+    if (options.backgroundCheckpoint) {
+      this.db.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
+      this.checkpointer = new Checkpointer({ dbPath: join(options.dataDir, "hookline.db"), ...options.backgroundCheckpoint });
+    }
     if (this.durableSync === "FULL") {
       // The WAL file exists now (the migration check wrote to it): make its directory entry
       // durable once, so that syncing the file alone is enough from here on.
@@ -452,6 +466,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.checkpointer?.close();
     if (this.db.open) this.db.close();
     this.lock.release();
   }
