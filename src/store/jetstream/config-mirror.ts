@@ -5,6 +5,7 @@ import type { Endpoint, Tenant } from "../../core/types.ts";
 import type { Logger } from "../../observability/logger.ts";
 import type { CatalogChange } from "../store.ts";
 import { decodeEndpoint, decodeJson, encodeJson } from "./codec.ts";
+import { followBucket } from "./kv-follow.ts";
 import { configKey } from "./layout.ts";
 
 /** Marks a key this process deleted, until the watch echoes the delete. */
@@ -37,19 +38,11 @@ export class ConfigMirror {
   /** Loads the bucket and resolves once the copy is complete; later changes keep flowing in. */
   static async open(kv: KV, logger: Logger): Promise<ConfigMirror> {
     const mirror = new ConfigMirror(kv, logger);
-    const status = await kv.status();
-    const watch = await kv.watch({ key: ">" });
-    mirror.stopWatch = () => watch.stop();
-    let markReady: () => void = () => {};
-    const ready = new Promise<void>((resolve) => (markReady = resolve));
-    if (status.values === 0) markReady();
-    void (async () => {
-      for await (const entry of watch) {
-        mirror.apply(entry);
-        if ((entry.delta ?? 0) === 0) markReady();
-      }
-    })().catch((err: unknown) => logger.error({ err }, "config watch ended; restart hookline to resume config updates"));
-    await ready;
+    mirror.stopWatch = await followBucket(
+      kv,
+      (entry) => mirror.apply(entry),
+      (err: unknown) => logger.error({ err }, "config watch ended; restart hookline to resume config updates"),
+    );
     return mirror;
   }
 

@@ -4,6 +4,7 @@ import type { EventType } from "../../core/event-type.ts";
 import type { Logger } from "../../observability/logger.ts";
 import type { EventTypeChange, EventTypeStore } from "../event-type-store.ts";
 import { decodeJson, encodeJson } from "./codec.ts";
+import { followBucket } from "./kv-follow.ts";
 import { isWrongRevision } from "./config-mirror.ts";
 import { eventTypeKey, parseEventTypeKey } from "./layout.ts";
 
@@ -33,19 +34,11 @@ export class JetStreamEventTypeStore implements EventTypeStore {
   /** Loads the bucket and resolves once the copy is complete; later changes keep flowing in. */
   static async open(kv: KV, logger: Logger): Promise<JetStreamEventTypeStore> {
     const store = new JetStreamEventTypeStore(kv, logger);
-    const status = await kv.status();
-    const watch = await kv.watch({ key: ">" });
-    store.stopWatch = () => watch.stop();
-    let markReady: () => void = () => {};
-    const ready = new Promise<void>((resolve) => (markReady = resolve));
-    if (status.values === 0) markReady();
-    void (async () => {
-      for await (const entry of watch) {
-        store.apply(entry);
-        if ((entry.delta ?? 0) === 0) markReady();
-      }
-    })().catch((err: unknown) => logger.error({ err }, "event-type watch ended; restart hookline to resume catalog updates"));
-    await ready;
+    store.stopWatch = await followBucket(
+      kv,
+      (entry) => store.apply(entry),
+      (err: unknown) => logger.error({ err }, "event-type watch ended; restart hookline to resume catalog updates"),
+    );
     return store;
   }
 
