@@ -83,7 +83,8 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
   let stderr = "";
   child.stderr?.on("data", (c: Buffer) => (stderr += c.toString()));
   const listening = new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`hookline did not start in 20s; stderr: ${stderr}`)), 20_000);
+    // Long enough for a replicated JetStream set-up on a busy machine (the server allows 30 s a step).
+    const timer = setTimeout(() => reject(new Error(`hookline did not start in 45s; stderr: ${stderr}`)), 45_000);
     const lines = createInterface({ input: child.stdout! });
     lines.on("line", (line) => {
       let entry: Record<string, unknown>;

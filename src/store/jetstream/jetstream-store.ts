@@ -231,17 +231,28 @@ export class JetStreamStore implements Store {
 
   static async open(o: JetStreamStoreOptions): Promise<JetStreamStore> {
     const nc = await connectTo(o);
+    let step = "connecting";
     try {
-      const jsm = await jetstreamManager(nc);
-      const js = jetstream(nc);
-      await ensureStream(jsm, o.logger, {
+      // Creating a replicated stream waits for its raft group to elect a leader, which takes
+      // longer than a request's usual timeout on a busy cluster: set-up gets a long one.
+      const setupJsm = await jetstreamManager(nc, { timeout: SETUP_TIMEOUT_MS });
+      const setupKvm = new Kvm(jetstream(nc, { timeout: SETUP_TIMEOUT_MS }));
+      const ensure = async (config: Partial<StreamConfig> & { name: string }): Promise<void> => {
+        step = `stream ${config.name}`;
+        await ensureStream(setupJsm, o.logger, config);
+      };
+      const bucket = async (name: string): Promise<void> => {
+        step = `bucket ${name}`;
+        await setupKvm.create(name, { replicas: o.replicas, history: 1, storage: StorageType.File });
+      };
+      await ensure({
         name: EVENTS_STREAM,
         subjects: ["hookline.evt.>"],
         // Publishes with the same idempotency key inside this window are answered from the first.
         duplicate_window: o.idempotencyWindowMs * NS_PER_MS,
         num_replicas: o.replicas,
       });
-      await ensureStream(jsm, o.logger, {
+      await ensure({
         name: DELIVERIES_STREAM,
         subjects: ["hookline.dlv.>"],
         retention: RetentionPolicy.Workqueue,
@@ -249,17 +260,25 @@ export class JetStreamStore implements Store {
         num_replicas: o.replicas,
       });
       // Direct gets page through one delivery's attempts without a consumer.
-      await ensureStream(jsm, o.logger, { name: ATTEMPTS_STREAM, subjects: ["hookline.att.>"], num_replicas: o.replicas, allow_direct: true });
+      await ensure({ name: ATTEMPTS_STREAM, subjects: ["hookline.att.>"], num_replicas: o.replicas, allow_direct: true });
+      for (const name of [CONFIG_BUCKET, STATE_BUCKET, API_KEY_BUCKET, EVENT_TYPE_BUCKET]) await bucket(name);
+      step = "loading the configuration";
+      // At run time, requests keep the client's usual timeout.
+      const jsm = await jetstreamManager(nc);
+      const js = jetstream(nc);
       const kvm = new Kvm(js);
-      const configKv = await kvm.create(CONFIG_BUCKET, { replicas: o.replicas, history: 1, storage: StorageType.File });
-      const stateKv = await kvm.create(STATE_BUCKET, { replicas: o.replicas, history: 1, storage: StorageType.File });
-      const apiKeyKv = await kvm.create(API_KEY_BUCKET, { replicas: o.replicas, history: 1, storage: StorageType.File });
-      const eventTypeKv = await kvm.create(EVENT_TYPE_BUCKET, { replicas: o.replicas, history: 1, storage: StorageType.File });
-      const mirror = await ConfigMirror.open(configKv, o.logger);
-      const eventTypes = await JetStreamEventTypeStore.open(eventTypeKv, o.logger);
-      return new JetStreamStore(nc, js, jsm, stateKv, mirror, new JetStreamApiKeyStore(apiKeyKv), eventTypes, o);
+      const [configKv, stateKv, apiKeyKv, eventTypeKv] = await Promise.all([CONFIG_BUCKET, STATE_BUCKET, API_KEY_BUCKET, EVENT_TYPE_BUCKET].map((name) => kvm.open(name)));
+      const mirror = await ConfigMirror.open(configKv as KV, o.logger);
+      const eventTypes = await JetStreamEventTypeStore.open(eventTypeKv as KV, o.logger);
+      return new JetStreamStore(nc, js, jsm, stateKv as KV, mirror, new JetStreamApiKeyStore(apiKeyKv as KV), eventTypes, o);
     } catch (err) {
       await nc.close();
+      if (err instanceof Error && /timeout/i.test(err.message)) {
+        throw new Error(
+          `JetStream did not answer in ${SETUP_TIMEOUT_MS / 1000} s while setting up (${step}): check that JetStream has a leader (\`nats server report jetstream\`), then start hookline again`,
+          { cause: err },
+        );
+      }
       throw err;
     }
   }
@@ -1109,6 +1128,8 @@ export class JetStreamStore implements Store {
 }
 
 const CONNECT_TIMEOUT_MS = 10_000;
+/** For creating streams and buckets at start-up (a replicated one waits for a leader). */
+const SETUP_TIMEOUT_MS = 30_000;
 
 async function connectTo(o: JetStreamStoreOptions): Promise<NatsConnection> {
   const tls =
