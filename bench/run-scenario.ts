@@ -170,11 +170,11 @@ async function runHookline(s: Scope, secrets: readonly string[], workers: number
       apiKey: server.apiKey,
       tenantIds: created.tenantIds,
       events: backlogEvents,
-      batch: publishBatch(plan, options),
+      batch: plan.pace?.batch ?? publishBatch(plan, options),
       window: options.window,
       payloadBytes: options.payloadBytes,
       orderingKeys: plan.orderingKeys,
-      rate: options.rate,
+      rate: plan.pace?.eventsPerSecond ?? options.rate,
       maxDurationMs: options.durationS * 1000,
     }, progress);
     phases.markAt("publisher start", published.firstSendMs);

@@ -53,6 +53,17 @@ function oneLine(r: ScenarioResult): string {
   );
 }
 
+/**
+ * The steady scenario's pace: half of the deliveries per second `fast` reached in this round
+ * (with the same workers), in events; undefined when fast did not run before it.
+ */
+function steadyRate(results: readonly ScenarioResult[], round: number, workers: number | undefined): number | undefined {
+  const fast = results.find((r) => r.scenario === "fast" && r.round === round && r.workers === (workers ?? "default"));
+  if (!fast || fast.events.acked === 0 || fast.delivery.perSecond === 0) return undefined;
+  const deliveriesPerEvent = fast.delivery.expected / fast.events.acked;
+  return (fast.delivery.perSecond / 2) / deliveriesPerEvent;
+}
+
 async function runScenarios(options: BenchOptions, argv: readonly string[]): Promise<number> {
   const startedAt = new Date().toISOString();
   const loadAverageAtStart = loadavg();
@@ -66,7 +77,7 @@ async function runScenarios(options: BenchOptions, argv: readonly string[]): Pro
       for (const scenario of options.scenarios) {
         for (const workers of options.workers) {
           n++;
-          const plan = planScenario(scenario, options.size, options);
+          const plan = planScenario(scenario, options.size, { ...options, steadyRate: steadyRate(results, round, workers) });
           log(`\n[${n}/${runs}] ${scenario}${workers === undefined ? "" : ` (workers ${workers})`}: ${plan.summary}; ${plan.tenants} tenants, ${plan.groups.reduce((s, g) => s + g.count, 0)} endpoints, ${plan.events} events`);
           try {
             const result = await runScenario({ root: ROOT, options, fleet, log }, plan, workers, round);

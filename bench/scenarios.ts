@@ -4,7 +4,7 @@
  */
 import type { FleetProfile } from "./lib/protocol.ts";
 
-export const SCENARIOS = ["fast", "backlog", "flaky", "isolation", "fanout", "ordered", "priority", "ingest"] as const;
+export const SCENARIOS = ["fast", "backlog", "flaky", "isolation", "fanout", "ordered", "priority", "steady", "ingest"] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 export type Size = "quick" | "default";
 
@@ -48,6 +48,8 @@ export interface ScenarioPlan {
    * drains: a steady trickle of higher-priority events (counted in `events`, last).
    */
   trickle?: TricklePlan;
+  /** Publish at this steady pace, in small batches, instead of as fast as acks come back. */
+  pace?: { eventsPerSecond: number; batch: number };
 }
 
 export interface TricklePlan {
@@ -93,7 +95,14 @@ export interface Overrides {
   tenants?: number | undefined;
   errorRate?: number | undefined;
   throttleRate?: number | undefined;
+  /** steady: events per second to publish (half of the run's measured maximum when known). */
+  steadyRate?: number | undefined;
 }
+
+/** steady without a measured maximum to halve: about half of `fast` on the reference machine. */
+export const DEFAULT_STEADY_EVENTS_PER_SECOND = 350;
+/** How long steady publishes at its pace. */
+const STEADY_SECONDS: Record<Size, number> = { quick: 10, default: 20 };
 
 /** Healthy endpoints and events per scenario and size, before --events/--endpoints/--tenants. */
 const SIZES: Record<ScenarioName, Record<Size, { endpoints: number; tenants: number; events: number }>> = {
@@ -105,6 +114,8 @@ const SIZES: Record<ScenarioName, Record<Size, { endpoints: number; tenants: num
   ordered: { quick: { endpoints: 50, tenants: 10, events: 400 }, default: { endpoints: 50, tenants: 10, events: 2_000 } },
   // A few endpoints with a deep queue each, so the backlog outlasts the trickle.
   priority: { quick: { endpoints: 4, tenants: 1, events: 4_000 }, default: { endpoints: 4, tenants: 1, events: 15_000 } },
+  // Events follow from the pace (events per second × STEADY_SECONDS) unless --events is given.
+  steady: { quick: { endpoints: 50, tenants: 10, events: 0 }, default: { endpoints: 50, tenants: 10, events: 0 } },
   ingest: { quick: { endpoints: 0, tenants: 10, events: 10_000 }, default: { endpoints: 0, tenants: 10, events: 50_000 } },
 };
 
@@ -194,6 +205,19 @@ export function planScenario(name: ScenarioName, size: Size, o: Overrides): Scen
         orderingKeys: 0,
         pauseWhilePublishing: true,
         trickle,
+      };
+    }
+    case "steady": {
+      const eventsPerSecond = Math.max(1, Math.round(o.steadyRate ?? DEFAULT_STEADY_EVENTS_PER_SECOND));
+      const steadyEvents = o.events ?? eventsPerSecond * STEADY_SECONDS[size];
+      return {
+        name,
+        summary: `fast fleet; ${eventsPerSecond} events/s (${o.steadyRate === undefined ? "default pace" : "half of this run's fast delivered/s"}) in batches of 10 for ${Math.round(steadyEvents / eventsPerSecond)} s: end-to-end latency below saturation`,
+        tenants,
+        groups: [healthy(PROFILES.fast)],
+        events: steadyEvents,
+        orderingKeys: 0,
+        pace: { eventsPerSecond, batch: 10 },
       };
     }
     case "ingest":
