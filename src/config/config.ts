@@ -120,10 +120,6 @@ function text(raw: string): string {
   return raw;
 }
 
-function optionalText(raw: string): string {
-  return raw.trim();
-}
-
 function logLevel(raw: string): LogLevel {
   const v = raw.trim().toLowerCase() as LogLevel;
   if (!LOG_LEVELS.includes(v)) throw new Error(`must be one of ${LOG_LEVELS.join(", ")}`);

@@ -1,4 +1,3 @@
-import { secretKey } from "../core/secrets.ts";
 import { customHeaderSuffix } from "../core/sent-headers.ts";
 import { clampDelay } from "../core/timers.ts";
 import { DeliveryStatus, type Delivery, type Endpoint } from "../core/types.ts";

@@ -72,7 +72,7 @@ describe("operational webhooks", () => {
     await api.endpoints.createEndpoint({ tenantId, url: opsDown.url, eventTypes: ["delivery.dead"], retryPolicy: quickRetries });
 
     const { results } = await api.events.publish({ events: [{ tenantId, type: "order.created", payload: json({ order: 2 }) }] });
-    await ops.waitFor((reqs) => ofType(ops, "delivery.dead").length >= 1, 20_000);
+    await ops.waitFor(() => ofType(ops, "delivery.dead").length >= 1, 20_000);
     const dead = ofType(ops, "delivery.dead")[0]!;
     const body = new Webhook(opsEndpoint.secret).verify(dead.body.toString("utf8"), dead.headers as Record<string, string>) as OperationalBody;
     const { deliveries } = await api.deliveries.listDeliveries({ eventId: results[0]!.eventId });

@@ -1,17 +1,15 @@
-import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import type { KV, KvWatchEntry } from "@nats-io/kv";
-import { HooklineError } from "../../core/errors.ts";
 import type { Endpoint, Tenant } from "../../core/types.ts";
 import type { Logger } from "../../observability/logger.ts";
 import type { CatalogChange } from "../store.ts";
 import { decodeEndpoint, decodeJson, encodeJson } from "./codec.ts";
 import { followBucket } from "./kv-follow.ts";
+import { updateAtRevision } from "./kv-update.ts";
 import { configKey } from "./layout.ts";
 
 /** Marks a key this process deleted, until the watch echoes the delete. */
 const DELETED_HERE = Number.POSITIVE_INFINITY;
 /** Read-modify-write rounds lost to concurrent writers before an update gives up with ABORTED. */
-const UPDATE_ATTEMPTS = 10;
 
 /**
  * A local copy of the config bucket, kept current by a watch: reads cost nothing and every
@@ -113,32 +111,15 @@ export class ConfigMirror {
     return true;
   }
 
-  /**
-   * Read-modify-write of one key: the write names the revision it was computed from, and the
-   * server refuses it when another process wrote the key in between. Then the change is
-   * applied again to what that process wrote; a key that keeps changing gives ABORTED.
-   */
+  /** A revision-checked change of one key (see updateAtRevision), kept here unless the watch brought a newer one. */
   private async update<T>(key: string, change: (current: T) => T, keep: (value: T) => void): Promise<T | undefined> {
-    for (let round = 0; round < UPDATE_ATTEMPTS; round++) {
-      // A cluster may answer the read from a replica a moment behind: give it that moment.
-      if (round > 0) await new Promise((resolve) => setTimeout(resolve, 10 * round));
-      const entry = await this.kv.get(key);
-      if (!entry || entry.operation !== "PUT") return undefined;
-      const next = change(decodeJson<T>(entry.value));
-      let revision: number;
-      try {
-        revision = await this.kv.update(key, encodeJson(next), entry.revision);
-      } catch (err) {
-        if (isWrongRevision(err)) continue;
-        throw err;
-      }
-      if (revision >= (this.revisions.get(key) ?? 0)) {
-        this.revisions.set(key, revision);
-        keep(next);
-      }
-      return next;
+    const updated = await updateAtRevision(this.kv, key, change, key.replace(".", " "));
+    if (!updated) return undefined;
+    if (updated.revision >= (this.revisions.get(key) ?? 0)) {
+      this.revisions.set(key, updated.revision);
+      keep(updated.value);
     }
-    throw new HooklineError("aborted", `${key.replace(".", " ")} was changed by other writers ${UPDATE_ATTEMPTS} times while this update was applied; retry`);
+    return updated.value;
   }
 
   private async remove(key: string): Promise<void> {
@@ -185,10 +166,3 @@ export class ConfigMirror {
   }
 }
 
-/** The server refused a write because the key has a newer revision than the one it named. */
-export function isWrongRevision(err: unknown): boolean {
-  return (
-    err instanceof JetStreamApiError &&
-    (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
-  );
-}

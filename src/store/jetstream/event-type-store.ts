@@ -1,17 +1,15 @@
 import type { KV, KvWatchEntry } from "@nats-io/kv";
-import { HooklineError } from "../../core/errors.ts";
 import type { EventType } from "../../core/event-type.ts";
 import type { Logger } from "../../observability/logger.ts";
 import type { EventTypeChange, EventTypeStore } from "../event-type-store.ts";
 import { decodeJson, encodeJson } from "./codec.ts";
 import { followBucket } from "./kv-follow.ts";
-import { isWrongRevision } from "./config-mirror.ts";
+import { isWrongRevision, updateAtRevision } from "./kv-update.ts";
 import { eventTypeKey, parseEventTypeKey } from "./layout.ts";
 
 /** Marks a key this process deleted, until the watch echoes the delete. */
 const DELETED_HERE = Number.POSITIVE_INFINITY;
 /** Read-modify-write rounds lost to concurrent writers before an update gives up with ABORTED. */
-const UPDATE_ATTEMPTS = 10;
 
 /**
  * The event-type catalog in its own KV bucket, copied here and kept current by a watch (as
@@ -69,24 +67,11 @@ export class JetStreamEventTypeStore implements EventTypeStore {
 
   async update(tenantId: string, name: string, change: (current: EventType) => EventType): Promise<EventType | undefined> {
     const key = eventTypeKey(tenantId, name);
-    for (let round = 0; round < UPDATE_ATTEMPTS; round++) {
-      // A cluster may answer the read from a replica a moment behind: give it that moment.
-      if (round > 0) await new Promise((resolve) => setTimeout(resolve, 10 * round));
-      const entry = await this.kv.get(key);
-      if (!entry || entry.operation !== "PUT") return undefined;
-      // Scope and name identify the entry: a change cannot move it.
-      const next = { ...change(decodeJson<EventType>(entry.value)), tenantId, name };
-      let revision: number;
-      try {
-        revision = await this.kv.update(key, encodeJson(next), entry.revision);
-      } catch (err) {
-        if (isWrongRevision(err)) continue;
-        throw err;
-      }
-      this.keep(key, revision, next);
-      return next;
-    }
-    throw new HooklineError("aborted", `event type ${name} was changed by other writers ${UPDATE_ATTEMPTS} times while this update was applied; retry`);
+    // Scope and name identify the entry: a change cannot move it.
+    const updated = await updateAtRevision<EventType>(this.kv, key, (current) => ({ ...change(current), tenantId, name }), `event type ${name}`);
+    if (!updated) return undefined;
+    this.keep(key, updated.revision, updated.value);
+    return updated.value;
   }
 
   async deleteTenant(tenantId: string): Promise<number> {

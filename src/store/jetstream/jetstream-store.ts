@@ -56,7 +56,8 @@ import {
 } from "./codec.ts";
 import type { ApiKeyStore } from "../api-key-store.ts";
 import { JetStreamApiKeyStore } from "./api-key-store.ts";
-import { ConfigMirror, isWrongRevision } from "./config-mirror.ts";
+import { ConfigMirror } from "./config-mirror.ts";
+import { isWrongRevision } from "./kv-update.ts";
 import { JetStreamEventTypeStore } from "./event-type-store.ts";
 import { JetStreamHistoryStore, toStoredEvent } from "./history-store.ts";
 import {

@@ -93,7 +93,7 @@ export class Puller {
         guard: setTimeout(() => this.end(token), PULL_GUARD_MS),
       };
       this.open.set(token, pull);
-      if (!untilKnown) this.quietFor(token, pull);
+      if (!untilKnown) this.quietFor(pull);
       this.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`, JSON.stringify({ batch: max, no_wait: true, expires: PULL_EXPIRES_MS * 1_000_000 }), {
         reply: `${this.prefix}.${token}`,
       });
@@ -128,11 +128,11 @@ export class Puller {
     if (pull.answer) pull.messages.push(message);
     else this.events.late(message);
     if (pull.received >= pull.want) this.end(token);
-    else if (pull.answer) this.quietFor(token, pull);
+    else if (pull.answer) this.quietFor(pull);
   }
 
   /** (Re)arms the wait after which the caller gets what has arrived so far. */
-  private quietFor(token: string, pull: OpenPull): void {
+  private quietFor(pull: OpenPull): void {
     if (pull.quiet) clearTimeout(pull.quiet);
     pull.quiet = setTimeout(() => this.answer(pull), QUIET_MS);
   }

@@ -2,7 +2,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { failedPrecondition } from "../../core/errors.ts";
-import { deliveryId, deliveryIdRange, idAtTime, newId } from "../../core/ids.ts";
+import { deliveryId, idAtTime, newId } from "../../core/ids.ts";
 import { Limits } from "../../core/validation.ts";
 import {
   DeliveryStatus,
