@@ -4,6 +4,7 @@ import { ScalarType, toBinary, toJsonString, type DescField, type DescMessage, t
 import { reflect, type ReflectMessage } from "@bufbuild/protobuf/reflect";
 import { authHeaders } from "../helpers/auth.ts";
 import { clients } from "../helpers/clients.ts";
+import { seeded } from "../helpers/random.ts";
 import { startServer, type ServerProcess } from "../helpers/server.ts";
 import { DeliveryService } from "../../src/gen/hookline/v1/delivery_pb.ts";
 import { EndpointService } from "../../src/gen/hookline/v1/endpoint_pb.ts";
@@ -36,19 +37,7 @@ afterAll(async () => {
   server.cleanup();
 });
 
-/** mulberry32: small, seeded, good enough to pick test cases. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const rand = prng(SEED);
+const rand = seeded(SEED);
 const int = (n: number): number => Math.floor(rand() * n);
 const pick = <T,>(xs: readonly T[]): T => xs[int(xs.length)]!;
 const randomBytes = (n: number): Uint8Array => Uint8Array.from({ length: n }, () => int(256));

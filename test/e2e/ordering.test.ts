@@ -3,6 +3,7 @@ import { DeliveryStatus } from "../../src/gen/hookline/v1/delivery_pb.ts";
 import { OrderingMode } from "../../src/gen/hookline/v1/endpoint_pb.ts";
 import { json } from "../helpers/clients.ts";
 import { useHookline } from "../helpers/fixtures.ts";
+import { seeded } from "../helpers/random.ts";
 import { eventually, type ReceivedRequest, type Reply } from "../helpers/receiver.ts";
 
 // Ordering (design brief, "Delivery semantics"): on an endpoint with ordering
@@ -10,18 +11,6 @@ import { eventually, type ReceivedRequest, type Reply } from "../helpers/receive
 // a time, in publish order, retries included.
 
 const { api, receiver, newTenant } = useHookline();
-
-/** mulberry32: a small deterministic PRNG, so the failure pattern is the same on every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Hook {
   key: string;
