@@ -9,7 +9,7 @@ import { exitWithParent, readJsonInput, send } from "../lib/child.ts";
 import { nowMs } from "../lib/clock.ts";
 import { encodePayload } from "../lib/payload.ts";
 import type { BlastConfig, BlastDone, BlastTarget } from "../lib/protocol.ts";
-import { keyOf, sign } from "../lib/webhook-signature.ts";
+import { keyOf, signedHeaders } from "../lib/webhook-signature.ts";
 import { orderingOf } from "../topology.ts";
 
 const config = await readJsonInput<BlastConfig>();
@@ -42,13 +42,7 @@ async function deliver(seq: number, target: BlastTarget): Promise<void> {
         method: "POST",
         dispatcher: agent,
         body,
-        headers: {
-          "content-type": "application/json",
-          "user-agent": "hookline-bench-blast",
-          "webhook-id": webhookId,
-          "webhook-timestamp": String(timestamp),
-          "webhook-signature": sign(keys.get(target.index) as Buffer, webhookId, timestamp, body),
-        },
+        headers: signedHeaders("hookline-bench-blast", keys.get(target.index) as Buffer, webhookId, timestamp, body),
       });
       await res.body.dump();
       if (res.statusCode >= 200 && res.statusCode < 300) {

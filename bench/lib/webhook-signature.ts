@@ -22,6 +22,17 @@ export function sign(key: Buffer, id: string, timestampSeconds: number, body: Ui
   return `v1,${createHmac("sha256", key).update(`${id}.${timestampSeconds}.`).update(body).digest("base64")}`;
 }
 
+/** The headers of one signed JSON webhook POST, as the blast and the peer send them. */
+export function signedHeaders(userAgent: string, key: Buffer, id: string, timestampSeconds: number, body: Uint8Array): Record<string, string> {
+  return {
+    "content-type": "application/json",
+    "user-agent": userAgent,
+    "webhook-id": id,
+    "webhook-timestamp": String(timestampSeconds),
+    "webhook-signature": sign(key, id, timestampSeconds, body),
+  };
+}
+
 export interface WebhookHeaders {
   id: string | undefined;
   timestamp: string | undefined;

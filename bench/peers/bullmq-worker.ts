@@ -8,7 +8,7 @@
 import { Worker, type Job } from "bullmq";
 import { Agent, request } from "undici";
 import { exitWithParent, readJsonInput, send } from "../lib/child.ts";
-import { keyOf, sign } from "../lib/webhook-signature.ts";
+import { keyOf, signedHeaders } from "../lib/webhook-signature.ts";
 import type { PeerJobData, PeerTarget, PeerWorkerConfig } from "./protocol.ts";
 
 const config = await readJsonInput<PeerWorkerConfig>();
@@ -38,13 +38,7 @@ async function post(seq: number, index: number, body: Buffer): Promise<boolean> 
       method: "POST",
       dispatcher: agent,
       body,
-      headers: {
-        "content-type": "application/json",
-        "user-agent": "hookline-bench-bullmq-peer",
-        "webhook-id": webhookId,
-        "webhook-timestamp": String(timestamp),
-        "webhook-signature": sign(target.key, webhookId, timestamp, body),
-      },
+      headers: signedHeaders("hookline-bench-bullmq-peer", target.key, webhookId, timestamp, body),
     });
     await res.body.dump();
     if (res.statusCode >= 200 && res.statusCode < 300) {

@@ -9,13 +9,12 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { countLost, deliveredSoFar, expectedDeliveries, expectedLatency, receiptWindow } from "../accounting.ts";
-import type { FleetClient } from "../fleet-client.ts";
 import { Bitmap } from "../lib/bitmap.ts";
 import { spawnJsonChild, tsNodeArgs, type JsonChild } from "../lib/child.ts";
 import { nowMs, sleep } from "../lib/clock.ts";
 import { sampleProcess, type ProcessSample } from "../lib/proc-stats.ts";
 import { summarize } from "../lib/samples.ts";
-import type { BenchOptions } from "../options.ts";
+import type { LimitInputs } from "../limits.ts";
 import type { PeerResult } from "../results.ts";
 import type { ScenarioName, ScenarioPlan } from "../scenarios.ts";
 import { expectsDelivery, fleetEndpoints, type Topology } from "../topology.ts";
@@ -41,17 +40,8 @@ const RETRY = { attempts: 30, backoffMs: 100 };
 const REQUEST_TIMEOUT_MS = 10_000;
 const TICK_MS = 1000;
 
-export interface PeerInputs {
-  root: string;
-  options: BenchOptions;
-  fleet: FleetClient;
-  log: (line: string) => void;
-  label: string;
-  plan: ScenarioPlan;
-  topology: Topology;
-  secrets: readonly string[];
-  batch: number;
-}
+/** What the limits get, less the acked amounts: the peer publishes the scenario's events itself. */
+export type PeerInputs = Omit<LimitInputs, "events" | "deliveriesPerEvent">;
 
 function bullmqVersion(root: string): string {
   try {
