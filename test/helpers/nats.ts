@@ -141,27 +141,35 @@ export async function startNats(options: { tls?: NatsTls; config?: string[] } = 
 /** A three-node JetStream cluster on loopback. */
 export interface NatsCluster {
   readonly nodes: NatsServer[];
-  /** All client URLs, comma-separated, as --nats takes them. */
+  /** All client URLs, comma-separated, as --nats takes them (held-back nodes included). */
   readonly urls: string;
+  /** Starts the nodes held back with `heldBack`; they join the running ones. */
+  startHeldBack(): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function startNatsCluster(size = 3): Promise<NatsCluster> {
+/**
+ * `heldBack` nodes are configured (the others route to them) but not started until
+ * startHeldBack(): a cluster that is still forming, as hookline meets one in a fresh deploy.
+ */
+export async function startNatsCluster(size = 3, options: { heldBack?: number } = {}): Promise<NatsCluster> {
   const ports = await Promise.all(Array.from({ length: size }, async () => ({ client: await freePort(), route: await freePort() })));
   const dirs = ports.map(() => mkdtempSync(join(tmpdir(), "hookline-nats-")));
-  const nodes = await Promise.all(
-    ports.map((p, i) =>
-      startNode({
-        name: `n${i + 1}`,
-        port: p.client,
-        storeDir: dirs[i] as string,
-        cluster: { port: p.route, routes: ports.filter((_, j) => j !== i).map((q) => q.route) },
-      }),
-    ),
-  );
+  const start = (i: number): Promise<NatsServer> =>
+    startNode({
+      name: `n${i + 1}`,
+      port: ports[i]!.client,
+      storeDir: dirs[i] as string,
+      cluster: { port: ports[i]!.route, routes: ports.filter((_, j) => j !== i).map((q) => q.route) },
+    });
+  const running = size - (options.heldBack ?? 0);
+  const nodes = await Promise.all(ports.slice(0, running).map((_, i) => start(i)));
   return {
     nodes,
-    urls: nodes.map((n) => n.url).join(","),
+    urls: ports.map((p) => `nats://127.0.0.1:${p.client}`).join(","),
+    async startHeldBack() {
+      nodes.push(...(await Promise.all(ports.slice(nodes.length).map((_, k) => start(nodes.length + k)))));
+    },
     async stop() {
       await Promise.all(nodes.map((n) => n.stop()));
       for (const d of dirs) rmSync(d, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { clients } from "../helpers/clients.ts";
+import { clients, json } from "../helpers/clients.ts";
 import { startNatsCluster, type NatsCluster } from "../helpers/nats.ts";
 import { Receiver, markerOf } from "../helpers/receiver.ts";
 import { startServer, type ServerProcess } from "../helpers/server.ts";
@@ -36,4 +36,29 @@ describe("three-node NATS cluster with R3 streams", () => {
     const delivered = new Set(rx.requests.map(markerOf));
     expect([...acked].filter((n) => !delivered.has(n))).toEqual([]);
   }, 120_000);
+
+  it("waits for a cluster that is still forming, then serves", async () => {
+    const cluster = await startNatsCluster(3, { heldBack: 1 });
+    let server: ServerProcess | undefined;
+    const rx = await Receiver.start(() => ({ status: 200 }));
+    try {
+      // R3 streams cannot be placed on two nodes: hookline must wait for the third.
+      const late = new Promise((resolve) => setTimeout(resolve, 3000)).then(() => cluster.startHeldBack());
+      server = await startServer({ backend: "jetstream", natsUrl: cluster.urls, args: ["--nats-replicas", "3"] });
+      await late;
+      const waits = server.logs.filter((l) => l.msg === "JetStream cluster is not ready yet; trying again");
+      expect(waits.length).toBeGreaterThan(0);
+      expect(String(waits[0]?.step)).toMatch(/^stream HOOKLINE_/);
+
+      const api = clients(server.baseUrl);
+      const tenantId = (await api.tenants.createTenant({ name: "forming" })).tenant!.id;
+      await api.endpoints.createEndpoint({ tenantId, url: rx.url });
+      await api.events.publish({ events: [{ tenantId, type: "cluster.formed", payload: json({ n: 1 }) }] });
+      await rx.waitFor((r) => r.length >= 1, 20_000);
+    } finally {
+      await server?.stop();
+      await rx.close();
+      await cluster.stop();
+    }
+  }, 90_000);
 });

@@ -85,6 +85,7 @@ import {
 } from "./layout.ts";
 import { Puller, type PulledMessage } from "./puller.ts";
 import { unsupportedServer } from "./server-version.ts";
+import { isClusterForming, retryWhileClusterForms } from "./setup-retry.ts";
 
 export interface JetStreamStoreOptions {
   /** One URL or a comma-separated list of cluster members. */
@@ -238,13 +239,14 @@ export class JetStreamStore implements Store {
       // longer than a request's usual timeout on a busy cluster: set-up gets a long one.
       const setupJsm = await jetstreamManager(nc, { timeout: SETUP_TIMEOUT_MS });
       const setupKvm = new Kvm(jetstream(nc, { timeout: SETUP_TIMEOUT_MS }));
+      const retry = { logger: o.logger, deadlineMs: SETUP_TIMEOUT_MS };
       const ensure = async (config: Partial<StreamConfig> & { name: string }): Promise<void> => {
         step = `stream ${config.name}`;
-        await ensureStream(setupJsm, o.logger, config);
+        await retryWhileClusterForms(step, () => ensureStream(setupJsm, o.logger, config), retry);
       };
       const bucket = async (name: string): Promise<void> => {
         step = `bucket ${name}`;
-        await setupKvm.create(name, { replicas: o.replicas, history: 1, storage: StorageType.File });
+        await retryWhileClusterForms(step, () => setupKvm.create(name, { replicas: o.replicas, history: 1, storage: StorageType.File }), retry);
       };
       await ensure({
         name: EVENTS_STREAM,
@@ -274,9 +276,9 @@ export class JetStreamStore implements Store {
       return new JetStreamStore(nc, js, jsm, stateKv as KV, mirror, new JetStreamApiKeyStore(apiKeyKv as KV), eventTypes, o);
     } catch (err) {
       await nc.close();
-      if (err instanceof Error && /timeout/i.test(err.message)) {
+      if (err instanceof Error && (/timeout/i.test(err.message) || isClusterForming(err))) {
         throw new Error(
-          `JetStream did not answer in ${SETUP_TIMEOUT_MS / 1000} s while setting up (${step}): check that JetStream has a leader (\`nats server report jetstream\`), then start hookline again`,
+          `JetStream was not ready within ${SETUP_TIMEOUT_MS / 1000} s while setting up (${step}: ${err.message}): check that JetStream has a leader (\`nats server report jetstream\`), then start hookline again`,
           { cause: err },
         );
       }
