@@ -31,11 +31,12 @@ describe("nats-server version check", () => {
     for (const s of started) await s.stop();
   });
 
-  it("accepts 2.10.0 and later, refuses older or unreadable versions with the minimum named", () => {
-    for (const ok of ["2.10.0", "2.15.2", "v2.11.0-RC.1", "3.0.0"]) expect(unsupportedServer(ok)).toBeUndefined();
-    expect(unsupportedServer("2.9.10")).toMatch(/2\.9\.10 is too old: hookline needs 2\.10\.0 or later/);
+  it("accepts 2.12.0 and later, refuses older or unreadable versions with the minimum named", () => {
+    for (const ok of ["2.12.0", "2.15.2", "v2.13.0-RC.1", "3.0.0"]) expect(unsupportedServer(ok)).toBeUndefined();
+    expect(unsupportedServer("2.9.10")).toMatch(/2\.9\.10 is too old: hookline needs 2\.12\.0 or later/);
+    expect(unsupportedServer("2.11.4")).toMatch(/2\.11\.4 is too old: hookline needs 2\.12\.0 or later \(the first with atomic batch publish\)/);
     expect(unsupportedServer("1.99.99")).toMatch(/too old/);
-    expect(unsupportedServer(undefined)).toMatch(/no readable version.*2\.10\.0 or later/);
+    expect(unsupportedServer(undefined)).toMatch(/no readable version.*2\.12\.0 or later/);
     expect(unsupportedServer("dev")).toMatch(/no readable version/);
   });
 
@@ -43,7 +44,7 @@ describe("nats-server version check", () => {
     const fake = await fakeNats("2.9.10");
     try {
       const failure = await startFailure({ backend: "jetstream", natsUrl: fake.url }, started);
-      expect(failure).toMatch(/nats-server 2\.9\.10 is too old: hookline needs 2\.10\.0 or later/);
+      expect(failure).toMatch(/nats-server 2\.9\.10 is too old: hookline needs 2\.12\.0 or later/);
     } finally {
       for (const s of fake.sockets) s.destroy();
       fake.server.close();

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { connect, credsAuthenticator, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
+import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import {
   AckPolicy,
   DeliverPolicy,
@@ -86,6 +86,7 @@ import {
 import { Puller, type PulledMessage } from "./puller.ts";
 import { unsupportedServer } from "./server-version.ts";
 import { isClusterForming, retryWhileClusterForms } from "./setup-retry.ts";
+import { publishInBatches, publishOptions, type OutMessage } from "./batch-publish.ts";
 
 export interface JetStreamStoreOptions {
   /** One URL or a comma-separated list of cluster members. */
@@ -254,6 +255,7 @@ export class JetStreamStore implements Store {
         // Publishes with the same idempotency key inside this window are answered from the first.
         duplicate_window: o.idempotencyWindowMs * NS_PER_MS,
         num_replicas: o.replicas,
+        allow_atomic: true,
       });
       await ensure({
         name: DELIVERIES_STREAM,
@@ -261,10 +263,14 @@ export class JetStreamStore implements Store {
         retention: RetentionPolicy.Workqueue,
         duplicate_window: 120_000 * NS_PER_MS,
         num_replicas: o.replicas,
+        allow_atomic: true,
       });
       // Direct gets page through one delivery's attempts without a consumer.
-      await ensure({ name: ATTEMPTS_STREAM, subjects: ["hookline.att.>"], num_replicas: o.replicas, allow_direct: true });
+      await ensure({ name: ATTEMPTS_STREAM, subjects: ["hookline.att.>"], num_replicas: o.replicas, allow_direct: true, allow_atomic: true });
       for (const name of [CONFIG_BUCKET, STATE_BUCKET, API_KEY_BUCKET, EVENT_TYPE_BUCKET]) await bucket(name);
+      // Delivery states are written in atomic batches too; the KV API creates its stream without.
+      step = `stream ${STATE_STREAM}`;
+      await retryWhileClusterForms(step, () => allowAtomic(setupJsm, STATE_STREAM), retry);
       step = "loading the configuration";
       // At run time, requests keep the client's usual timeout.
       const jsm = await jetstreamManager(nc);
@@ -385,8 +391,10 @@ export class JetStreamStore implements Store {
     fanOut: FanOut,
     nowMs: number,
   ): Promise<PublishResult[][]> {
-    // Phase 1: the events themselves. The stream dedupes keyed events by message id, which
-    // is how the idempotency window works here.
+    // Phase 1: the events themselves, as atomic batches (one synced write per batch). The
+    // stream dedupes keyed events by message id, which is how the idempotency window works
+    // here; a batch holding a repeat is refused whole, and its events are then written one by
+    // one, so that each repeat is answered from its original.
     const stored = batches.map((events) =>
       events.map((event) => {
         const meta: EventMeta = {
@@ -399,35 +407,68 @@ export class JetStreamStore implements Store {
           createdMs: nowMs,
           endpoints: [...fanOut(event.tenantId, event.type)],
         };
-        const h = natsHeaders();
-        if (event.idempotencyKey !== "") h.set("Nats-Msg-Id", `${event.tenantId}:${event.idempotencyKey}`);
-        const ack = this.js.publish(eventSubject(meta.id), frame(meta, event.payload), { headers: h });
-        return { meta, payload: event.payload, ack };
+        return { meta, payload: event.payload };
       }),
     );
     const flat = stored.flat();
-    const acks = await confirm(flat.map((s) => s.ack));
-    // Phase 2: their deliveries. A duplicate's deliveries exist already, unless the process
-    // that stored it died (or failed) between the phases: then the missing ones are queued now.
-    // Every write is awaited inside its own event's promise, so a failure leaves none unobserved.
+    const originals = new Map<number, PubAck>();
+    await confirmAll(
+      publishInBatches(
+        this.js,
+        flat.map(({ meta, payload }) => ({
+          subject: eventSubject(meta.id),
+          data: frame(meta, payload),
+          ...(meta.idempotencyKey !== "" && { messageId: `${meta.tenantId}:${meta.idempotencyKey}` }),
+        })),
+        async (message, i) => {
+          // Without a key nothing dedupes: a batch whose answer was lost may be stored already.
+          if (message.messageId === undefined && (await this.eventById((flat[i] as (typeof flat)[number]).meta.id))) return;
+          const ack = await this.js.publish(message.subject, message.data, publishOptions(message));
+          if (ack.duplicate) originals.set(i, ack);
+        },
+      ),
+    );
+    // Phase 2: the new events' deliveries, states and messages each in atomic batches. A
+    // duplicate's deliveries exist already, unless the process that stored it died (or failed)
+    // between the phases: then the missing ones are queued now.
     const woken = new Set<string>();
+    const fresh = flat.filter((_, i) => !originals.has(i));
+    await confirmAll(this.queueDeliveries(fresh, nowMs));
+    for (const { meta } of fresh) for (const endpointId of meta.endpoints) woken.add(endpointId);
     const results = await Promise.all(
-      flat.map(async ({ meta, payload }, i): Promise<PublishResult> => {
-        const ack = acks[i] as PubAck;
-        if (ack.duplicate) {
-          const original = await this.readEvent({ seq: ack.seq });
-          if (!original) throw new HooklineError("unavailable", `the event stored under idempotency key "${meta.idempotencyKey}" cannot be read; retry`);
-          await this.queueMissing(original.meta, original.payload, woken);
-          return { eventId: original.meta.id, duplicate: true, deliveryCount: 0 };
-        }
-        await confirm(meta.endpoints.flatMap((endpointId, ordinal) => this.queueDelivery(meta, payload, endpointId, ordinal, nowMs)));
-        for (const endpointId of meta.endpoints) woken.add(endpointId);
-        return { eventId: meta.id, duplicate: false, deliveryCount: meta.endpoints.length };
+      flat.map(async ({ meta }, i): Promise<PublishResult> => {
+        const ack = originals.get(i);
+        if (!ack) return { eventId: meta.id, duplicate: false, deliveryCount: meta.endpoints.length };
+        const original = await this.readEvent({ seq: ack.seq });
+        if (!original) throw new HooklineError("unavailable", `the event stored under idempotency key "${meta.idempotencyKey}" cannot be read; retry`);
+        await this.queueMissing(original.meta, original.payload, woken);
+        return { eventId: original.meta.id, duplicate: true, deliveryCount: 0 };
       }),
     );
     this.wake([...woken]);
     let next = 0;
     return stored.map((events) => results.slice(next, (next += events.length)));
+  }
+
+  /** New events' PENDING states and delivery messages, each kind in atomic batches. */
+  private async queueDeliveries(events: readonly { meta: EventMeta; payload: Uint8Array }[], nowMs: number): Promise<void> {
+    const states: OutMessage[] = [];
+    const messages: OutMessage[] = [];
+    const lanesToMark = new Map<string, { endpointId: string; lane: string }>();
+    for (const { meta, payload } of events) {
+      meta.endpoints.forEach((endpointId, ordinal) => {
+        const deliveryMeta = newDeliveryMeta(meta, endpointId, ordinal);
+        states.push(this.stateMessage({ delivery: pendingState(meta, endpointId, ordinal, nowMs), lastAttempt: undefined }));
+        const lane = this.laneFor(deliveryMeta);
+        if (lanePriority(lane) > 0) lanesToMark.set(`${endpointId}.${lane}`, { endpointId, lane });
+        messages.push({ subject: deliverySubject(endpointId, lane), data: frame(deliveryMeta, payload), messageId: deliveryMeta.deliveryId });
+      });
+    }
+    await Promise.all([...lanesToMark.values()].map(({ endpointId, lane }) => this.markLaneInUse(endpointId, lane)));
+    await Promise.all([
+      publishInBatches(this.js, states, (m) => this.js.publish(m.subject, m.data)),
+      publishInBatches(this.js, messages, (m) => this.js.publish(m.subject, m.data, publishOptions(m))),
+    ]);
   }
 
   async getEvent(id: string): Promise<StoredEvent | undefined> {
@@ -552,6 +593,8 @@ export class JetStreamStore implements Store {
   async complete(records: readonly AttemptRecord[], endpoints: EndpointUpdates, nowMs: number): Promise<void> {
     const writes: Promise<unknown>[] = [];
     const finished: { held: Held; record: AttemptRecord }[] = [];
+    const movedAttempts: OutMessage[] = [];
+    const states: OutMessage[] = [];
     for (const record of records) {
       const held = this.held.get(record.attempt.deliveryId);
       if (!held) continue;
@@ -581,9 +624,16 @@ export class JetStreamStore implements Store {
         cycle: held.cycle,
         parkedAs: record.status === DeliveryStatus.Retrying ? held.reply : undefined,
       };
-      writes.push(previous && previous.id !== attempt.id ? this.publishAttempt(previous).then(() => this.putState(stored)) : this.putState(stored));
+      if (previous && previous.id !== attempt.id) movedAttempts.push(attemptMessage(previous));
+      states.push(this.stateMessage(stored));
       finished.push({ held, record });
     }
+    // Atomic batches: the attempts being replaced first, then the states that replace them.
+    writes.push(
+      publishInBatches(this.js, movedAttempts, (m) => this.js.publish(m.subject, m.data, publishOptions(m))).then(() =>
+        publishInBatches(this.js, states, (m) => this.js.publish(m.subject, m.data)),
+      ),
+    );
     for (const [endpointId, reason] of endpoints.disable) {
       // Only these fields: an operator's concurrent change to the endpoint is kept.
       writes.push(this.mirror.updateEndpoint(endpointId, (endpoint) => ({ ...endpoint, disabled: true, disabledReason: reason, updatedMs: nowMs })));
@@ -844,38 +894,12 @@ export class JetStreamStore implements Store {
 
   /** The delivery message and its PENDING state; resolves with the acks to await. */
   private queueDelivery(meta: EventMeta, payload: Uint8Array, endpointId: string, ordinal: number, nowMs: number): Promise<unknown>[] {
-    const id = deliveryIdOf(meta.id, ordinal);
-    const state: Delivery = {
-      id,
-      eventId: meta.id,
-      endpointId,
-      tenantId: meta.tenantId,
-      eventType: meta.type,
-      status: DeliveryStatus.Pending,
-      attempts: 0,
-      nextAttemptMs: nowMs,
-      lastStatusCode: 0,
-      lastError: "",
-      createdMs: meta.createdMs,
-      updatedMs: nowMs,
-    };
-    return [this.putState({ delivery: state, lastAttempt: undefined }), this.publishDelivery(meta, payload, endpointId, ordinal)];
+    return [this.putState({ delivery: pendingState(meta, endpointId, ordinal, nowMs), lastAttempt: undefined }), this.publishDelivery(meta, payload, endpointId, ordinal)];
   }
 
   /** A new delivery's message; a repeat inside the duplicate window is dropped by the stream. */
   private publishDelivery(meta: EventMeta, payload: Uint8Array, endpointId: string, ordinal: number): Promise<PubAck> {
-    const deliveryMeta: DeliveryMeta = {
-      deliveryId: deliveryIdOf(meta.id, ordinal),
-      eventId: meta.id,
-      tenantId: meta.tenantId,
-      endpointId,
-      type: meta.type,
-      orderingKey: meta.orderingKey,
-      createdMs: meta.createdMs,
-      priorAttempts: 0,
-      cycleStartMs: meta.createdMs,
-      priority: meta.priority ?? 0,
-    };
+    const deliveryMeta = newDeliveryMeta(meta, endpointId, ordinal);
     return this.sendDelivery(deliveryMeta, payload, deliveryMeta.deliveryId);
   }
 
@@ -884,11 +908,13 @@ export class JetStreamStore implements Store {
    * lane is marked in use first, so that every process pulls it from then on.
    */
   private async sendDelivery(meta: DeliveryMeta, payload: Uint8Array, messageId: string): Promise<PubAck> {
-    const h = natsHeaders();
-    h.set("Nats-Msg-Id", messageId);
-    const lane = laneOf(this.mirror.endpoints.get(meta.endpointId)?.ordering === "ordered_by_key", meta.orderingKey, meta.priority ?? 0);
+    const lane = this.laneFor(meta);
     if (lanePriority(lane) > 0) await this.markLaneInUse(meta.endpointId, lane);
-    return this.js.publish(deliverySubject(meta.endpointId, lane), frame(meta, payload), { headers: h });
+    return this.js.publish(deliverySubject(meta.endpointId, lane), frame(meta, payload), publishOptions({ subject: "", data: payload, messageId }));
+  }
+
+  private laneFor(meta: DeliveryMeta): string {
+    return laneOf(this.mirror.endpoints.get(meta.endpointId)?.ordering === "ordered_by_key", meta.orderingKey, meta.priority ?? 0);
   }
 
   private markLaneInUse(endpointId: string, lane: string): Promise<void> {
@@ -997,15 +1023,19 @@ export class JetStreamStore implements Store {
   }
 
   private putState(stored: StoredDelivery): Promise<PubAck> {
+    const m = this.stateMessage(stored);
+    return this.js.publish(m.subject, m.data);
+  }
+
+  private stateMessage(stored: StoredDelivery): OutMessage {
     const { delivery } = stored;
-    return this.js.publish(stateSubject(stateKey(delivery.tenantId, delivery.endpointId, delivery.id)), encodeDelivery(stored));
+    return { subject: stateSubject(stateKey(delivery.tenantId, delivery.endpointId, delivery.id)), data: encodeDelivery(stored) };
   }
 
   /** Moves an attempt into the attempts stream; its id as message id makes a repeat harmless. */
   private publishAttempt(attempt: Attempt): Promise<PubAck> {
-    const h = natsHeaders();
-    h.set("Nats-Msg-Id", attempt.id);
-    return this.js.publish(attemptSubject(attempt.deliveryId), encodeAttempt(attempt), { headers: h });
+    const m = attemptMessage(attempt);
+    return this.js.publish(m.subject, m.data, publishOptions(m));
   }
 
   private async getStored(key: string): Promise<StoredDelivery | undefined> {
@@ -1181,12 +1211,64 @@ async function ensureStream(jsm: JetStreamManager, logger: Logger, config: Parti
     await jsm.streams.update(config.name, { ...existing.config, duplicate_window: config.duplicate_window });
     logger.info({ stream: config.name }, "stream duplicate window updated");
   }
+  if (config.allow_atomic && !existing.config.allow_atomic) await allowAtomic(jsm, config.name);
   if (config.num_replicas !== undefined && existing.config.num_replicas !== config.num_replicas) {
     logger.warn(
       { stream: config.name, replicas: existing.config.num_replicas, wanted: config.num_replicas },
       "stream exists with other replicas; change them with `nats stream edit`",
     );
   }
+}
+
+/** Lets a stream take atomic batch publishes (nats-server 2.12+); a no-op when it already does. */
+async function allowAtomic(jsm: JetStreamManager, stream: string): Promise<void> {
+  const { config } = await jsm.streams.info(stream);
+  // The library's update type predates the field; the server takes it with the rest of the config.
+  if (!config.allow_atomic) await jsm.streams.update(stream, { ...config, allow_atomic: true } as Partial<StreamConfig>);
+}
+
+/** An attempt for the attempts stream; its id as message id makes a repeat harmless. */
+function attemptMessage(attempt: Attempt): OutMessage {
+  return { subject: attemptSubject(attempt.deliveryId), data: encodeAttempt(attempt), messageId: attempt.id };
+}
+
+/** A new delivery's state: queued, due now, no attempt yet. */
+function pendingState(meta: EventMeta, endpointId: string, ordinal: number, nowMs: number): Delivery {
+  return {
+    id: deliveryIdOf(meta.id, ordinal),
+    eventId: meta.id,
+    endpointId,
+    tenantId: meta.tenantId,
+    eventType: meta.type,
+    status: DeliveryStatus.Pending,
+    attempts: 0,
+    nextAttemptMs: nowMs,
+    lastStatusCode: 0,
+    lastError: "",
+    createdMs: meta.createdMs,
+    updatedMs: nowMs,
+  };
+}
+
+/** What a new delivery's queue message carries besides the payload. */
+function newDeliveryMeta(meta: EventMeta, endpointId: string, ordinal: number): DeliveryMeta {
+  return {
+    deliveryId: deliveryIdOf(meta.id, ordinal),
+    eventId: meta.id,
+    tenantId: meta.tenantId,
+    endpointId,
+    type: meta.type,
+    orderingKey: meta.orderingKey,
+    createdMs: meta.createdMs,
+    priorAttempts: 0,
+    cycleStartMs: meta.createdMs,
+    priority: meta.priority ?? 0,
+  };
+}
+
+/** Awaits a group of JetStream writes; a failure becomes UNAVAILABLE that tells the caller what to do. */
+async function confirmAll(writes: Promise<unknown>): Promise<void> {
+  await confirm([writes]);
 }
 
 /** Awaits JetStream acks; a failure becomes UNAVAILABLE that tells the caller what to do. */
