@@ -1,6 +1,7 @@
 /**
  * The limits hookline is compared with, measured right after it on the same fleet and
- * machine: a raw undici blast of the same signed POSTs, and raw SQLite inserts of the same rows.
+ * machine: a raw undici blast of the same signed POSTs, and raw writes of the same events to
+ * the same kind of store (batched SQLite inserts, or async JetStream publishes).
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -12,16 +13,22 @@ import type { FleetClient } from "./fleet-client.ts";
 import { spawnJsonChild, tsNodeArgs, type JsonChild } from "./lib/child.ts";
 import { nowMs, sleep } from "./lib/clock.ts";
 import { sampleProcess } from "./lib/proc-stats.ts";
-import type { BlastConfig, BlastDone, SqliteIngestConfig, SqliteIngestDone } from "./lib/protocol.ts";
+import type { BlastConfig, BlastDone, JetStreamIngestConfig, JetStreamIngestDone, SqliteIngestConfig, SqliteIngestDone } from "./lib/protocol.ts";
 import type { BenchOptions } from "./options.ts";
 import { cpuPercent } from "./progress.ts";
 import type { ScenarioPlan } from "./scenarios.ts";
 import { expectsDelivery, fleetEndpoints, type Topology } from "./topology.ts";
+import { startNats } from "../test/helpers/nats.ts";
 
 /** hookline's scheduler caps deliveries in flight across all endpoints at this (src/app.ts). */
 const SERVER_MAX_IN_FLIGHT_TOTAL = 8192;
 /** Same as hookline's HttpSender Agent. */
 const CONNECTIONS_PER_ORIGIN = 256;
+/** Raw JetStream publishes awaiting their ack at once: enough to keep the server's fsyncs busy. */
+const JETSTREAM_IN_FLIGHT = 1000;
+
+/** What the ingest limit wrote: hookline's SQLite rows, or one JetStream message per event. */
+export type IngestLimitKind = "sqlite-inserts" | "jetstream-publishes";
 
 export interface Limits {
   deliveryPerSecond: number;
@@ -30,9 +37,10 @@ export interface Limits {
   /** The fleet's CPU while the blast ran (100 = one core). */
   fleetCpuPercent: number;
   ingestEventsPerSecond: number;
+  ingestLimitKind: IngestLimitKind;
 }
 
-export const NO_LIMITS: Limits = { deliveryPerSecond: 0, cpuUsPerDelivery: 0, fleetCpuPercent: 0, ingestEventsPerSecond: 0 };
+export const NO_LIMITS: Limits = { deliveryPerSecond: 0, cpuUsPerDelivery: 0, fleetCpuPercent: 0, ingestEventsPerSecond: 0, ingestLimitKind: "sqlite-inserts" };
 
 export interface LimitInputs {
   root: string;
@@ -56,7 +64,7 @@ function blastConcurrency(i: LimitInputs, endpoints: number): number {
   return Math.min(endpoints * perEndpointLimit, SERVER_MAX_IN_FLIGHT_TOTAL);
 }
 
-async function blastLimit(i: LimitInputs, blast: JsonChild): Promise<Omit<Limits, "ingestEventsPerSecond">> {
+async function blastLimit(i: LimitInputs, blast: JsonChild): Promise<Omit<Limits, "ingestEventsPerSecond" | "ingestLimitKind">> {
   const targets = i.topology.endpoints.filter(expectsDelivery);
   const runId = `${i.plan.name}-blast-${randomBytes(4).toString("hex")}`;
   const { ports } = await i.fleet.setup({
@@ -125,18 +133,35 @@ async function sqliteLimit(i: LimitInputs, sqlite: JsonChild): Promise<number> {
   }
 }
 
+/** Raw publishes of the same events to a fresh nats-server started like the bench's (same sync_interval). */
+async function jetstreamLimit(i: LimitInputs, publisher: JsonChild): Promise<number> {
+  const nats = await startNats();
+  try {
+    const config: JetStreamIngestConfig = { natsUrl: nats.url, events: i.events, payloadBytes: i.options.payloadBytes, inFlight: JETSTREAM_IN_FLIGHT };
+    i.log(`  [${i.label}]       limit   raw JetStream publishes: ${i.events} events, ${JETSTREAM_IN_FLIGHT} in flight`);
+    publisher.sendInput(config);
+    const done = (await publisher.waitFor((m) => m.type === "done", 600_000, '"done" message')) as unknown as JetStreamIngestDone;
+    await publisher.exited;
+    return done.eventsPerSecond;
+  } finally {
+    await nats.stop();
+  }
+}
+
 export async function measureLimits(i: LimitInputs): Promise<Limits> {
   if (i.events === 0) return NO_LIMITS;
   const wantsBlast = i.topology.endpoints.some(expectsDelivery);
   const start = (name: string, file: string): JsonChild => spawnJsonChild(name, tsNodeArgs(join(i.root, file)), { cwd: i.root, deferInput: true });
   // Both start now and wait for their input, so neither loads modules while the other is measured.
   const blast = wantsBlast ? start("undici-blast", "bench/baselines/undici-blast.ts") : undefined;
-  const sqlite = start("sqlite-ingest", "bench/baselines/sqlite-ingest.ts");
+  const ingestLimitKind: IngestLimitKind = i.options.backend === "jetstream" ? "jetstream-publishes" : "sqlite-inserts";
+  const ingest = ingestLimitKind === "jetstream-publishes" ? start("jetstream-ingest", "bench/baselines/jetstream-ingest.ts") : start("sqlite-ingest", "bench/baselines/sqlite-ingest.ts");
   try {
-    await Promise.all([blast, sqlite].map((child) => child?.waitFor((m) => m.type === "waiting", 60_000, "waiting message")));
+    await Promise.all([blast, ingest].map((child) => child?.waitFor((m) => m.type === "waiting", 60_000, "waiting message")));
     const delivery = blast ? await blastLimit(i, blast) : NO_LIMITS;
-    return { ...delivery, ingestEventsPerSecond: await sqliteLimit(i, sqlite) };
+    const ingestEventsPerSecond = ingestLimitKind === "jetstream-publishes" ? await jetstreamLimit(i, ingest) : await sqliteLimit(i, ingest);
+    return { ...delivery, ingestEventsPerSecond, ingestLimitKind };
   } finally {
-    await Promise.all([blast?.stop("SIGKILL", 1000), sqlite.stop("SIGKILL", 1000)]);
+    await Promise.all([blast?.stop("SIGKILL", 1000), ingest.stop("SIGKILL", 1000)]);
   }
 }

@@ -237,6 +237,13 @@ function notes(list: readonly Row[]): string[] {
   return out;
 }
 
+/** What the run's ingest limit wrote: it follows the backend under test. */
+function ingestLimitText(report: BenchReport): string {
+  return report.results.some((r) => r.ingest.limitKind === "jetstream-publishes")
+    ? "raw async publishes of the same payloads, one message per event, 1,000 awaiting their ack, to a fresh nats-server configured like hookline's (same `sync_interval`)"
+    : "raw batched SQLite inserts of the same rows (hookline's schema, WAL, same synchronous mode, same batch size)";
+}
+
 /** What the BullMQ peer is, when the run has one. */
 function peerIntro(list: readonly Row[]): string[] {
   const setup = list.find((r) => r.peer)?.peer?.setup;
@@ -260,8 +267,8 @@ export function markdown(report: BenchReport): string {
     report.passed ? "**PASS**: no acked delivery lost, no bad signature." : "**FAIL**: see the notes below.",
     "",
     "Limits are measured in the same run right after each scenario: *delivery limit* = a raw undici blast of the same signed " +
-      "POSTs at the same fleet with hookline's concurrency; *ingest limit* = raw batched SQLite inserts of the same rows " +
-      "(hookline's schema, WAL, same synchronous mode, same batch size). On a shared 2-core machine compare ratios, not absolute numbers.",
+      `POSTs at the same fleet with hookline's concurrency; *ingest limit* = ${ingestLimitText(report)}. ` +
+      "On a shared 2-core machine compare ratios, not absolute numbers.",
     "",
     ...peerIntro(list),
     markdownTables(list),
@@ -319,7 +326,7 @@ export function svg(report: BenchReport): string {
   const legendY = top + list.length * rowHeight + 8;
   parts.push(
     `<rect x="${labelWidth}" y="${legendY}" width="14" height="14" fill="#2f6fb0"/><text x="${labelWidth + 20}" y="${legendY + 12}">hookline</text>`,
-    `<rect x="${labelWidth + 100}" y="${legendY}" width="14" height="14" fill="#bdbdbd"/><text x="${labelWidth + 120}" y="${legendY + 12}">limit: undici blast (delivery) / raw SQLite inserts (ingest)</text>`,
+    `<rect x="${labelWidth + 100}" y="${legendY}" width="14" height="14" fill="#bdbdbd"/><text x="${labelWidth + 120}" y="${legendY + 12}">limit: undici blast (delivery) / raw ${list.some((r) => r.rounds.some((x) => x.ingest.limitKind === "jetstream-publishes")) ? "JetStream publishes" : "SQLite inserts"} (ingest)</text>`,
   );
   if (withPeer)
     parts.push(`<rect x="12" y="${legendY}" width="14" height="14" fill="#e08a2c"/><text x="32" y="${legendY + 12}">BullMQ peer</text>`);

@@ -1,5 +1,6 @@
 /** What one scenario run measured; report.ts turns a list of these into JSON, Markdown and SVG. */
 import type { LatencySummary } from "./lib/samples.ts";
+import type { IngestLimitKind } from "./limits.ts";
 import type { ScenarioName } from "./scenarios.ts";
 
 export interface ScenarioResult {
@@ -13,8 +14,9 @@ export interface ScenarioResult {
   events: { published: number; acked: number; retriedBatches: number; failedBatches: number; firstError: string };
   ingest: {
     eventsPerSecond: number;
-    /** Raw SQLite inserts of the same rows, same batch size (0 = not measured). */
+    /** Raw writes of the same events (0 = not measured); `limitKind` says which. */
     limitEventsPerSecond: number;
+    limitKind: IngestLimitKind;
     ratio: number;
     eventsPerCommit: number;
     /** hookline's average group-commit duration (its own histogram). */

@@ -320,6 +320,7 @@ function toResult(s: Scope, run: HooklineRun, limits: Limits, workers: number | 
     ingest: {
       eventsPerSecond: ingestPerSecond,
       limitEventsPerSecond: limits.ingestEventsPerSecond,
+      limitKind: limits.ingestLimitKind,
       ratio: limits.ingestEventsPerSecond > 0 ? ingestPerSecond / limits.ingestEventsPerSecond : 0,
       eventsPerCommit: run.eventsPerCommit,
       commitMsAvg: run.commitMsAvg,

@@ -179,3 +179,18 @@ export interface SqliteIngestDone {
   eventsPerSecond: number;
   rowsPerSecond: number;
 }
+
+export interface JetStreamIngestConfig {
+  natsUrl: string;
+  events: number;
+  payloadBytes: number;
+  /** Publishes awaiting their ack at once. */
+  inFlight: number;
+}
+
+export interface JetStreamIngestDone {
+  type: "done";
+  events: number;
+  seconds: number;
+  eventsPerSecond: number;
+}
