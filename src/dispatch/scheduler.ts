@@ -5,7 +5,7 @@ import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { RateLimitedLog } from "../observability/rate-limited-log.ts";
 import type { Catalog } from "../store/catalog.ts";
-import type { ClaimResult, ClaimedDelivery, Store } from "../store/store.ts";
+import type { ClaimResult, ClaimedDelivery, DeliveryQueue } from "../store/store.ts";
 import type { BreakerOptions } from "./breaker.ts";
 import type { DeliveryFeed } from "./delivery-feed.ts";
 import { EndpointState } from "./endpoint-state.ts";
@@ -15,7 +15,7 @@ import type { SendResult, SendTask, Sender } from "./send-task.ts";
 import { TokenBucket } from "./token-bucket.ts";
 
 export interface SchedulerOptions {
-  store: Store;
+  store: DeliveryQueue;
   catalog: Catalog;
   sender: Sender;
   feed: DeliveryFeed;

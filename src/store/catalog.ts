@@ -1,6 +1,6 @@
 import { matchesEventType } from "../core/validation.ts";
 import type { Endpoint, Tenant } from "../core/types.ts";
-import type { CatalogChange, FanOut, Store } from "./store.ts";
+import type { CatalogChange, CatalogStore, FanOut } from "./store.ts";
 
 export type EndpointChange = { kind: "upsert"; endpoint: Endpoint } | { kind: "delete"; endpointId: string };
 
@@ -14,9 +14,9 @@ export class Catalog {
   private readonly fanOutMemo = new Map<string, readonly string[]>();
   private readonly listeners = new Set<(change: EndpointChange) => void>();
 
-  private constructor(readonly store: Store) {}
+  private constructor(readonly store: CatalogStore) {}
 
-  static async load(store: Store): Promise<Catalog> {
+  static async load(store: CatalogStore): Promise<Catalog> {
     const catalog = new Catalog(store);
     for (let after: string | undefined; ; ) {
       const page = await store.listTenants(after, 1000);

@@ -1,9 +1,9 @@
 import { resourceExhausted } from "../core/errors.ts";
 import type { EventInput, PublishResult } from "../core/types.ts";
-import type { FanOut, Store } from "./store.ts";
+import type { EventLog, FanOut } from "./store.ts";
 
 export interface GroupCommitOptions {
-  store: Store;
+  store: EventLog;
   fanOut: FanOut;
   now: () => number;
   idempotencyWindowMs: number;
@@ -13,7 +13,7 @@ export interface GroupCommitOptions {
   maxRowsPerCommit: number;
   /**
    * Commits that may wait for their sync at once. More than one only for a store whose
-   * publish writes before it first waits (`Store.publishWritesFirst`): the next group's
+   * publish writes before it first waits (`EventLog.publishWritesFirst`): the next group's
    * write then overlaps the previous group's fsync.
    */
   commitsInFlight: number;

@@ -92,14 +92,8 @@ export type CatalogChange =
   | { kind: "endpoint"; endpoint: Endpoint }
   | { kind: "endpoint-deleted"; id: string };
 
-/** Durable storage of tenants, endpoints, events and deliveries, plus the delivery queue. */
-export interface Store {
-  close(): Promise<void>;
-
-  readonly apiKeys: ApiKeyStore;
-  readonly eventTypes: EventTypeStore;
-  readonly history: HistoryStore;
-
+/** Tenants and endpoints: the configuration every process routes and sends by. */
+export interface CatalogStore {
   createTenant(tenant: Tenant): Promise<void>;
   getTenant(id: string): Promise<Tenant | undefined>;
   listTenants(afterId: string | undefined, limit: number): Promise<Tenant[]>;
@@ -119,6 +113,12 @@ export interface Store {
   updateEndpoint(id: string, change: (current: Endpoint) => Endpoint): Promise<Endpoint | undefined>;
   deleteEndpoint(id: string, nowMs: number): Promise<boolean>;
 
+  /** Shared stores only: tenants and endpoints changed by other processes. */
+  watchCatalog?(listener: (change: CatalogChange) => void): void;
+}
+
+/** Published events, stored with their fan-out deliveries, and the idempotency window over them. */
+export interface EventLog {
   /**
    * True when publish() has written (and the next publish sees) everything before it first
    * waits, for its sync: publishes may then overlap, and still commit in call order.
@@ -131,16 +131,12 @@ export interface Store {
    */
   publish(batches: readonly (readonly EventInput[])[], fanOut: FanOut, nowMs: number, idempotencyWindowMs: number): Promise<PublishResult[][]>;
   getEvent(id: string): Promise<StoredEvent | undefined>;
+  /** Forgets idempotency keys older than the window. */
+  expireIdempotencyKeys(olderThanMs: number): Promise<number>;
+}
 
-  getDelivery(id: string): Promise<Delivery | undefined>;
-  /** Newest first; afterId is the last id of the previous page. */
-  listDeliveries(filter: DeliveryFilter, afterId: string | undefined, limit: number): Promise<Delivery[]>;
-  listAttempts(deliveryId: string, afterId: string | undefined, limit: number): Promise<Attempt[]>;
-  /** Makes a delivery due now with a fresh retry cycle; FAILED_PRECONDITION while it is in flight. */
-  retryDelivery(id: string, nowMs: number): Promise<Delivery | undefined>;
-  /** Bulk form of retryDelivery for one endpoint, by status and creation window [fromMs, toMs). */
-  replayDeliveries(endpointId: string, statuses: readonly DeliveryStatus[], fromMs: number, toMs: number, nowMs: number): Promise<number>;
-
+/** The work queue of open deliveries: what the dispatcher claims, attempts and settles. */
+export interface DeliveryQueue {
   /** Earliest due time of open, unleased deliveries per endpoint. */
   dueByEndpoint(): Promise<Map<string, number>>;
   /** Earliest due time of one endpoint's open, unleased deliveries, or undefined. */
@@ -162,13 +158,31 @@ export interface Store {
   failingSince(): Promise<Map<string, number>>;
   /** Returns leased deliveries to the queue (start-up after a crash, shutdown). */
   releaseLeases(): Promise<number>;
-  /** Forgets idempotency keys older than the window. */
-  expireIdempotencyKeys(olderThanMs: number): Promise<number>;
-  /** A small real write, to learn whether writing works again (after a full disk). */
-  probeWrite?(): Promise<void>;
+  /** Makes a delivery due now with a fresh retry cycle; FAILED_PRECONDITION while it is in flight. */
+  retryDelivery(id: string, nowMs: number): Promise<Delivery | undefined>;
+  /** Bulk form of retryDelivery for one endpoint, by status and creation window [fromMs, toMs). */
+  replayDeliveries(endpointId: string, statuses: readonly DeliveryStatus[], fromMs: number, toMs: number, nowMs: number): Promise<number>;
 
-  /** Shared stores only: tenants and endpoints changed by other processes. */
-  watchCatalog?(listener: (change: CatalogChange) => void): void;
   /** Shared stores only: endpoints that may have new work (published or requeued elsewhere). */
   onDue?(listener: (endpointIds: readonly string[]) => void): void;
+}
+
+/** Deliveries and their attempts as users look them up, finished ones included. */
+export interface DeliveryHistory {
+  getDelivery(id: string): Promise<Delivery | undefined>;
+  /** Newest first; afterId is the last id of the previous page. */
+  listDeliveries(filter: DeliveryFilter, afterId: string | undefined, limit: number): Promise<Delivery[]>;
+  listAttempts(deliveryId: string, afterId: string | undefined, limit: number): Promise<Attempt[]>;
+}
+
+/** Durable storage of tenants, endpoints, events and deliveries, plus the delivery queue. */
+export interface Store extends CatalogStore, EventLog, DeliveryQueue, DeliveryHistory {
+  close(): Promise<void>;
+
+  readonly apiKeys: ApiKeyStore;
+  readonly eventTypes: EventTypeStore;
+  readonly history: HistoryStore;
+
+  /** A small real write, to learn whether writing works again (after a full disk). */
+  probeWrite?(): Promise<void>;
 }
