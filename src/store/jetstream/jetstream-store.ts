@@ -643,7 +643,6 @@ export class JetStreamStore implements Store {
     }
     await confirm(writes);
     // The results are stored: only now may the queue forget or reschedule the messages.
-    const laneAcks: Promise<unknown>[] = [];
     for (const { held, record } of finished) {
       this.held.delete(held.meta.deliveryId);
       const retrying = record.status === DeliveryStatus.Retrying;
@@ -659,19 +658,22 @@ export class JetStreamStore implements Store {
         continue;
       }
       // An ordered lane hands out its next message only once the server has processed this
-      // one's ack: wait for that, or the scheduler's next pull finds the lane still taken.
-      this.quietLanes.delete(lane);
-      if (retrying) this.busyLanes.set(lane, record.nextAttemptMs);
-      laneAcks.push(
-        this.nc
-          .request(held.reply, verdict, { timeout: LANE_ACK_TIMEOUT_MS })
-          .catch(() => undefined)
-          .finally(() => {
-            if (!retrying) this.busyLanes.delete(lane);
-          }),
-      );
+      // one's ack. Until the server confirms it the lane is not pulled (a pull would find it
+      // empty and mark it quiet); then the endpoint is woken to pull the lane's next head.
+      // The caller is not kept waiting: under load that confirmation takes a while, and
+      // holding the whole completion for it held every other lane's result too.
+      this.busyLanes.set(lane, Infinity);
+      const { endpointId } = held.meta;
+      void this.nc
+        .request(held.reply, verdict, { timeout: LANE_ACK_TIMEOUT_MS })
+        .catch(() => undefined)
+        .finally(() => {
+          this.quietLanes.delete(lane);
+          if (retrying) this.busyLanes.set(lane, record.nextAttemptMs);
+          else this.busyLanes.delete(lane);
+          this.notifyDue([endpointId]);
+        });
     }
-    await Promise.all(laneAcks);
   }
 
   async backlog(endpointId: string): Promise<Backlog> {
@@ -753,7 +755,7 @@ export class JetStreamStore implements Store {
       const open = (consumer: string): boolean =>
         (this.busyLanes.get(consumer) ?? 0) <= nowMs && this.quietLanes.get(consumer) !== wakes && !waitingLanes.has(consumer);
       const pullHead = (consumer: string, untilKnown: boolean): Promise<PulledMessage[]> =>
-        this.puller.pull(DELIVERIES_STREAM, consumer, 1, untilKnown).then((ms) => {
+        this.puller.pull(DELIVERIES_STREAM, consumer, 1, untilKnown, true).then((ms) => {
           if (ms?.length === 0) this.quietLanes.set(consumer, wakes);
           else if (ms) this.quietLanes.delete(consumer);
           return ms ?? [];
