@@ -129,6 +129,8 @@ const CALL_BACK_MARGIN_MS = 5_000;
 const CALL_BACK_ROUNDS = 5;
 /** Requests kept in flight by bulk operations (replay, cancel). */
 const BULK_CONCURRENCY = 512;
+/** Finished deliveries a replay requeues per round of batched writes. */
+const REQUEUE_BATCH = 2_000;
 const NS_PER_MS = 1_000_000;
 /** Every priority lane an endpoint may have ("p9" … "p1"), highest first. */
 const PRIORITY_LANES = Array.from({ length: 9 }, (_, i) => priorityLane(9 - i));
@@ -559,10 +561,14 @@ export class JetStreamStore implements Store {
       ({ delivery: d }) => wanted.includes(d.status) && d.createdMs >= fromMs && d.createdMs < toMs && !this.held.has(d.id),
     );
     let count = 0;
-    await inBatches(chosen, async (d) => {
-      const open = OPEN_STATUSES.includes(d.delivery.status);
-      if (await (open ? this.callBack(d.delivery, nowMs) : this.requeue(d, nowMs))) count++;
-    });
+    const finished = chosen.filter(({ delivery }) => !OPEN_STATUSES.includes(delivery.status));
+    await inBatches(
+      chosen.filter(({ delivery }) => OPEN_STATUSES.includes(delivery.status)),
+      async (d) => {
+        if (await this.callBack(d.delivery, nowMs)) count++;
+      },
+    );
+    for (let i = 0; i < finished.length; i += REQUEUE_BATCH) count += (await this.requeueAll(finished.slice(i, i + REQUEUE_BATCH), nowMs)).length;
     if (count > 0) this.wake([endpointId]);
     return count;
   }
@@ -995,33 +1001,60 @@ export class JetStreamStore implements Store {
   }
 
   /** Queues a finished delivery again with a fresh retry cycle; undefined when its event is gone. */
-  private async requeue({ delivery, lastAttempt }: StoredDelivery, nowMs: number): Promise<Delivery | undefined> {
-    const event = await this.eventById(delivery.eventId);
-    const endpoint = this.mirror.endpoints.get(delivery.endpointId);
-    if (!event || !endpoint) return undefined;
-    const meta: DeliveryMeta = {
-      deliveryId: delivery.id,
-      eventId: delivery.eventId,
-      tenantId: delivery.tenantId,
-      endpointId: delivery.endpointId,
-      type: delivery.eventType,
-      orderingKey: event.meta.orderingKey,
-      createdMs: delivery.createdMs,
-      priorAttempts: delivery.attempts,
-      cycleStartMs: nowMs,
-      priority: event.meta.priority ?? 0,
-    };
-    const state: Delivery = {
-      ...delivery,
-      status: delivery.attempts === 0 ? DeliveryStatus.Pending : DeliveryStatus.Retrying,
-      nextAttemptMs: nowMs,
-      updatedMs: nowMs,
-    };
-    // The next attempt's record will not know this one: move it to the stream first.
-    if (lastAttempt) await confirm([this.publishAttempt(lastAttempt)]);
-    // A fresh message id: the first cycle's is still in the stream's duplicate window.
-    await confirm([this.putState({ delivery: state, lastAttempt: undefined }), this.sendDelivery(meta, event.payload, `${delivery.id}.${nowMs}`)]);
-    return state;
+  private async requeue(stored: StoredDelivery, nowMs: number): Promise<Delivery | undefined> {
+    return (await this.requeueAll([stored], nowMs))[0];
+  }
+
+  /**
+   * Queues finished deliveries again with a fresh retry cycle, in atomic batches (a replay of
+   * thousands is a few synced writes, not thousands). Those whose event or endpoint is gone
+   * are left out of the result.
+   */
+  private async requeueAll(items: readonly StoredDelivery[], nowMs: number): Promise<Delivery[]> {
+    const prepared: { meta: DeliveryMeta; payload: Uint8Array; state: Delivery; lastAttempt: Attempt | undefined }[] = [];
+    await inBatches(items, async ({ delivery, lastAttempt }) => {
+      const event = await this.eventById(delivery.eventId);
+      if (!event || !this.mirror.endpoints.has(delivery.endpointId)) return;
+      const meta: DeliveryMeta = {
+        deliveryId: delivery.id,
+        eventId: delivery.eventId,
+        tenantId: delivery.tenantId,
+        endpointId: delivery.endpointId,
+        type: delivery.eventType,
+        orderingKey: event.meta.orderingKey,
+        createdMs: delivery.createdMs,
+        priorAttempts: delivery.attempts,
+        cycleStartMs: nowMs,
+        priority: event.meta.priority ?? 0,
+      };
+      const state: Delivery = {
+        ...delivery,
+        status: delivery.attempts === 0 ? DeliveryStatus.Pending : DeliveryStatus.Retrying,
+        nextAttemptMs: nowMs,
+        updatedMs: nowMs,
+      };
+      prepared.push({ meta, payload: event.payload, state, lastAttempt });
+    });
+    const messages: OutMessage[] = [];
+    const lanesToMark = new Map<string, { endpointId: string; lane: string }>();
+    for (const { meta, payload } of prepared) {
+      const lane = this.laneFor(meta);
+      if (lanePriority(lane) > 0) lanesToMark.set(`${meta.endpointId}.${lane}`, { endpointId: meta.endpointId, lane });
+      // A fresh message id: the first cycle's is still in the stream's duplicate window.
+      messages.push({ subject: deliverySubject(meta.endpointId, lane), data: frame(meta, payload), messageId: `${meta.deliveryId}.${nowMs}` });
+    }
+    await Promise.all([...lanesToMark.values()].map(({ endpointId, lane }) => this.markLaneInUse(endpointId, lane)));
+    // The next attempt's record will not know the last one: move it to the stream first.
+    const moved = prepared.flatMap(({ lastAttempt }) => (lastAttempt ? [attemptMessage(lastAttempt)] : []));
+    await confirmAll(publishInBatches(this.js, moved, (m) => this.js.publish(m.subject, m.data, publishOptions(m))));
+    const states = prepared.map(({ state }) => this.stateMessage({ delivery: state, lastAttempt: undefined }));
+    await confirmAll(
+      Promise.all([
+        publishInBatches(this.js, states, (m) => this.js.publish(m.subject, m.data)),
+        publishInBatches(this.js, messages, (m) => this.js.publish(m.subject, m.data, publishOptions(m))),
+      ]),
+    );
+    return prepared.map(({ state }) => state);
   }
 
   private putState(stored: StoredDelivery): Promise<PubAck> {
@@ -1032,12 +1065,6 @@ export class JetStreamStore implements Store {
   private stateMessage(stored: StoredDelivery): OutMessage {
     const { delivery } = stored;
     return { subject: stateSubject(stateKey(delivery.tenantId, delivery.endpointId, delivery.id)), data: encodeDelivery(stored) };
-  }
-
-  /** Moves an attempt into the attempts stream; its id as message id makes a repeat harmless. */
-  private publishAttempt(attempt: Attempt): Promise<PubAck> {
-    const m = attemptMessage(attempt);
-    return this.js.publish(m.subject, m.data, publishOptions(m));
   }
 
   private async getStored(key: string): Promise<StoredDelivery | undefined> {
