@@ -48,6 +48,9 @@ interface PriorityLane {
 class Run {
   readonly endpoints: (EndpointSlot | undefined)[] = [];
   readonly latencyByProfile = new Map<string, Samples>();
+  /** Latency of the events past the warm-up, when the setup named where it ends. */
+  readonly settled: Samples | undefined;
+  readonly settledFromSeq: number;
   readonly lanes = new Map<number, PriorityLane>();
   readonly okWebhookIds = new Set<string>();
   readonly badReasons: Record<string, number> = {};
@@ -82,6 +85,8 @@ class Run {
       };
     }
     for (const p of setup.profiles) this.latencyByProfile.set(p.name, new Samples());
+    this.settledFromSeq = setup.settledFromSeq ?? Infinity;
+    this.settled = setup.settledFromSeq === undefined ? undefined : new Samples();
   }
 
   stats(): FleetStats {
@@ -104,6 +109,7 @@ class Run {
       all.addAll(samples);
     }
     latency.all = all.summary();
+    if (this.settled) latency.settled = this.settled.summary();
     const endpoints: FleetEndpointReport[] = [];
     for (const e of this.endpoints) {
       if (e) endpoints.push({ index: e.index, ok: e.ok, firstOkMs: e.firstOkMs, lastOkMs: e.lastOkMs, received: e.received.toBase64() });
@@ -228,6 +234,7 @@ function recordAccepted(r: Run, slot: EndpointSlot, webhookId: string, payload: 
   slot.lastOkMs = arrivedMs;
   r.lastOkMs = arrivedMs;
   r.latencyByProfile.get(slot.profile.name)?.add(arrivedMs - payload.t);
+  if (payload.seq >= r.settledFromSeq) r.settled?.add(arrivedMs - payload.t);
   r.recordLane(payload.pr ?? 0, arrivedMs - payload.t, arrivedMs);
   if (payload.k !== undefined && payload.s !== undefined) trackPosition(r, slot, payload.k, payload.s);
 }

@@ -1,7 +1,7 @@
 /** Writes a bench run as JSON (every run), Markdown (medians per scenario) and an SVG chart. */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { median } from "./lib/samples.ts";
+import { formatMs, median } from "./lib/samples.ts";
 import type { BenchReport, PeerResult, PriorityResult, ScenarioResult } from "./results.ts";
 
 /** Results of one scenario and worker count, merged over --repeat rounds. */
@@ -151,7 +151,7 @@ export function rows(results: readonly ScenarioResult[]): Row[] {
 const n0 = (v: number): string => (v === 0 ? "–" : Math.round(v).toLocaleString("en-US"));
 const rate = (v: number): string => (v === 0 ? "–" : v >= 10_000 ? `${(v / 1000).toFixed(1)}k` : Math.round(v).toLocaleString("en-US"));
 const pct = (v: number): string => (v === 0 ? "–" : `${(v * 100).toFixed(0)}%`);
-const ms = (v: number): string => (v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${v.toFixed(v < 10 ? 1 : 0)} ms`);
+const ms = formatMs;
 const label = (r: Row): string => (r.workers === "default" ? r.scenario : `${r.scenario} (workers ${r.workers})`);
 
 /** The tables of a run, also pasted into docs/benchmarks.md. */

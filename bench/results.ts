@@ -37,6 +37,8 @@ export interface ScenarioResult {
     excluded: number;
   };
   latencyMs: LatencySummary;
+  /** steady: the same for the events published after the warm-up (the scenario's first seconds). */
+  settledLatencyMs?: LatencySummary;
   /** The priority scenario: each lane on its own, and how much of the backlog the trickle overtook. */
   priority?: PriorityResult;
   /** --peers: the BullMQ + Redis + undici pipeline on the same workload (fast and backlog). */

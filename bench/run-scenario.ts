@@ -15,14 +15,14 @@ import { spawnJsonChild, tsNodeArgs, type JsonChild } from "./lib/child.ts";
 import { nowMs, sleep } from "./lib/clock.ts";
 import { sampleProcess, type ProcessSample } from "./lib/proc-stats.ts";
 import type { FleetReport, PublisherConfig, PublisherDone } from "./lib/protocol.ts";
-import { median, summarize } from "./lib/samples.ts";
+import { formatMs, median, summarize } from "./lib/samples.ts";
 import { newSecret } from "./lib/webhook-signature.ts";
 import { measureLimits, NO_LIMITS, type Limits } from "./limits.ts";
 import { serverFlags, type BenchOptions } from "./options.ts";
 import { peerRuns, runBullmqPeer } from "./peers/bullmq.ts";
 import { cpuPercent, Phases, Progress } from "./progress.ts";
 import type { PeerResult, PriorityResult, ScenarioResult } from "./results.ts";
-import type { ScenarioPlan } from "./scenarios.ts";
+import { STEADY_WARMUP_SECONDS, type ScenarioPlan } from "./scenarios.ts";
 import { expectsDelivery, fleetEndpoints, layOut, type Topology } from "./topology.ts";
 
 export interface RunContext {
@@ -152,7 +152,13 @@ async function runHookline(s: Scope, secrets: readonly string[], workers: number
   let server: HooklineProcess | undefined;
   const run: Partial<HooklineRun> & { notes: string[]; cpu: HooklineRun["cpu"] } = { notes: [], cpu: {}, releasedMs: 0, deliveredBeforeRelease: 0, trickle: undefined };
   try {
-    const { ports } = await fleet.setup({ runId, profiles: topology.profiles, endpoints: fleetEndpoints(topology, secrets), ports: topology.ports });
+    const { ports } = await fleet.setup({
+      runId,
+      profiles: topology.profiles,
+      endpoints: fleetEndpoints(topology, secrets),
+      ports: topology.ports,
+      ...(plan.warmupEvents !== undefined && { settledFromSeq: plan.warmupEvents }),
+    });
     const profileDir = options.cpuProf ? join(root, "bench/results/profiles") : undefined;
     if (profileDir) mkdirSync(profileDir, { recursive: true });
     server = await startHookline({ root, workers, backend: options.backend, extraArgs: serverFlags(options), ...(profileDir ? { cpuProfileDir: profileDir } : {}) });
@@ -285,6 +291,12 @@ function toResult(s: Scope, run: HooklineRun, limits: Limits, workers: number | 
   if (lost > 0) failures.push(`${lost} acked deliveries never arrived`);
   if (report.badSignatures > 0) failures.push(`${report.badSignatures} requests failed signature checks: ${JSON.stringify(report.badSignatureReasons)}`);
   const notes = [...run.notes];
+  const settled = report.latency.settled;
+  if (settled && plan.pace)
+    notes.push(
+      `after the first ${STEADY_WARMUP_SECONDS} s (the server's warm-up: ${plan.warmupEvents ?? 0} events), e2e latency p50 ${formatMs(settled.p50)}, ` +
+        `p95 ${formatMs(settled.p95)}, p99 ${formatMs(settled.p99)} over ${settled.count} deliveries`,
+    );
   if (plan.pauseWhilePublishing)
     notes.push(`${run.deliveredBeforeRelease} deliveries went out before the release (one token per endpoint); end-to-end latency includes the hold`);
   if (published.deliveriesCreated !== fannedOut) {
@@ -337,6 +349,7 @@ function toResult(s: Scope, run: HooklineRun, limits: Limits, workers: number | 
       excluded: fannedOut - expected,
     },
     latencyMs: expectedLatency(report, topology) ?? summarize([]),
+    ...(report.latency.settled && { settledLatencyMs: report.latency.settled }),
     ...(priority ? { priority } : {}),
     correctness: {
       lost,

@@ -50,6 +50,8 @@ export interface ScenarioPlan {
   trickle?: TricklePlan;
   /** Publish at this steady pace, in small batches, instead of as fast as acks come back. */
   pace?: { eventsPerSecond: number; batch: number };
+  /** The first events, published while the freshly started server warms up, also reported apart. */
+  warmupEvents?: number;
 }
 
 export interface TricklePlan {
@@ -101,6 +103,11 @@ export interface Overrides {
 
 /** steady without a measured maximum to halve: about half of `fast` on the reference machine. */
 export const DEFAULT_STEADY_EVENTS_PER_SECOND = 350;
+/**
+ * The first seconds of steady, reported apart: a freshly started server spends them starting
+ * worker threads, opening connection pools and compiling hot code (p99 near 1 s for them).
+ */
+export const STEADY_WARMUP_SECONDS = 2;
 /** How long steady publishes at its pace. */
 const STEADY_SECONDS: Record<Size, number> = { quick: 10, default: 20 };
 
@@ -218,6 +225,7 @@ export function planScenario(name: ScenarioName, size: Size, o: Overrides): Scen
         events: steadyEvents,
         orderingKeys: 0,
         pace: { eventsPerSecond, batch: 10 },
+        warmupEvents: eventsPerSecond * STEADY_WARMUP_SECONDS,
       };
     }
     case "ingest":

@@ -34,6 +34,8 @@ export interface FleetSetup {
   endpoints: FleetEndpoint[];
   /** Listening ports to open (distinct origins, so one slow group cannot hold another's connections). */
   ports: number;
+  /** Events numbered from here on are past the warm-up: their latency is also reported on its own (`latency.settled`). */
+  settledFromSeq?: number;
 }
 
 export interface FleetSetupReply {
