@@ -1,0 +1,49 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { clients } from "../helpers/clients.ts";
+import { startNats, type NatsServer } from "../helpers/nats.ts";
+import { Receiver, eventually, markerOf } from "../helpers/receiver.ts";
+import { startServer, type ServerProcess } from "../helpers/server.ts";
+import { ms } from "../helpers/time.ts";
+import { publishWithRetries } from "./load.ts";
+
+/** Attempts a process has sent, from its own metrics. */
+async function attemptsOf(s: ServerProcess): Promise<number> {
+  const text = await (await fetch(`${s.baseUrl}/metrics`)).text();
+  return [...text.matchAll(/^hookline_attempts_total\{[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+}
+
+describe("three hookline processes on one NATS", () => {
+  const started: { nats?: NatsServer; servers: ServerProcess[]; rx?: Receiver } = { servers: [] };
+  afterAll(async () => {
+    for (const s of started.servers) await s.stop().catch(() => undefined);
+    await started.rx?.close();
+    await started.nats?.stop();
+  });
+
+  it("share the deliveries of several endpoints, each within ±25% of an even share", async () => {
+    const nats = (started.nats = await startNats());
+    const rx = (started.rx = await Receiver.start(() => ({ status: 200, delayMs: 5 })));
+    const servers = await Promise.all([0, 1, 2].map(() => startServer({ backend: "jetstream", natsUrl: nats.url })));
+    started.servers.push(...servers);
+    const apis = servers.map((s) => clients(s.baseUrl, "grpc"));
+    const [first] = apis;
+    const tenantId = (await first!.tenants.createTenant({ name: "shared" })).tenant!.id;
+    for (let i = 0; i < 6; i++) {
+      await first!.endpoints.createEndpoint({ tenantId, url: `${rx.url}/e${i}`, maxInFlight: 8, timeout: ms(2000) });
+    }
+    for (const api of apis) await eventually(async () => (await api.endpoints.listEndpoints({ tenantId })).endpoints.length === 6, 5_000, "endpoints everywhere");
+
+    const { acked } = await publishWithRetries({ tenantId, apiFor: (i) => apis[i % 3]!, total: 1500, batch: 50, deadlineMs: 40_000, pauseMs: 10 });
+    expect(acked.size).toBe(1500);
+    await rx.waitFor((r) => new Set(r.map((q) => `${q.path}:${markerOf(q)}`)).size >= 1500 * 6, 60_000);
+
+    const attempts = await Promise.all(servers.map(attemptsOf));
+    const total = attempts.reduce((a, b) => a + b, 0);
+    expect(total).toBeGreaterThanOrEqual(1500 * 6);
+    for (const n of attempts) {
+      expect(n / total).toBeGreaterThan((1 / 3) * 0.75);
+      expect(n / total).toBeLessThan((1 / 3) * 1.25);
+    }
+    console.log(`attempts per process: ${attempts.join(", ")} of ${total}`);
+  }, 150_000);
+});
