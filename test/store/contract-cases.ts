@@ -145,6 +145,21 @@ export function storeContract(backend: string, open: () => Promise<OpenedStore>)
       );
     }
 
+    it("deleting an endpoint cancels its open deliveries, saying why, and keeps its finished ones", async () => {
+      const { tenantId, endpoints } = await tenantWith(1);
+      const [endpoint] = endpoints as [Endpoint];
+      const [done, open] = (await publishEach(tenantId, endpoint.id, ['{"n":1}', '{"n":2}'])) as [string, string];
+      const first = await claimUntil(store, { endpointId: endpoint.id, limit: 1, ordered: false }, (c) => c.some((d) => d.deliveryId === done), DUE_WAIT_MS);
+      await succeed(first.filter((d) => d.deliveryId === done));
+      // Anything else claimed goes back first: a delivery in flight is not the case here.
+      await store.releaseLeases();
+
+      const now = Date.now();
+      expect(await store.deleteEndpoint(endpoint.id, now)).toBe(true);
+      expect(await store.getDelivery(open)).toMatchObject({ status: DeliveryStatus.Cancelled, lastError: "endpoint deleted", nextAttemptMs: 0 });
+      expect(await store.getDelivery(done)).toMatchObject({ status: DeliveryStatus.Succeeded, lastError: "" });
+    });
+
     it("publish stores each event with a delivery per endpoint the fan-out names, results in input order", async () => {
       const { tenantId, endpoints } = await tenantWith(2);
       const [a, b] = endpoints as [Endpoint, Endpoint];

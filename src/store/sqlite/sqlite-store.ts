@@ -349,7 +349,8 @@ export class SqliteStore implements Store {
       allEndpoints: db.prepare("SELECT * FROM endpoints"),
       deleteEndpoint: db.prepare("DELETE FROM endpoints WHERE id = ?"),
       cancelEndpointDeliveries: db.prepare(
-        `UPDATE deliveries SET status = ${DeliveryStatus.Cancelled}, leased = 0, updated_ms = ? WHERE endpoint_id = ? AND status IN (${OPEN})`,
+        `UPDATE deliveries SET status = ${DeliveryStatus.Cancelled}, leased = 0, next_attempt_ms = 0, last_error = 'endpoint deleted', updated_ms = ?
+         WHERE endpoint_id = ? AND status IN (${OPEN})`,
       ),
       insertEvent: db.prepare(
         "INSERT INTO events (id, tenant_id, type, payload, idempotency_key, ordering_key, priority, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
