@@ -40,3 +40,9 @@ export async function publishWithRetries(o: LoadOptions): Promise<{ acked: Set<n
   }
   return { acked, retries };
 }
+
+/** Attempts a hookline process has sent, from its own metrics. */
+export async function attemptsOf(server: { baseUrl: string }): Promise<number> {
+  const text = await (await fetch(`${server.baseUrl}/metrics`)).text();
+  return [...text.matchAll(/^hookline_attempts_total\{[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+}

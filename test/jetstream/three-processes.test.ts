@@ -4,13 +4,7 @@ import { startNats, type NatsServer } from "../helpers/nats.ts";
 import { Receiver, eventually, markerOf } from "../helpers/receiver.ts";
 import { startServer, type ServerProcess } from "../helpers/server.ts";
 import { ms } from "../helpers/time.ts";
-import { publishWithRetries } from "./load.ts";
-
-/** Attempts a process has sent, from its own metrics. */
-async function attemptsOf(s: ServerProcess): Promise<number> {
-  const text = await (await fetch(`${s.baseUrl}/metrics`)).text();
-  return [...text.matchAll(/^hookline_attempts_total\{[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
-}
+import { attemptsOf, publishWithRetries } from "./load.ts";
 
 describe("three hookline processes on one NATS", () => {
   const started: { nats?: NatsServer; servers: ServerProcess[]; rx?: Receiver } = { servers: [] };

@@ -4,7 +4,7 @@ import { startNats, type NatsServer } from "../helpers/nats.ts";
 import { Receiver, eventually, markerOf } from "../helpers/receiver.ts";
 import { startServer, type ServerProcess } from "../helpers/server.ts";
 import { ms } from "../helpers/time.ts";
-import { publishWithRetries } from "./load.ts";
+import { attemptsOf, publishWithRetries } from "./load.ts";
 
 describe("two hookline processes on one NATS", () => {
   const started: { nats?: NatsServer; servers: ServerProcess[]; rx?: Receiver } = { servers: [] };
@@ -43,10 +43,6 @@ describe("two hookline processes on one NATS", () => {
     });
     await rx.waitFor((r) => r.length >= 300, 20_000);
     // Both processes took part: each has sent attempts of its own.
-    const attemptsOf = async (s: ServerProcess): Promise<number> => {
-      const text = await (await fetch(`${s.baseUrl}/metrics`)).text();
-      return [...text.matchAll(/^hookline_attempts_total\{[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
-    };
     expect(await attemptsOf(a)).toBeGreaterThan(0);
     expect(await attemptsOf(b)).toBeGreaterThan(0);
 
