@@ -51,6 +51,10 @@ const PULL_GUARD_MS = 2_000;
  * subscription, so a pull costs one request message and no subscribe/unsubscribe.
  * A caller gets its answer within a few milliseconds; the pull itself stays open until the
  * server ends it, and what still arrives meanwhile is handed to `late`.
+ *
+ * Written by hand rather than with @nats-io/jetstream's `consumer.fetch`, by measurement
+ * (bench/micro/pull.ts, 2026-11-30): 9,901 against 2,985 messages/s drained in claims of 16,
+ * and 3.5 ms against 1 s (fetch's minimum expiry) for a claim on an empty consumer.
  */
 export class Puller {
   private readonly prefix = createInbox();
