@@ -3,6 +3,7 @@
  * endpoints created through the API, a publisher process, a drain wait; then the limits
  * (limits.ts) measured right after on the same fleet, and everything turned into a result.
  */
+import { waitForDrain } from "./drain.ts";
 import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -116,29 +117,6 @@ function combinePublished(first: PublisherDone, second: PublisherDone): Publishe
   };
 }
 
-/** Waits for every expected delivery, or until none arrived for --drain-timeout, or --max-drain; returns why it stopped early. */
-async function drain(s: Scope, server: HooklineProcess, expected: number, acked: number, progress: Progress): Promise<string | undefined> {
-  const { options, fleet } = s.ctx;
-  const started = nowMs();
-  let lastProgressMs = started;
-  let lastDelivered = -1;
-  for (;;) {
-    const delivered = deliveredSoFar((await fleet.stats()).okByEndpoint, s.topology);
-    if (delivered >= expected) return undefined;
-    const at = nowMs();
-    if (delivered > lastDelivered) {
-      lastDelivered = delivered;
-      lastProgressMs = at;
-    }
-    const outstanding = `stopped waiting with ${expected - delivered} deliveries outstanding`;
-    if (at - lastProgressMs > options.drainTimeoutS * 1000) return `${outstanding} (none arrived for ${options.drainTimeoutS}s)`;
-    if (at - started > options.maxDrainS * 1000) return `${outstanding} (drained for ${options.maxDrainS}s)`;
-    if (server.child.exitCode !== undefined) throw new Error(`hookline exited (code ${server.child.exitCode}) while draining: ${server.child.stderrTail()}`);
-    progress.tick("drain", acked, s.plan.events, delivered, expected);
-    await sleep(TICK_MS);
-  }
-}
-
 /** Starts hookline and a publisher, sets up the fleet and endpoints, publishes, drains, stops hookline. */
 async function runHookline(s: Scope, secrets: readonly string[], workers: number | undefined): Promise<HooklineRun> {
   const { ctx, plan, topology, phases } = s;
@@ -212,7 +190,17 @@ async function runHookline(s: Scope, secrets: readonly string[], workers: number
       published = combinePublished(published, run.trickle);
     }
     const expected = expectedDeliveries(topology, Bitmap.fromBase64(published.ackedSeqs), plan.events);
-    const stoppedEarly = await drain(s, server, expected, published.acked, progress);
+    const hookline = server.child;
+    const stoppedEarly = await waitForDrain({
+      fleet: s.ctx.fleet,
+      topology: s.topology,
+      options: s.ctx.options,
+      expected,
+      check() {
+        if (hookline.exitCode !== undefined) throw new Error(`hookline exited (code ${hookline.exitCode}) while draining: ${hookline.stderrTail()}`);
+      },
+      tick: (delivered) => progress.tick("drain", published.acked, s.plan.events, delivered, expected),
+    });
     if (stoppedEarly) {
       run.notes.push(stoppedEarly);
       const expectedIds = topology.endpoints.filter(expectsDelivery).map((e) => created.endpointIds[e.index] as string);

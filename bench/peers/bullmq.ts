@@ -5,6 +5,7 @@
  * hookline run it pairs with; for a held-back backlog every job is added before any worker
  * starts. Receipts are counted by the fleet exactly as for hookline.
  */
+import { waitForDrain } from "../drain.ts";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -52,29 +53,6 @@ function bullmqVersion(root: string): string {
 }
 
 const cpuOf = (from: ProcessSample | undefined, to: ProcessSample | undefined): number => (from && to ? to.cpuMs - from.cpuMs : 0);
-
-/** Waits until every expected delivery arrived, none arrived for --drain-timeout, or --max-drain; returns why it stopped early. */
-async function drain(i: PeerInputs, expected: number, acked: number, workers: readonly JsonChild[]): Promise<string | undefined> {
-  const started = nowMs();
-  let lastProgressMs = started;
-  let lastDelivered = -1;
-  for (;;) {
-    const delivered = deliveredSoFar((await i.fleet.stats()).okByEndpoint, i.topology);
-    if (delivered >= expected) return undefined;
-    const at = nowMs();
-    if (delivered > lastDelivered) {
-      lastDelivered = delivered;
-      lastProgressMs = at;
-    }
-    const outstanding = `stopped waiting with ${expected - delivered} deliveries outstanding`;
-    if (at - lastProgressMs > i.options.drainTimeoutS * 1000) return `${outstanding} (none arrived for ${i.options.drainTimeoutS}s)`;
-    if (at - started > i.options.maxDrainS * 1000) return `${outstanding} (drained for ${i.options.maxDrainS}s)`;
-    const dead = workers.find((w) => w.exitCode !== undefined);
-    if (dead) throw new Error(`BullMQ worker exited (code ${dead.exitCode}) while draining: ${dead.stderrTail()}`);
-    i.log(`  [${i.label}] ${((at - started) / 1000).toFixed(0).padStart(3)}s peer    acked ${acked}  delivered ${delivered}/${expected}`);
-    await sleep(TICK_MS);
-  }
-}
 
 export async function runBullmqPeer(i: PeerInputs): Promise<PeerResult> {
   const { options, plan, topology, fleet, root } = i;
@@ -164,7 +142,15 @@ export async function runBullmqPeer(i: PeerInputs): Promise<PeerResult> {
     }
     const ackedSeqs = Bitmap.fromBase64(published.ackedSeqs);
     const expected = expectedDeliveries(topology, ackedSeqs, plan.events);
-    const stoppedEarly = await drain(i, expected, published.acked, workers);
+    const stoppedEarly = await waitForDrain({
+      ...i,
+      expected,
+      check() {
+        const dead = workers.find((w) => w.exitCode !== undefined);
+        if (dead) throw new Error(`BullMQ worker exited (code ${dead.exitCode}) while draining: ${dead.stderrTail()}`);
+      },
+      tick: (delivered, seconds) => i.log(`  [${i.label}] ${seconds.toFixed(0).padStart(3)}s peer    acked ${published.acked}  delivered ${delivered}/${expected}`),
+    });
     if (stoppedEarly) notes.push(stoppedEarly);
     const after = sampleAll();
     const measuredMs = nowMs() - measureStart;
