@@ -425,7 +425,7 @@ export class JetStreamStore implements Store {
         async (message, i) => {
           // Without a key nothing dedupes: a batch whose answer was lost may be stored already.
           if (message.messageId === undefined && (await this.eventById((flat[i] as (typeof flat)[number]).meta.id))) return;
-          const ack = await this.js.publish(message.subject, message.data, publishOptions(message));
+          const ack = await this.publishOne(message);
           if (ack.duplicate) originals.set(i, ack);
         },
       ),
@@ -452,26 +452,40 @@ export class JetStreamStore implements Store {
     return stored.map((events) => results.slice(next, (next += events.length)));
   }
 
-  /** New events' PENDING states and delivery messages, each kind in atomic batches. */
-  private async queueDeliveries(events: readonly { meta: EventMeta; payload: Uint8Array }[], nowMs: number): Promise<void> {
-    const states: OutMessage[] = [];
-    const messages: OutMessage[] = [];
-    const lanesToMark = new Map<string, { endpointId: string; lane: string }>();
-    for (const { meta, payload } of events) {
-      meta.endpoints.forEach((endpointId, ordinal) => {
-        const deliveryMeta = newDeliveryMeta(meta, endpointId, ordinal);
-        states.push(this.stateMessage({ delivery: pendingState(meta, endpointId, ordinal, nowMs), lastAttempt: undefined }));
-        const lane = this.laneFor(deliveryMeta);
-        if (lanePriority(lane) > 0) lanesToMark.set(`${endpointId}.${lane}`, { endpointId, lane });
-        messages.push({ subject: deliverySubject(endpointId, lane), data: frame(deliveryMeta, payload), messageId: deliveryMeta.deliveryId });
-      });
-    }
-    await Promise.all([...lanesToMark.values()].map(({ endpointId, lane }) => this.markLaneInUse(endpointId, lane)));
-    await Promise.all([
-      publishInBatches(this.js, states, (m) => this.js.publish(m.subject, m.data)),
-      publishInBatches(this.js, messages, (m) => this.js.publish(m.subject, m.data, publishOptions(m))),
-    ]);
+  /** New events' PENDING states and delivery messages. */
+  private queueDeliveries(events: readonly { meta: EventMeta; payload: Uint8Array }[], nowMs: number): Promise<void> {
+    return this.writeQueued(
+      events.flatMap(({ meta, payload }) =>
+        meta.endpoints.map((endpointId, ordinal) => {
+          const deliveryMeta = newDeliveryMeta(meta, endpointId, ordinal);
+          return { meta: deliveryMeta, payload, messageId: deliveryMeta.deliveryId, state: pendingState(meta, endpointId, ordinal, nowMs) };
+        }),
+      ),
+    );
   }
+
+  /**
+   * Delivery messages on their lanes and the states that go with them, each kind in atomic
+   * batches. Priority lanes are marked in use first, so that every process pulls them.
+   */
+  private async writeQueued(entries: readonly { meta: DeliveryMeta; payload: Uint8Array; messageId: string; state: Delivery }[]): Promise<void> {
+    const lanesToMark = new Map<string, { endpointId: string; lane: string }>();
+    const messages = entries.map(({ meta, payload, messageId }): OutMessage => {
+      const lane = this.laneFor(meta);
+      if (lanePriority(lane) > 0) lanesToMark.set(`${meta.endpointId}.${lane}`, { endpointId: meta.endpointId, lane });
+      return { subject: deliverySubject(meta.endpointId, lane), data: frame(meta, payload), messageId };
+    });
+    await Promise.all([...lanesToMark.values()].map(({ endpointId, lane }) => this.markLaneInUse(endpointId, lane)));
+    await Promise.all([this.writeAll(entries.map(({ state }) => this.stateMessage({ delivery: state, lastAttempt: undefined }))), this.writeAll(messages)]);
+  }
+
+  /** Messages for one stream in atomic batches, each written alone again should its batch fail. */
+  private writeAll(messages: readonly OutMessage[]): Promise<void> {
+    return publishInBatches(this.js, messages, this.publishOne);
+  }
+
+  private readonly publishOne = (m: OutMessage): Promise<PubAck> => this.js.publish(m.subject, m.data, publishOptions(m));
+
 
   async getEvent(id: string): Promise<StoredEvent | undefined> {
     const found = await this.eventById(id);
@@ -635,11 +649,7 @@ export class JetStreamStore implements Store {
       finished.push({ held, record });
     }
     // Atomic batches: the attempts being replaced first, then the states that replace them.
-    writes.push(
-      publishInBatches(this.js, movedAttempts, (m) => this.js.publish(m.subject, m.data, publishOptions(m))).then(() =>
-        publishInBatches(this.js, states, (m) => this.js.publish(m.subject, m.data)),
-      ),
-    );
+    writes.push(this.writeAll(movedAttempts).then(() => this.writeAll(states)));
     for (const [endpointId, reason] of endpoints.disable) {
       // Only these fields: an operator's concurrent change to the endpoint is kept.
       writes.push(this.mirror.updateEndpoint(endpointId, (endpoint) => ({ ...endpoint, disabled: true, disabledReason: reason, updatedMs: nowMs })));
@@ -1035,31 +1045,15 @@ export class JetStreamStore implements Store {
       };
       prepared.push({ meta, payload: event.payload, state, lastAttempt });
     });
-    const messages: OutMessage[] = [];
-    const lanesToMark = new Map<string, { endpointId: string; lane: string }>();
-    for (const { meta, payload } of prepared) {
-      const lane = this.laneFor(meta);
-      if (lanePriority(lane) > 0) lanesToMark.set(`${meta.endpointId}.${lane}`, { endpointId: meta.endpointId, lane });
-      // A fresh message id: the first cycle's is still in the stream's duplicate window.
-      messages.push({ subject: deliverySubject(meta.endpointId, lane), data: frame(meta, payload), messageId: `${meta.deliveryId}.${nowMs}` });
-    }
-    await Promise.all([...lanesToMark.values()].map(({ endpointId, lane }) => this.markLaneInUse(endpointId, lane)));
     // The next attempt's record will not know the last one: move it to the stream first.
-    const moved = prepared.flatMap(({ lastAttempt }) => (lastAttempt ? [attemptMessage(lastAttempt)] : []));
-    await confirmAll(publishInBatches(this.js, moved, (m) => this.js.publish(m.subject, m.data, publishOptions(m))));
-    const states = prepared.map(({ state }) => this.stateMessage({ delivery: state, lastAttempt: undefined }));
-    await confirmAll(
-      Promise.all([
-        publishInBatches(this.js, states, (m) => this.js.publish(m.subject, m.data)),
-        publishInBatches(this.js, messages, (m) => this.js.publish(m.subject, m.data, publishOptions(m))),
-      ]),
-    );
+    await confirmAll(this.writeAll(prepared.flatMap(({ lastAttempt }) => (lastAttempt ? [attemptMessage(lastAttempt)] : []))));
+    // A fresh message id: the first cycle's is still in the stream's duplicate window.
+    await confirmAll(this.writeQueued(prepared.map(({ meta, payload, state }) => ({ meta, payload, messageId: `${meta.deliveryId}.${nowMs}`, state }))));
     return prepared.map(({ state }) => state);
   }
 
   private putState(stored: StoredDelivery): Promise<PubAck> {
-    const m = this.stateMessage(stored);
-    return this.js.publish(m.subject, m.data);
+    return this.publishOne(this.stateMessage(stored));
   }
 
   private stateMessage(stored: StoredDelivery): OutMessage {
