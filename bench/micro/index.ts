@@ -2,9 +2,9 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { spawnJsonChild, tsNodeArgs } from "../lib/child.ts";
-import type { MicroResult } from "./lib.ts";
+import { rateUnit, type MicroResult } from "./lib.ts";
 
-const MICRO = ["signing", "event-type-check", "store-ingest", "scheduler-claim", "claim-scaling", "worker-roundtrip", "watchers", "pull"] as const;
+const MICRO = ["signing", "event-type-check", "store-ingest", "scheduler-claim", "claim-scaling", "worker-roundtrip", "sender-cost", "watchers", "pull"] as const;
 
 export async function runMicro(root: string, resultsDir: string, log: (line: string) => void): Promise<number> {
   const results: MicroResult[] = [];
@@ -16,7 +16,7 @@ export async function runMicro(root: string, resultsDir: string, log: (line: str
       if (m.type !== "result") return;
       const r = m as unknown as MicroResult;
       results.push(r);
-      log(`  ${r.case.padEnd(50)} ${Math.round(r.opsPerSecond).toLocaleString("en-US").padStart(12)} ${r.unit}/s`);
+      log(`  ${r.case.padEnd(50)} ${Math.round(r.opsPerSecond).toLocaleString("en-US").padStart(12)} ${rateUnit(r.unit)}`);
     });
     const code = await child.exited;
     if (code !== 0) {
@@ -29,7 +29,7 @@ export async function runMicro(root: string, resultsDir: string, log: (line: str
   const table = [
     "| micro-benchmark | case | ops/s |",
     "|---|---|--:|",
-    ...results.map((r) => `| ${r.bench} | ${r.case} | ${Math.round(r.opsPerSecond).toLocaleString("en-US")} ${r.unit}/s |`),
+    ...results.map((r) => `| ${r.bench} | ${r.case} | ${Math.round(r.opsPerSecond).toLocaleString("en-US")} ${rateUnit(r.unit)} |`),
   ].join("\n");
   writeFileSync(join(resultsDir, "micro.md"), `# hookline micro-benchmarks\n\n${new Date().toISOString()} · Node ${process.version}\n\n${table}\n`);
   log(`\n${table}\n\nresults: bench/results/micro.json, bench/results/micro.md`);

@@ -24,6 +24,11 @@ export async function opsPerSecond(step: () => number | Promise<number>, o: { se
   return ops / ((performance.now() - started) / 1000);
 }
 
+/** "events/s", or the unit as written when it already names its rate ("POSTs per CPU-second"). */
+export function rateUnit(unit: string): string {
+  return unit.includes(" per ") ? unit : `${unit}/s`;
+}
+
 /** One line per case: readable by default, JSON when the micro runner asks (BENCH_JSON=1). */
 export function emit(result: MicroResult): void {
   if (process.env.BENCH_JSON === "1") {
@@ -31,5 +36,5 @@ export function emit(result: MicroResult): void {
     return;
   }
   const ops = Math.round(result.opsPerSecond).toLocaleString("en-US").padStart(12);
-  process.stdout.write(`${result.bench.padEnd(16)} ${result.case.padEnd(44)} ${ops} ${result.unit}/s\n`);
+  process.stdout.write(`${result.bench.padEnd(16)} ${result.case.padEnd(44)} ${ops} ${rateUnit(result.unit)}\n`);
 }

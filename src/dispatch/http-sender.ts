@@ -1,23 +1,50 @@
-import { Agent, request } from "undici";
+import { Agent } from "undici";
 import { SigningKeyCache, signWith } from "../core/signing.ts";
 import { USER_AGENT } from "../version.ts";
 import type { SendItem, SendResult, SendTarget, SendTask } from "./send-task.ts";
 import { PRIVATE_TARGET, guardedConnector } from "./guarded-connect.ts";
+import { ResponseCollector, type Collected } from "./response-collector.ts";
 
-const RESPONSE_BODY_LIMIT = 1024;
 const STALE_CONNECTION = /^(UND_ERR_SOCKET|ECONNRESET|EPIPE):/;
 
-async function readLimited(body: AsyncIterable<Uint8Array> & { dump(opts?: { limit: number }): Promise<void> }): Promise<Uint8Array> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    chunks.push(Buffer.from(chunk));
-    size += chunk.length;
-    if (size >= RESPONSE_BODY_LIMIT) break;
+/** One target's share of a task: its URL parsed once, its deadline, its attempts still open. */
+class TargetRun {
+  readonly origin: string;
+  readonly path: string;
+  /** The URL did not parse (endpoints are checked when written, so only an old row could). */
+  readonly badUrl: unknown;
+  expired = false;
+  private readonly open = new Set<ResponseCollector>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(readonly target: SendTarget) {
+    let url: URL | undefined;
+    try {
+      url = new URL(target.url);
+    } catch (err) {
+      this.badUrl = err;
+    }
+    this.origin = url?.origin ?? "";
+    this.path = url ? `${url.pathname}${url.search}` : "";
+    this.timer = setTimeout(() => {
+      this.expired = true;
+      for (const collector of this.open) collector.expire();
+    }, target.timeoutMs);
   }
-  // Drain what is left (bounded) so the keep-alive connection can be reused.
-  await body.dump({ limit: 64 * 1024 }).catch(() => undefined);
-  return Buffer.concat(chunks).subarray(0, RESPONSE_BODY_LIMIT);
+
+  track(collector: ResponseCollector): ResponseCollector {
+    if (this.expired) collector.expire();
+    else this.open.add(collector);
+    return collector;
+  }
+
+  untrack(collector: ResponseCollector): void {
+    this.open.delete(collector);
+  }
+
+  end(): void {
+    clearTimeout(this.timer);
+  }
 }
 
 function describe(err: unknown): string {
@@ -45,8 +72,17 @@ export class HttpSender {
     });
   }
 
+  /**
+   * A task's POSTs start together and share one deadline per target (its timeout covers the
+   * attempt, a stale-connection resend included): one timer per task, not one per request.
+   */
   async sendAll(task: SendTask): Promise<SendResult[]> {
-    return Promise.all(task.items.map((item) => this.sendOne(task.targets[item.target] as SendTarget, item)));
+    const targets = task.targets.map((target) => new TargetRun(target));
+    try {
+      return await Promise.all(task.items.map((item) => this.sendOne(targets[item.target] as TargetRun, item)));
+    } finally {
+      for (const target of targets) target.end();
+    }
   }
 
   /**
@@ -54,13 +90,14 @@ export class HttpSender {
    * request is read: that is resent once on a fresh connection instead of counting as a
    * failed attempt (which would feed the breaker with the receiver's idle-timeout races).
    */
-  private async sendOne(target: SendTarget, item: SendItem): Promise<SendResult> {
-    const first = await this.post(target, item);
-    if (first.statusCode === 0 && STALE_CONNECTION.test(first.error)) return this.post(target, item);
+  private async sendOne(run: TargetRun, item: SendItem): Promise<SendResult> {
+    const first = await this.post(run, item);
+    if (first.statusCode === 0 && STALE_CONNECTION.test(first.error) && !run.expired) return this.post(run, item);
     return first;
   }
 
-  private async post(target: SendTarget, item: SendItem): Promise<SendResult> {
+  private async post(run: TargetRun, item: SendItem): Promise<SendResult> {
+    const { target } = run;
     const startedMs = Date.now();
     const timestamp = Math.floor(startedMs / 1000);
     const signature = signWith(
@@ -70,46 +107,33 @@ export class HttpSender {
       item.payload,
     );
     const headers: Record<string, string> = {
-      ...target.headers,
       "content-type": "application/json",
       "user-agent": USER_AGENT,
       "webhook-id": item.webhookId,
       "webhook-timestamp": String(timestamp),
       "webhook-signature": signature,
     };
+    for (const name in target.headers) headers[name] ??= target.headers[name] as string;
     const started = performance.now();
-    try {
-      const res = await request(target.url, {
-        method: "POST",
-        headers,
-        body: item.payload,
-        dispatcher: this.agent,
-        headersTimeout: target.timeoutMs,
-        bodyTimeout: target.timeoutMs,
-        signal: AbortSignal.timeout(target.timeoutMs),
-      });
-      const responseBody = await readLimited(res.body);
-      const retryAfter = res.headers["retry-after"];
-      return {
-        startedMs,
-        durationMs: Math.round(performance.now() - started),
-        statusCode: res.statusCode,
-        error: "",
-        responseBody,
-        retryAfter: typeof retryAfter === "string" ? retryAfter : "",
-        signature,
-      };
-    } catch (err) {
-      return {
-        startedMs,
-        durationMs: Math.round(performance.now() - started),
-        statusCode: 0,
-        error: describe(err),
-        responseBody: new Uint8Array(),
-        retryAfter: "",
-        signature,
-      };
+    let collector: ResponseCollector | undefined;
+    const collected = await new Promise<Collected>((resolve) => {
+      collector = run.track(new ResponseCollector(resolve));
+      if (run.badUrl !== undefined) return resolve({ answered: false, error: run.badUrl });
+      try {
+        this.agent.dispatch(
+          { origin: run.origin, path: run.path, method: "POST", headers, body: item.payload, headersTimeout: target.timeoutMs, bodyTimeout: target.timeoutMs },
+          collector,
+        );
+      } catch (err) {
+        resolve({ answered: false, error: err });
+      }
+    });
+    run.untrack(collector as ResponseCollector);
+    const durationMs = Math.round(performance.now() - started);
+    if (!collected.answered) {
+      return { startedMs, durationMs, statusCode: 0, error: describe(collected.error), responseBody: new Uint8Array(), retryAfter: "", signature };
     }
+    return { startedMs, durationMs, statusCode: collected.statusCode, error: "", responseBody: collected.responseBody, retryAfter: collected.retryAfter, signature };
   }
 
   /**

@@ -1,0 +1,98 @@
+/**
+ * CPU per POST of the sending side: HttpSender (an undici dispatch handler per POST, one
+ * deadline timer per task) against undici's `request()` with an AbortSignal.timeout per POST
+ * and the body read as a stream, the shape HttpSender had before. Same task shape as the
+ * scheduler's (one target, 32 items), receiver in another process, CPU of this process only.
+ * Reported as POSTs per CPU-second (1e6 / CPU µs per POST); higher is cheaper.
+ */
+import { fileURLToPath } from "node:url";
+import { Agent, request } from "undici";
+import { generateSecret } from "../../src/core/secrets.ts";
+import { SigningKeyCache, signWith } from "../../src/core/signing.ts";
+import { HttpSender } from "../../src/dispatch/http-sender.ts";
+import type { SendTask } from "../../src/dispatch/send-task.ts";
+import { spawnJsonChild, tsNodeArgs } from "../lib/child.ts";
+import { encodePayload } from "../lib/payload.ts";
+import { median } from "../lib/samples.ts";
+import { emit } from "./lib.ts";
+
+const ITEMS_PER_TASK = 32;
+const TASKS_IN_FLIGHT = 8;
+const ROUNDS = 5;
+
+const receiverChild = spawnJsonChild("receiver", tsNodeArgs(fileURLToPath(new URL("./receiver.ts", import.meta.url))));
+const ready = await receiverChild.waitFor((m) => m.type === "ready", 30_000, "ready message");
+const url = `http://127.0.0.1:${ready.port as number}/hook`;
+const task: SendTask = {
+  targets: [{ url, timeoutMs: 10_000, headers: {}, secrets: [generateSecret()] }],
+  items: Array.from({ length: ITEMS_PER_TASK }, (_, i) => ({
+    target: 0,
+    webhookId: `dlv_${String(i).padStart(26, "0")}`,
+    payload: encodePayload({ seq: i, t: Date.now() }, 1024),
+  })),
+};
+
+type Send = (t: SendTask) => Promise<{ statusCode: number }[]>;
+
+/** The earlier shape: request() per POST with its own AbortSignal, the body read as a stream. */
+function requestWithSignal(): { send: Send; close: () => Promise<void> } {
+  const agent = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 120_000, connections: 256 });
+  const keys = new SigningKeyCache();
+  const one = async (t: SendTask, item: SendTask["items"][number]): Promise<{ statusCode: number }> => {
+    const target = t.targets[item.target] as SendTask["targets"][number];
+    const timestamp = Math.floor(Date.now() / 1000);
+    const signature = signWith(target.secrets.map((s) => keys.get(s)), item.webhookId, timestamp, item.payload);
+    const res = await request(target.url, {
+      method: "POST",
+      headers: { "content-type": "application/json", "webhook-id": item.webhookId, "webhook-timestamp": String(timestamp), "webhook-signature": signature },
+      body: item.payload,
+      dispatcher: agent,
+      headersTimeout: target.timeoutMs,
+      bodyTimeout: target.timeoutMs,
+      signal: AbortSignal.timeout(target.timeoutMs),
+    });
+    const chunks: Buffer[] = [];
+    for await (const chunk of res.body) chunks.push(Buffer.from(chunk as Uint8Array));
+    return { statusCode: res.statusCode };
+  };
+  return { send: (t) => Promise.all(t.items.map((item) => one(t, item))), close: () => agent.close() };
+}
+
+/** CPU µs of this process per POST, with TASKS_IN_FLIGHT tasks kept going for `ms`. */
+async function cpuPerPost(send: Send, ms: number): Promise<number> {
+  let posts = 0;
+  const cpuBefore = process.cpuUsage();
+  const until = performance.now() + ms;
+  await Promise.all(
+    Array.from({ length: TASKS_IN_FLIGHT }, async () => {
+      while (performance.now() < until) {
+        const results = await send(task);
+        if (results.some((r) => r.statusCode !== 200)) throw new Error("a POST failed");
+        posts += results.length;
+      }
+    }),
+  );
+  const cpu = process.cpuUsage(cpuBefore);
+  return (cpu.user + cpu.system) / posts;
+}
+
+const sender = new HttpSender({ allowPrivateTargets: true });
+const earlier = requestWithSignal();
+const cases: [string, Send][] = [
+  ["HttpSender (dispatch handler, deadline per task)", (t) => sender.sendAll(t)],
+  ["request() + AbortSignal per POST + body stream", earlier.send],
+];
+try {
+  for (const [, send] of cases) await cpuPerPost(send, 500); // warm-up: connections, JIT
+  const samples = new Map<string, number[]>(cases.map(([name]) => [name, []]));
+  // Rounds interleave the cases so that a noisy moment on a shared machine hits both.
+  for (let round = 0; round < ROUNDS; round++) for (const [name, send] of cases) samples.get(name)?.push(await cpuPerPost(send, 1500));
+  for (const [name] of cases) {
+    const us = median(samples.get(name) ?? []);
+    emit({ bench: "sender-cost", case: `${name}: ${us.toFixed(0)} CPU µs/POST`, opsPerSecond: 1e6 / us, unit: "POSTs per CPU-second" });
+  }
+} finally {
+  await sender.close();
+  await earlier.close();
+  await receiverChild.stop();
+}
