@@ -44,6 +44,7 @@ export class ResponseCollector implements Dispatcher.DispatchHandler {
     else this.finish({ answered: false, error: deadlineError() });
   }
 
+  /** Also what tells undici this handler uses the current callback shape (without it: the legacy one). */
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
     if (this.expired) controller.abort(deadlineError());
