@@ -5,32 +5,20 @@
  * scheduler's (one target, 32 items), receiver in another process, CPU of this process only.
  * Reported as POSTs per CPU-second (1e6 / CPU µs per POST); higher is cheaper.
  */
-import { fileURLToPath } from "node:url";
 import { Agent, request } from "undici";
-import { generateSecret } from "../../src/core/secrets.ts";
 import { SigningKeyCache, signWith } from "../../src/core/signing.ts";
 import { HttpSender } from "../../src/dispatch/http-sender.ts";
 import type { SendTask } from "../../src/dispatch/send-task.ts";
-import { spawnJsonChild, tsNodeArgs } from "../lib/child.ts";
-import { encodePayload } from "../lib/payload.ts";
 import { median } from "../lib/samples.ts";
+import { postTask, startReceiver } from "./post-task.ts";
 import { emit } from "./lib.ts";
 
 const ITEMS_PER_TASK = 32;
 const TASKS_IN_FLIGHT = 8;
 const ROUNDS = 5;
 
-const receiverChild = spawnJsonChild("receiver", tsNodeArgs(fileURLToPath(new URL("./receiver.ts", import.meta.url))));
-const ready = await receiverChild.waitFor((m) => m.type === "ready", 30_000, "ready message");
-const url = `http://127.0.0.1:${ready.port as number}/hook`;
-const task: SendTask = {
-  targets: [{ url, timeoutMs: 10_000, headers: {}, secrets: [generateSecret()] }],
-  items: Array.from({ length: ITEMS_PER_TASK }, (_, i) => ({
-    target: 0,
-    webhookId: `dlv_${String(i).padStart(26, "0")}`,
-    payload: encodePayload({ seq: i, t: Date.now() }, 1024),
-  })),
-};
+const receiver = await startReceiver();
+const task = postTask(receiver.url, ITEMS_PER_TASK, 1024);
 
 type Send = (t: SendTask) => Promise<{ statusCode: number }[]>;
 
@@ -94,5 +82,5 @@ try {
 } finally {
   await sender.close();
   await earlier.close();
-  await receiverChild.stop();
+  await receiver.stop();
 }

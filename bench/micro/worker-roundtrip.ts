@@ -3,31 +3,18 @@
  * threads) and the main-thread InlineSender, against a receiver in another process.
  * Same task shape as the scheduler's (one target, `worker-batch` items).
  */
-import { generateSecret } from "../../src/core/secrets.ts";
-import { fileURLToPath } from "node:url";
 import { createInlineSender } from "../../src/dispatch/inline-sender.ts";
 import { createPoolSender } from "../../src/dispatch/pool-sender.ts";
-import type { SendTask, Sender } from "../../src/dispatch/send-task.ts";
-import { spawnJsonChild, tsNodeArgs } from "../lib/child.ts";
-import { encodePayload } from "../lib/payload.ts";
+import type { Sender } from "../../src/dispatch/send-task.ts";
 import { median } from "../lib/samples.ts";
+import { postTask, startReceiver } from "./post-task.ts";
 import { emit } from "./lib.ts";
 
 const ITEMS_PER_TASK = 32;
 const TASKS_IN_FLIGHT = 16;
 
-const receiverChild = spawnJsonChild("receiver", tsNodeArgs(fileURLToPath(new URL("./receiver.ts", import.meta.url))));
-const ready = await receiverChild.waitFor((m) => m.type === "ready", 30_000, "ready message");
-const url = `http://127.0.0.1:${ready.port as number}/hook`;
-
-const task: SendTask = {
-  targets: [{ url, timeoutMs: 10_000, headers: {}, secrets: [generateSecret()] }],
-  items: Array.from({ length: ITEMS_PER_TASK }, (_, i) => ({
-    target: 0,
-    webhookId: `dlv_${String(i).padStart(26, "0")}`,
-    payload: encodePayload({ seq: i, t: Date.now() }, 512),
-  })),
-};
+const receiver = await startReceiver();
+const task = postTask(receiver.url, ITEMS_PER_TASK, 512);
 
 /** POSTs/s with TASKS_IN_FLIGHT tasks kept going (a new one as soon as one returns), like a busy scheduler. */
 async function postsPerSecond(sender: Sender, seconds: number): Promise<number> {
@@ -62,5 +49,5 @@ try {
     emit({ bench: "worker-roundtrip", case: `${name}, ${TASKS_IN_FLIGHT} tasks x ${ITEMS_PER_TASK} POSTs, median of ${ROUNDS}`, opsPerSecond: median(rates.get(name) ?? []), unit: "POSTs" });
 } finally {
   for (const [, sender] of senders) await sender.close();
-  await receiverChild.stop();
+  await receiver.stop();
 }
