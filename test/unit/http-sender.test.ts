@@ -122,7 +122,7 @@ describe("HttpSender", () => {
   });
 
   it("names the network error when nothing listens", async () => {
-    const url = await serve((req, res) => res.end());
+    const url = await serve((_req, res) => res.end());
     const server = servers.pop() as http.Server;
     await new Promise((r) => server.close(r));
     const [result] = await sender().sendAll(task(url, 1));
