@@ -32,9 +32,9 @@ class TargetRun {
     }, target.timeoutMs);
   }
 
+  /** Called as the task starts, or for a resend only while the deadline is still ahead (sendOne). */
   track(collector: ResponseCollector): ResponseCollector {
-    if (this.expired) collector.expire();
-    else this.open.add(collector);
+    this.open.add(collector);
     return collector;
   }
 
