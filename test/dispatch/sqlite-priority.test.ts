@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { DeliveryStatus, type EventInput } from "../../src/core/types.ts";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
+import type { StatementsByLimit } from "../../src/store/sqlite/statements-by-limit.ts";
 
 /**
  * Priority lanes in the embedded store, at the seam: claims take an endpoint's due
@@ -138,15 +139,16 @@ describe("SqliteStore: claims by priority", () => {
 
   it("each priority's claim and next-due look-up, and the endpoint's next-due, search the due index", () => {
     const store = open();
-    const statements = (store as unknown as { stmt: Record<string, { source: string } | { source: string }[]> }).stmt;
+    const statements = (store as unknown as { stmt: Record<string, unknown> }).stmt;
     const sources = [
-      ...(statements.claimAt as { source: string }[]).map((st, i) => ({ name: `claimAt[${i}]`, source: st.source, branches: 1 })),
+      // Claims are prepared per LIMIT, written as a literal: the plan for a batch of 10.
+      ...(statements.claimAt as StatementsByLimit[]).map((st, i) => ({ name: `claimAt[${i}]`, source: st.get(10).source, branches: 1 })),
       ...(statements.nextDueAt as { source: string }[]).map((st, i) => ({ name: `nextDueAt[${i}]`, source: st.source, branches: 1 })),
       { name: "nextDue", source: (statements.nextDue as { source: string }).source, branches: 10 },
     ];
     expect(sources).toHaveLength(21);
     for (const { name, source, branches } of sources) {
-      const plan = store.db.prepare(`EXPLAIN QUERY PLAN ${source}`).all({ endpoint: "ep", now: 1, limit: 10 }) as { detail: string }[];
+      const plan = store.db.prepare(`EXPLAIN QUERY PLAN ${source}`).all({ endpoint: "ep", now: 1 }) as { detail: string }[];
       const searches = plan.filter((p) => /^(SEARCH|SCAN) (d|deliveries)\b/.test(p.detail));
       expect(searches, name).toHaveLength(branches);
       for (const s of searches) expect(s.detail, name).toMatch(/USING INDEX deliveries_due \(endpoint_id=\? AND priority=\?/);

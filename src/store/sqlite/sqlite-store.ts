@@ -32,6 +32,7 @@ import { SqliteEventTypeStore } from "./event-type-store.ts";
 import { SqliteHistoryStore, toStoredEvent, type EventRow } from "./history-store.ts";
 import { DELIVERY_COLUMNS, deliveriesQuery } from "./list-queries.ts";
 import { migrate } from "./migrations.ts";
+import { StatementsByLimit } from "./statements-by-limit.ts";
 import { WalSync } from "./wal-sync.ts";
 import { Checkpointer } from "./checkpointer.ts";
 
@@ -382,13 +383,15 @@ export class SqliteStore implements Store {
       ),
       // One priority's due deliveries, oldest due first: a range of the due index that stops
       // at @now. claim() asks the priorities that may have open deliveries, highest first.
-      claimAt: PRIORITIES.map((p) =>
-        db.prepare(
-          `SELECT ${CLAIM_COLUMNS}
+      claimAt: PRIORITIES.map(
+        (p) =>
+          new StatementsByLimit(
+            db,
+            `SELECT ${CLAIM_COLUMNS}
            FROM deliveries d JOIN events e ON e.id = d.event_id
            WHERE d.endpoint_id = @endpoint AND d.priority = ${p} AND d.status IN (${OPEN}) AND d.leased = 0 AND d.next_attempt_ms <= @now
            ORDER BY d.next_attempt_ms, d.rowid LIMIT @limit`,
-        ),
+          ),
       ),
       nextDueAt: PRIORITIES.map((p) =>
         db.prepare(
@@ -396,7 +399,8 @@ export class SqliteStore implements Store {
            WHERE endpoint_id = @endpoint AND priority = ${p} AND status IN (${OPEN}) AND leased = 0 ORDER BY next_attempt_ms LIMIT 1`,
         ),
       ),
-      claimOrdered: db.prepare(
+      claimOrdered: new StatementsByLimit(
+        db,
         `SELECT ${CLAIM_COLUMNS}
          FROM deliveries d JOIN events e ON e.id = d.event_id
          WHERE d.rowid IN (${ORDERED_HEADS}) AND d.leased = 0 AND d.next_attempt_ms <= @now
@@ -651,7 +655,7 @@ export class SqliteStore implements Store {
     return this.relaxed(() =>
       requests.map(({ endpointId, limit, ordered }): ClaimResult => {
         if (!ordered) return this.claimUnordered(endpointId, limit, nowMs);
-        const rows = s.claimOrdered.all({ endpoint: endpointId, now: nowMs, limit }) as ClaimRow[];
+        const rows = s.claimOrdered.get(limit).all({ endpoint: endpointId, now: nowMs }) as ClaimRow[];
         for (const row of rows) s.lease.run(row.rowid);
         const claimed = rows.map((row) => toClaimed(row, endpointId));
         const next = claimed.length >= limit ? undefined : (s.nextDueOrdered.get({ endpoint: endpointId }) as { due: number | null } | undefined);
@@ -670,7 +674,7 @@ export class SqliteStore implements Store {
       const bit = 1 << (PRIORITIES[i] as number);
       if ((open & bit) === 0) continue;
       const want = limit - claimed.length;
-      const rows = (s.claimAt[i] as Database.Statement).all({ endpoint: endpointId, now: nowMs, limit: want }) as ClaimRow[];
+      const rows = (s.claimAt[i] as StatementsByLimit).get(want).all({ endpoint: endpointId, now: nowMs }) as ClaimRow[];
       for (const row of rows) {
         s.lease.run(row.rowid);
         claimed.push(toClaimed(row, endpointId));
