@@ -20,6 +20,10 @@ export function createPoolSender(options: { threads: number; allowPrivateTargets
     // default blocks them on Atomics.wait between tasks.
     atomics: "disabled",
     workerData: { allowPrivateTargets: options.allowPrivateTargets },
+    // A sender's garbage is short-lived and small: capping the young generation at 8 MB (V8's
+    // default lets it grow several times larger) took about 30 MB off the peak RSS of
+    // `--scenario backlog`, with no loss in delivered/s.
+    resourceLimits: { maxYoungGenerationSizeMb: 8 },
   });
   return {
     send: (task: SendTask): Promise<SendResult[]> => pool.run(task) as Promise<SendResult[]>,

@@ -310,7 +310,9 @@ export class SqliteStore implements Store {
     this.db.pragma(`synchronous = ${this.durableSync}`);
     this.db.pragma("foreign_keys = OFF");
     this.db.pragma("busy_timeout = 5000");
-    this.db.pragma("cache_size = -65536");
+    // 16 MB of page cache: the OS caches the file too. With 64 MB, a 1M-event backlog peaked
+    // above 300 MB RSS; at 16 MB a claim at 1M queued still costs 1.18x one at 10k (claim-scaling).
+    this.db.pragma("cache_size = -16384");
     migrate(this.db);
     if (options.backgroundCheckpoint) {
       this.db.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
