@@ -24,9 +24,10 @@ async function postsPerSecond(sender: Sender, seconds: number): Promise<number> 
   const until = started + seconds * 1000;
   const lane = async (): Promise<void> => {
     while (performance.now() < until) {
-      const results = await sender.send(task);
-      for (const r of results) if (r.statusCode !== 200) failures++;
-      posts += results.length;
+      await sender.send(task, (_, results) => {
+        for (const r of results) if (r.statusCode !== 200) failures++;
+        posts += results.length;
+      });
     }
   };
   await Promise.all(Array.from({ length: TASKS_IN_FLIGHT }, lane));

@@ -1,7 +1,7 @@
 import { Agent } from "undici";
 import { SigningKeyCache, signWith } from "../core/signing.ts";
 import { USER_AGENT } from "../version.ts";
-import type { SendItem, SendResult, SendTarget, SendTask } from "./send-task.ts";
+import type { SendItem, SendResult, SendTarget, SendTask, TargetDone } from "./send-task.ts";
 import { PRIVATE_TARGET, guardedConnector } from "./guarded-connect.ts";
 import { ResponseCollector, type Collected } from "./response-collector.ts";
 
@@ -74,15 +74,28 @@ export class HttpSender {
 
   /**
    * A task's POSTs start together and share one deadline per target (its timeout covers the
-   * attempt, a stale-connection resend included): one timer per task, not one per request.
+   * attempt, a stale-connection resend included): one timer per target, not one per request.
+   * Each target is reported through onTarget as soon as its own POSTs are done.
    */
-  async sendAll(task: SendTask): Promise<SendResult[]> {
-    const targets = task.targets.map((target) => new TargetRun(target));
+  async sendAll(task: SendTask, onTarget?: TargetDone): Promise<SendResult[]> {
+    const runs = task.targets.map((target) => new TargetRun(target));
+    const itemsOf = runs.map((): number[] => []);
+    task.items.forEach((item, i) => itemsOf[item.target]?.push(i));
+    const results: SendResult[] = new Array<SendResult>(task.items.length);
     try {
-      return await Promise.all(task.items.map((item) => this.sendOne(targets[item.target] as TargetRun, item)));
+      await Promise.all(
+        itemsOf.map(async (indices, t) => {
+          const run = runs[t] as TargetRun;
+          const done = await Promise.all(indices.map((i) => this.sendOne(run, task.items[i] as SendItem)));
+          run.end();
+          indices.forEach((i, k) => (results[i] = done[k] as SendResult));
+          onTarget?.(t, done);
+        }),
+      );
     } finally {
-      for (const target of targets) target.end();
+      for (const run of runs) run.end();
     }
+    return results;
   }
 
   /**

@@ -1,11 +1,13 @@
 import { HttpSender } from "./http-sender.ts";
-import type { SendResult, SendTask, Sender } from "./send-task.ts";
+import type { SendTask, Sender, TargetDone } from "./send-task.ts";
 
 /** Sends from the main thread: no hand-off cost, but signing shares the event loop with the API. */
 export function createInlineSender(options: { allowPrivateTargets: boolean }): Sender {
   const http = new HttpSender(options);
   return {
-    send: (task: SendTask): Promise<SendResult[]> => http.sendAll(task),
+    send: async (task: SendTask, onTarget: TargetDone): Promise<void> => {
+      await http.sendAll(task, onTarget);
+    },
     ready: async () => undefined,
     close: () => http.close(),
   };

@@ -38,9 +38,20 @@ export interface SendResult {
   signature: string;
 }
 
-/** Sends tasks somewhere (the main thread or a worker pool); results are in item order. */
+/** Called once per target as soon as all of its items are done, with their results in item order. */
+export type TargetDone = (target: number, results: SendResult[]) => void;
+
+/**
+ * Sends tasks somewhere (the main thread or a worker pool). One task may hold the deliveries
+ * of many endpoints; each target's results are reported as soon as that target is done, so a
+ * slow endpoint never holds back the others'.
+ */
 export interface Sender {
-  send(task: SendTask): Promise<SendResult[]>;
+  /**
+   * Resolves once every target has been reported. Rejects when the sender itself failed (a
+   * worker died): targets not reported by then get no results.
+   */
+  send(task: SendTask, onTarget: TargetDone): Promise<void>;
   /** Resolves once the sender can send without start-up delay. */
   ready(): Promise<void>;
   close(): Promise<void>;

@@ -36,8 +36,9 @@ function task(url: string, count: number, o: { timeoutMs?: number; secret?: stri
 
 afterEach(async () => {
   await Promise.all(senders.splice(0).map((s) => s.close()));
-  for (const server of servers.splice(0)) server.closeAllConnections();
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  const open = servers.splice(0);
+  for (const server of open) server.closeAllConnections();
+  await Promise.all(open.map((s) => new Promise((r) => s.close(r))));
 });
 afterAll(() => servers.forEach((s) => s.close()));
 
