@@ -186,7 +186,7 @@ export const SETTINGS = [
   setting("logFormat", "log-format", logFormat, "json (one object per line) or pretty (time level message key=value, for a terminal)"),
   setting("allowPrivateTargets", "allow-private-targets", boolean, "allow endpoint URLs on loopback/private/link-local addresses"),
   setting("workers", "workers", integer(0, 64), "delivery worker threads (0 = deliver from the main thread)"),
-  setting("workerBatch", "worker-batch", integer(1, 10_000), "deliveries per worker task"),
+  setting("workerBatch", "worker-batch", integer(1, 10_000), "deliveries claimed per endpoint per scheduler turn"),
   setting("maxBatchEvents", "max-batch-events", integer(1, 100_000), "events per Publish request"),
   setting("maxPayloadBytes", "max-payload-bytes", integer(2, 16 * 1024 * 1024), "bytes per event payload"),
   setting("maxRequestBytes", "max-request-bytes", integer(64 * 1024, 1024 * 1024 * 1024), "bytes per request message; a larger stream message ends the stream with RESOURCE_EXHAUSTED"),

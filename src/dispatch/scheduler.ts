@@ -22,7 +22,7 @@ export interface SchedulerOptions {
   logger: Logger;
   metrics: Metrics;
   now: () => number;
-  /** Deliveries claimed per endpoint per turn (and per worker task). */
+  /** Deliveries claimed per endpoint per turn. */
   batchSize: number;
   /** Deliveries in flight across all endpoints. */
   maxInFlightTotal: number;
