@@ -8,9 +8,7 @@
 import { createInlineSender } from "../../src/dispatch/inline-sender.ts";
 import { createPoolSender } from "../../src/dispatch/pool-sender.ts";
 import type { Sender, SendTask } from "../../src/dispatch/send-task.ts";
-import { median } from "../lib/samples.ts";
-import { postTask, startReceiver } from "./post-task.ts";
-import { emit } from "./lib.ts";
+import { cpuPerPost, emitMedianCpuPerPost, postTask, startReceiver } from "./post-task.ts";
 
 const ENDPOINTS = 50;
 const ROUNDS = 5;
@@ -35,11 +33,11 @@ async function burst(sender: Sender, shape: Shape): Promise<void> {
 }
 
 /** CPU µs of this process per POST over `bursts` bursts, one after the other. */
-async function cpuPerPost(sender: Sender, shape: Shape, bursts: number): Promise<number> {
-  const before = process.cpuUsage();
-  for (let i = 0; i < bursts; i++) await burst(sender, shape);
-  const cpu = process.cpuUsage(before);
-  return (cpu.user + cpu.system) / (bursts * ENDPOINTS);
+function perPost(sender: Sender, shape: Shape, bursts: number): Promise<number> {
+  return cpuPerPost(async () => {
+    for (let i = 0; i < bursts; i++) await burst(sender, shape);
+    return bursts * ENDPOINTS;
+  });
 }
 
 const senders: [string, Sender][] = [
@@ -49,20 +47,9 @@ const senders: [string, Sender][] = [
 const shapes: Shape[] = ["one task per endpoint", "one task per pass"];
 try {
   for (const [, sender] of senders) await sender.ready();
-  for (const [, sender] of senders) for (const shape of shapes) await cpuPerPost(sender, shape, 50); // warm-up
-  const samples = new Map<string, number[]>();
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const [name, sender] of senders) {
-      for (const shape of shapes) {
-        const key = `${name}, ${shape}`;
-        samples.set(key, [...(samples.get(key) ?? []), await cpuPerPost(sender, shape, 200)]);
-      }
-    }
-  }
-  for (const [key, values] of samples) {
-    const us = median(values);
-    emit({ bench: "hand-off", case: `${key} (${ENDPOINTS} x 1 POST): ${us.toFixed(0)} CPU µs/POST`, opsPerSecond: 1e6 / us, unit: "POSTs per CPU-second" });
-  }
+  for (const [, sender] of senders) for (const shape of shapes) await perPost(sender, shape, 50); // warm-up
+  const cases = senders.flatMap(([name, sender]) => shapes.map((shape) => [`${name}, ${shape} (${ENDPOINTS} x 1 POST)`, () => perPost(sender, shape, 200)] as const));
+  await emitMedianCpuPerPost("hand-off", cases, ROUNDS);
 } finally {
   for (const [, sender] of senders) await sender.close();
   await receiver.stop();

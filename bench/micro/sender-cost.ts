@@ -9,9 +9,7 @@ import { Agent, request } from "undici";
 import { SigningKeyCache, signWith } from "../../src/core/signing.ts";
 import { HttpSender } from "../../src/dispatch/http-sender.ts";
 import type { SendTask } from "../../src/dispatch/send-task.ts";
-import { median } from "../lib/samples.ts";
-import { postTask, startReceiver } from "./post-task.ts";
-import { emit } from "./lib.ts";
+import { cpuPerPost, emitMedianCpuPerPost, postTask, startReceiver } from "./post-task.ts";
 
 const ITEMS_PER_TASK = 32;
 const TASKS_IN_FLIGHT = 8;
@@ -47,21 +45,21 @@ function requestWithSignal(): { send: Send; close: () => Promise<void> } {
 }
 
 /** CPU µs of this process per POST, with TASKS_IN_FLIGHT tasks kept going for `ms`. */
-async function cpuPerPost(send: Send, ms: number): Promise<number> {
-  let posts = 0;
-  const cpuBefore = process.cpuUsage();
-  const until = performance.now() + ms;
-  await Promise.all(
-    Array.from({ length: TASKS_IN_FLIGHT }, async () => {
-      while (performance.now() < until) {
-        const results = await send(task);
-        if (results.some((r) => r.statusCode !== 200)) throw new Error("a POST failed");
-        posts += results.length;
-      }
-    }),
-  );
-  const cpu = process.cpuUsage(cpuBefore);
-  return (cpu.user + cpu.system) / posts;
+function perPost(send: Send, ms: number): Promise<number> {
+  return cpuPerPost(async () => {
+    let posts = 0;
+    const until = performance.now() + ms;
+    await Promise.all(
+      Array.from({ length: TASKS_IN_FLIGHT }, async () => {
+        while (performance.now() < until) {
+          const results = await send(task);
+          if (results.some((r) => r.statusCode !== 200)) throw new Error("a POST failed");
+          posts += results.length;
+        }
+      }),
+    );
+    return posts;
+  });
 }
 
 const sender = new HttpSender({ allowPrivateTargets: true });
@@ -71,14 +69,8 @@ const cases: [string, Send][] = [
   ["request() + AbortSignal per POST + body stream", earlier.send],
 ];
 try {
-  for (const [, send] of cases) await cpuPerPost(send, 500); // warm-up: connections, JIT
-  const samples = new Map<string, number[]>(cases.map(([name]) => [name, []]));
-  // Rounds interleave the cases so that a noisy moment on a shared machine hits both.
-  for (let round = 0; round < ROUNDS; round++) for (const [name, send] of cases) samples.get(name)?.push(await cpuPerPost(send, 1500));
-  for (const [name] of cases) {
-    const us = median(samples.get(name) ?? []);
-    emit({ bench: "sender-cost", case: `${name}: ${us.toFixed(0)} CPU µs/POST`, opsPerSecond: 1e6 / us, unit: "POSTs per CPU-second" });
-  }
+  for (const [, send] of cases) await perPost(send, 500); // warm-up: connections, JIT
+  await emitMedianCpuPerPost("sender-cost", cases.map(([name, send]) => [name, () => perPost(send, 1500)] as const), ROUNDS);
 } finally {
   await sender.close();
   await earlier.close();

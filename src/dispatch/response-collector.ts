@@ -1,7 +1,7 @@
 import type { Dispatcher } from "undici";
 
 /** Response bytes an attempt records (a receiver's answer is for people reading the log). */
-export const RESPONSE_BODY_LIMIT = 1024;
+const RESPONSE_BODY_LIMIT = 1024;
 /** Past this much body the connection is given up rather than drained for reuse. */
 const DRAIN_LIMIT = 64 * 1024;
 
@@ -11,7 +11,7 @@ export type Collected =
   | { answered: false; error: unknown };
 
 /** The error an attempt is aborted with when its deadline passes; `describe` calls it "timeout". */
-export function deadlineError(): Error {
+function deadlineError(): Error {
   const err = new Error("the attempt took longer than the endpoint's timeout");
   err.name = "TimeoutError";
   return err;

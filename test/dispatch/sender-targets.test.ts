@@ -4,26 +4,20 @@
  * holds back a fast one. In-process (HttpSender) and through the compiled piscina pool, with
  * real HTTP servers on loopback.
  */
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { generateSecret } from "../../src/core/secrets.ts";
 import { HttpSender } from "../../src/dispatch/http-sender.ts";
 import type * as PoolSenderModule from "../../src/dispatch/pool-sender.ts";
 import type { SendResult, SendTask, Sender } from "../../src/dispatch/send-task.ts";
+import { Receiver } from "../helpers/receiver.ts";
 
-const servers: http.Server[] = [];
 const closers: (() => Promise<unknown>)[] = [];
 
-/** A receiver answering `status` after `delayMs`. */
+/** A receiver answering `status` after `delayMs`; its URL. */
 async function serve(status: number, delayMs: number): Promise<string> {
-  const server = http.createServer((req, res) => {
-    req.resume();
-    req.on("end", () => setTimeout(() => res.writeHead(status).end(), delayMs));
-  });
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+  const rx = await Receiver.start(() => ({ status, delayMs }));
+  closers.push(() => rx.close());
+  return rx.url;
 }
 
 /** One target per URL, `perTarget` deliveries each; webhook ids say target and item. */
@@ -50,9 +44,6 @@ async function sendRecording(send: Sender["send"], t: SendTask): Promise<Report[
 
 afterEach(async () => {
   await Promise.all(closers.splice(0).map((close) => close()));
-  const open = servers.splice(0);
-  for (const server of open) server.closeAllConnections();
-  await Promise.all(open.map((s) => new Promise((r) => s.close(r))));
 });
 
 describe("a task of several endpoints", () => {

@@ -486,7 +486,6 @@ export class JetStreamStore implements Store {
 
   private readonly publishOne = (m: OutMessage): Promise<PubAck> => this.js.publish(m.subject, m.data, publishOptions(m));
 
-
   async getEvent(id: string): Promise<StoredEvent | undefined> {
     const found = await this.eventById(id);
     return found && toStoredEvent(found);

@@ -8,9 +8,9 @@ const MAX_PREPARED = 64;
  *
  * SQLite reads a bound LIMIT while planning (better-sqlite3 builds it with STAT4), so binding
  * that parameter expires the statement and every run prepares it again. For a claim that
- * finds one due delivery that was 62 µs against 4 µs with a literal LIMIT
- * (`npm run bench -- --micro`, scheduler-claim "1 due per endpoint"): most of the claim's
- * cost whenever endpoints have little waiting.
+ * finds one due delivery that was 62 µs against 4 µs with a literal LIMIT: most of the
+ * claim's cost whenever endpoints have little waiting (`bench/micro/scheduler-claim.ts`,
+ * "50 endpoints x 1": 11,859 → 27,920 claimed deliveries/s).
  */
 export class StatementsByLimit {
   private readonly prepared = new Map<number, Database.Statement>();
