@@ -140,10 +140,13 @@ describe("adaptive slow-down", () => {
     // the switch got 429.
     await r.waitFor((reqs) => reqs.some((q) => q.at >= switchedAt), 10_000);
     const first429 = r.requests.find((q) => q.at >= switchedAt)!.at;
-    await until(first429, 2_200);
+    // The first 429 halves the rate and the next second's cut halves it again, so from the
+    // third second on the endpoint is held at a quarter of its rate or less. The second second
+    // still mixes both cuts (plus what the bucket held), too close to a third to assert on.
+    await until(first429, 3_200);
 
     const before = countIn(r.requests, first429 - 1_000, first429);
-    const after = countIn(r.requests, first429 + 1_000, first429 + 2_000);
+    const after = countIn(r.requests, first429 + 2_000, first429 + 3_000);
     expect(before, `before: ${before}/s`).toBeGreaterThanOrEqual(40);
     expect(after, `before: ${before}/s, after: ${after}/s`).toBeLessThanOrEqual(before / 3);
 
