@@ -9,6 +9,8 @@ import type { SendResult } from "./send-task.ts";
 export interface Outcome {
   record: AttemptRecord;
   verdict: AttemptVerdict;
+  /** A 429 or 503 whose Retry-After said when to try again (the retry waits that long). */
+  waitGiven: boolean;
 }
 
 /**
@@ -20,6 +22,7 @@ export function decideOutcome(claimed: ClaimedDelivery, result: SendResult, endp
   const attemptsMade = claimed.cycleAttempts + 1;
   let status: DeliveryStatus;
   let nextAttemptMs = 0;
+  let waitGiven = false;
   if (verdict === "success") {
     status = DeliveryStatus.Succeeded;
   } else if (verdict === "gone") {
@@ -30,6 +33,7 @@ export function decideOutcome(claimed: ClaimedDelivery, result: SendResult, endp
     status = DeliveryStatus.Dead;
   } else {
     const retryAfterMs = result.statusCode === 429 || result.statusCode === 503 ? parseRetryAfter(result.retryAfter, nowMs) : undefined;
+    waitGiven = retryAfterMs !== undefined;
     const at = nextAttemptAt(endpoint.retryPolicy, attemptsMade, claimed.cycleStartMs, nowMs, retryAfterMs);
     if (at === undefined) status = DeliveryStatus.Dead;
     else {
@@ -45,6 +49,7 @@ export function decideOutcome(claimed: ClaimedDelivery, result: SendResult, endp
         : `HTTP ${result.statusCode}`;
   return {
     verdict,
+    waitGiven,
     record: {
       status,
       nextAttemptMs,

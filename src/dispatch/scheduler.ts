@@ -569,7 +569,7 @@ export class Scheduler {
     const outcomes = claimed.map((c, i) => decideOutcome(c, results[i] as SendResult, endpoint, now, customHeaders));
     const { metrics } = this.o;
     const { disable, disableCause } = changes;
-    for (const { verdict, record } of outcomes) {
+    for (const { verdict, record, waitGiven } of outcomes) {
       const success = verdict === "success";
       // A retryable failure with no attempt left is final: it counts as "fail", not "retry".
       metrics.attempts.inc({ outcome: verdict === "retry" && record.status === DeliveryStatus.Dead ? "fail" : verdict });
@@ -579,7 +579,7 @@ export class Scheduler {
       if (verdict !== "fail") this.recordBreaker(endpoint, state, success, now);
       if (success) state.failingSinceMs = 0;
       else if (verdict !== "fail" && state.failingSinceMs === 0) state.failingSinceMs = record.attempt.startedMs;
-      state.throttle.answer(record.attempt.statusCode === 429, now);
+      state.throttle.answer(record.attempt.statusCode === 429, now, waitGiven);
       if (verdict === "gone") {
         disable.set(endpoint.id, `endpoint answered 410 Gone at ${new Date(now).toISOString()}`);
         disableCause.set(endpoint.id, "gone");
