@@ -48,6 +48,15 @@ export function receiptWindow(topology: Topology, report: FleetReport): { delive
   return { delivered, lastOkMs };
 }
 
+/**
+ * Requests the fleet answered as the endpoints' profiles say (2xx, 500, 429): the attempts at
+ * endpoints that are meant to succeed. 410s and held requests belong to endpoints that fail
+ * on purpose.
+ */
+export function attemptsAnswered(report: FleetReport): number {
+  return report.answered.ok + report.answered.error + report.answered.throttled;
+}
+
 /** Publish → receipt latency of the endpoints expected to succeed (their profile), else of all receipts. */
 export function expectedLatency(report: FleetReport, topology: Topology): LatencySummary | undefined {
   const names = new Set(topology.endpoints.filter(expectsDelivery).map((e) => e.group.profile.name));

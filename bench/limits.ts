@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULTS } from "../src/config/config.ts";
-import { receiptWindow } from "./accounting.ts";
+import { attemptsAnswered, receiptWindow } from "./accounting.ts";
 import type { FleetClient } from "./fleet-client.ts";
 import { spawnJsonChild, tsNodeArgs, type JsonChild } from "./lib/child.ts";
 import { nowMs, sleep } from "./lib/clock.ts";
@@ -32,6 +32,8 @@ export type IngestLimitKind = "sqlite-inserts" | "jetstream-publishes";
 
 export interface Limits {
   deliveryPerSecond: number;
+  /** POSTs the blast made per second, failed ones included (it retries a failure at once). */
+  attemptsPerSecond: number;
   /** CPU of the blast process per delivery. */
   cpuUsPerDelivery: number;
   /** The fleet's CPU while the blast ran (100 = one core). */
@@ -40,7 +42,7 @@ export interface Limits {
   ingestLimitKind: IngestLimitKind;
 }
 
-export const NO_LIMITS: Limits = { deliveryPerSecond: 0, cpuUsPerDelivery: 0, fleetCpuPercent: 0, ingestEventsPerSecond: 0, ingestLimitKind: "sqlite-inserts" };
+export const NO_LIMITS: Limits = { deliveryPerSecond: 0, attemptsPerSecond: 0, cpuUsPerDelivery: 0, fleetCpuPercent: 0, ingestEventsPerSecond: 0, ingestLimitKind: "sqlite-inserts" };
 
 export interface LimitInputs {
   root: string;
@@ -107,6 +109,7 @@ async function blastLimit(i: LimitInputs, blast: JsonChild): Promise<Omit<Limits
   const seconds = (window.lastOkMs - result.startMs) / 1000;
   return {
     deliveryPerSecond: seconds > 0 ? window.delivered / seconds : 0,
+    attemptsPerSecond: seconds > 0 ? attemptsAnswered(report) / seconds : 0,
     cpuUsPerDelivery: window.delivered > 0 ? (result.cpuMs * 1000) / window.delivered : 0,
     fleetCpuPercent: fleetCpu,
   };

@@ -31,6 +31,10 @@ export interface ScenarioResult {
     /** Raw undici blast of the same POSTs at the same fleet (0 = not measured). */
     limitPerSecond: number;
     ratio: number;
+    /** Attempts (2xx, 500 and 429 answers) per second over the same seconds; the blast's; their ratio. */
+    attemptsPerSecond: number;
+    limitAttemptsPerSecond: number;
+    attemptsRatio: number;
     /** Publish start to last expected receipt, seconds. */
     seconds: number;
     /** Deliveries to endpoints that fail on purpose, left out of "lost" and delivered/s. */

@@ -7,7 +7,7 @@ import { waitForDrain } from "./drain.ts";
 import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { countLost, deliveredSoFar, expectedDeliveries, expectedLatency, fannedOutDeliveries, receiptWindow } from "./accounting.ts";
+import { attemptsAnswered, countLost, deliveredSoFar, expectedDeliveries, expectedLatency, fannedOutDeliveries, receiptWindow } from "./accounting.ts";
 import type { FleetClient } from "./fleet-client.ts";
 import { countDisabled, createTopology, describeOutstanding, releaseEndpoints, type Created } from "./hookline-api.ts";
 import { startHookline, type HooklineProcess, type LoopDelaySample } from "./hookline-server.ts";
@@ -262,6 +262,8 @@ function toResult(s: Scope, run: HooklineRun, limits: Limits, workers: number | 
   const deliveryStartMs = run.releasedMs || published.firstSendMs;
   const deliverySeconds = window.lastOkMs > 0 ? (window.lastOkMs - deliveryStartMs) / 1000 : 0;
   const perSecond = deliverySeconds > 0 ? (window.delivered - run.deliveredBeforeRelease) / deliverySeconds : 0;
+  const attemptsPerSecond = deliverySeconds > 0 ? attemptsAnswered(report) / deliverySeconds : 0;
+  const attemptsRatio = limits.attemptsPerSecond > 0 ? attemptsPerSecond / limits.attemptsPerSecond : 0;
   // The trickle is paced on purpose: ingest counts the first publisher only.
   const ingestSeconds = (published.lastAckMs - published.firstSendMs) / 1000;
   const ingestPerSecond = ingestSeconds > 0 ? (published.acked - (run.trickle?.acked ?? 0)) / ingestSeconds : 0;
@@ -301,6 +303,11 @@ function toResult(s: Scope, run: HooklineRun, limits: Limits, workers: number | 
       `the priority-${priority.trickle.priority} trickle (p50 ${priority.trickle.latencyMs.p50.toFixed(0)} ms) finished with ${priority.backlogQueuedAtTrickleEnd} of ` +
         `${priority.backlog.expected} backlog deliveries still queued; the backlog took ${priority.backlog.drainSeconds.toFixed(1)} s from the release`,
     );
+  if (report.answered.error + report.answered.throttled > 0)
+    notes.push(
+      `attempts (2xx, 500 and 429 answers): ${attemptsAnswered(report)} at ${Math.round(attemptsPerSecond)}/s` +
+        (attemptsRatio > 0 ? ` = ${(attemptsRatio * 100).toFixed(0)}% of the blast's ${Math.round(limits.attemptsPerSecond)}/s (it retries at once; hookline waits out backoff and Retry-After)` : ""),
+    );
   if (fannedOut > expected) notes.push(`${fannedOut - expected} deliveries to endpoints that fail on purpose are left out of lost and delivered/s`);
 
   return {
@@ -333,6 +340,9 @@ function toResult(s: Scope, run: HooklineRun, limits: Limits, workers: number | 
       perSecond,
       limitPerSecond: limits.deliveryPerSecond,
       ratio: limits.deliveryPerSecond > 0 ? perSecond / limits.deliveryPerSecond : 0,
+      attemptsPerSecond,
+      limitAttemptsPerSecond: limits.attemptsPerSecond,
+      attemptsRatio,
       seconds: deliverySeconds,
       excluded: fannedOut - expected,
     },

@@ -115,7 +115,7 @@ const STEADY_SECONDS: Record<Size, number> = { quick: 10, default: 20 };
 const SIZES: Record<ScenarioName, Record<Size, { endpoints: number; tenants: number; events: number }>> = {
   fast: { quick: { endpoints: 50, tenants: 10, events: 1_500 }, default: { endpoints: 50, tenants: 10, events: 8_000 } },
   backlog: { quick: { endpoints: 50, tenants: 10, events: 1_500 }, default: { endpoints: 50, tenants: 10, events: 8_000 } },
-  flaky: { quick: { endpoints: 50, tenants: 10, events: 400 }, default: { endpoints: 50, tenants: 10, events: 2_000 } },
+  flaky: { quick: { endpoints: 50, tenants: 10, events: 1_500 }, default: { endpoints: 50, tenants: 10, events: 8_000 } },
   isolation: { quick: { endpoints: 50, tenants: 10, events: 1_500 }, default: { endpoints: 50, tenants: 10, events: 8_000 } },
   fanout: { quick: { endpoints: 200, tenants: 1, events: 40 }, default: { endpoints: 200, tenants: 1, events: 200 } },
   ordered: { quick: { endpoints: 50, tenants: 10, events: 400 }, default: { endpoints: 50, tenants: 10, events: 2_000 } },
