@@ -415,6 +415,47 @@ export function storeContract(backend: string, open: () => Promise<OpenedStore>)
       expect((await store.listAttempts(old!, undefined, 10)).map((a) => a.number)).toEqual([1, 2]);
     });
 
+    it("listAttempts gives every attempt of a delivery oldest first, with its outcome, body and request headers, in pages", async () => {
+      const { tenantId, endpoints } = await tenantWith(1);
+      const endpoint = endpoints[0]!;
+      const [id] = (await publishEach(tenantId, endpoint.id, ["attempts"])) as [string];
+      const request = { endpointId: endpoint.id, limit: 10, ordered: false };
+      const made: AttemptRecord[] = [];
+      /** Claims the delivery and records one attempt with this outcome, each with headers of its own. */
+      const attempt = async (status: DeliveryStatus): Promise<void> => {
+        const [claimed] = await claimAll(store, request, 1);
+        const now = Date.now();
+        const record = attemptOf(claimed!, status, now, status === DeliveryStatus.Retrying ? now : 0);
+        record.attempt.requestHeaders = `user-agent: contract\nwebhook-signature: v1,sig${made.length + 1}`;
+        made.push(record);
+        await store.complete([record], NO_ENDPOINT_CHANGES, now);
+        await sleep(2);
+      };
+      await attempt(DeliveryStatus.Retrying);
+      await attempt(DeliveryStatus.Retrying);
+      await attempt(DeliveryStatus.Succeeded);
+      // Finished, then sent again on request: the earlier attempts stay in its log.
+      await store.retryDelivery(id, Date.now());
+      await attempt(DeliveryStatus.Succeeded);
+
+      const all = await store.listAttempts(id, undefined, 10);
+      expect(all.map((a) => a.id)).toEqual(made.map((r) => r.attempt.id));
+      expect(all.map((a) => a.number)).toEqual([1, 2, 3, 4]);
+      expect(all.map((a) => a.statusCode)).toEqual([500, 500, 200, 200]);
+      expect(all.map((a) => a.error)).toEqual(["HTTP 500", "HTTP 500", "", ""]);
+      expect(all.map((a) => text(a.responseBody))).toEqual(["boom", "boom", "ok", "ok"]);
+      expect(all.map((a) => a.requestHeaders)).toEqual(made.map((r) => r.attempt.requestHeaders));
+      expect(all.every((a) => a.deliveryId === id && a.durationMs === 3)).toBe(true);
+      expect(all.map((a) => a.startedMs)).toEqual(made.map((r) => r.attempt.startedMs));
+      expect(await store.getDelivery(id)).toMatchObject({ status: DeliveryStatus.Succeeded, attempts: 4 });
+
+      // Pages of two, by the last id of the page before.
+      const first = await store.listAttempts(id, undefined, 2);
+      const second = await store.listAttempts(id, first.at(-1)!.id, 2);
+      expect([...first, ...second].map((a) => a.number)).toEqual([1, 2, 3, 4]);
+      expect(await store.listAttempts(id, second.at(-1)!.id, 2)).toEqual([]);
+    });
+
     it("a repeated idempotency key inside the window answers with the first event and queues nothing", async () => {
       const { tenantId, endpoints } = await tenantWith(1);
       const endpoint = endpoints[0]!;
