@@ -115,6 +115,7 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
     // Bounds how long one commit holds the thread (tens of ms on a busy 2-core box).
     maxRowsPerCommit: 10_000,
     commitsInFlight: store.publishWritesFirst ? 2 : 1,
+    openLane: () => scheduler.openLane(),
     onCommitted({ endpointIds, committedMs, durationMs, stored, duplicates, deliveries }) {
       metrics.commitSeconds.observe(durationMs / 1000);
       metrics.eventsPublished.inc(stored);

@@ -6,6 +6,8 @@ import { TokenBucket } from "./token-bucket.ts";
 /** The dispatcher's live view of one endpoint; rebuilt empty after a restart (but failingSince). */
 export class EndpointState {
   inFlight = 0;
+  /** Deliveries queued by publish commits that are not durable yet: the fast lane may not pass them. */
+  queuedUncommitted = 0;
   /** Earliest due time of the endpoint's unclaimed open deliveries; Infinity when none. */
   dueAt = Infinity;
   /** Start of the current failing streak (0 = last attempt succeeded). */

@@ -89,6 +89,11 @@ export function createMetrics(build: BuildInfo = { version: "dev", store: "none"
     eventsPublished: new Counter({ ...register, name: "hookline_events_published_total", help: "Events stored (duplicates excluded)." }),
     eventsDuplicate: new Counter({ ...register, name: "hookline_events_duplicate_total", help: "Publishes answered from the idempotency window." }),
     deliveriesCreated: new Counter({ ...register, name: "hookline_deliveries_created_total", help: "Deliveries created by fan-out." }),
+    deliveriesFastLane: new Counter({
+      ...register,
+      name: "hookline_deliveries_fast_lane_total",
+      help: "Deliveries started as soon as their publish was durable, without a claim: their endpoint had room and nothing queued.",
+    }),
     attempts: new Counter({
       ...register,
       name: "hookline_attempts_total",

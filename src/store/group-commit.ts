@@ -1,6 +1,6 @@
 import { resourceExhausted } from "../core/errors.ts";
 import type { EventInput, PublishResult } from "../core/types.ts";
-import type { EventLog, FanOut } from "./store.ts";
+import type { EventLog, FanOut, FastLane } from "./store.ts";
 
 export interface GroupCommitOptions {
   store: EventLog;
@@ -17,8 +17,20 @@ export interface GroupCommitOptions {
    * write then overlaps the previous group's fsync.
    */
   commitsInFlight: number;
-  /** Called after each durable commit, with the endpoints that got new deliveries. */
+  /** Called after each durable commit, with the endpoints that got new deliveries to claim. */
   onCommitted: (commit: CommitSummary) => void;
+  /** A fast lane per commit (see FastLane); without one every delivery is queued. */
+  openLane?: () => CommitLane;
+}
+
+/** The fast lane of one commit, settled once the commit is durable or has failed. */
+export interface CommitLane extends FastLane {
+  /** True when every delivery of this endpoint in the commit was admitted: nothing to claim. */
+  tookAll(endpointId: string): boolean;
+  /** The commit is durable: start what was admitted. */
+  commit(): void;
+  /** The commit failed: give back what was reserved. */
+  abort(): void;
 }
 
 export interface CommitSummary {
@@ -105,13 +117,22 @@ export class GroupCommit {
   private async commit(group: Waiting[], size: number): Promise<void> {
     const nowMs = this.o.now();
     const started = performance.now();
+    const lane = this.o.openLane?.();
     try {
-      const results = await this.o.store.publish(
-        group.map((w) => w.events),
-        this.o.fanOut,
-        nowMs,
-        this.o.idempotencyWindowMs,
-      );
+      let results: PublishResult[][];
+      try {
+        results = await this.o.store.publish(
+          group.map((w) => w.events),
+          this.o.fanOut,
+          nowMs,
+          this.o.idempotencyWindowMs,
+          lane,
+        );
+      } catch (err) {
+        lane?.abort();
+        throw err;
+      }
+      lane?.commit();
       const durationMs = performance.now() - started;
       const endpointIds = new Set<string>();
       let duplicates = 0;
@@ -122,7 +143,8 @@ export class GroupCommit {
           const result = batch[j] as PublishResult;
           if (result.duplicate) duplicates++;
           deliveries += result.deliveryCount;
-          if (result.deliveryCount > 0) for (const id of this.o.fanOut(event.tenantId, event.type)) endpointIds.add(id);
+          if (result.deliveryCount === 0) return;
+          for (const id of this.o.fanOut(event.tenantId, event.type)) if (!lane?.tookAll(id)) endpointIds.add(id);
         });
       });
       this.o.onCommitted({ endpointIds, committedMs: nowMs, durationMs, stored: size - duplicates, duplicates, deliveries });

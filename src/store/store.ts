@@ -117,6 +117,18 @@ export interface CatalogStore {
   watchCatalog?(listener: (change: CatalogChange) => void): void;
 }
 
+/**
+ * Lets a fresh delivery skip the queue when its endpoint can start it at once: the store
+ * inserts it already leased and hands it over as a claim would, and the dispatcher sends it
+ * once the commit is durable. A store without the lane queues every delivery.
+ */
+export interface FastLane {
+  /** Reserves a start now for a new delivery of this endpoint; false leaves it to the queue. */
+  admit(endpointId: string): boolean;
+  /** A delivery admitted above, inserted leased. */
+  admitted(delivery: ClaimedDelivery): void;
+}
+
 /** Published events, stored with their fan-out deliveries, and the idempotency window over them. */
 export interface EventLog {
   /**
@@ -129,7 +141,13 @@ export interface EventLog {
    * Stores batches of events with their fan-out deliveries in one durable commit.
    * Each batch is all-or-nothing on validation done before; results follow input order.
    */
-  publish(batches: readonly (readonly EventInput[])[], fanOut: FanOut, nowMs: number, idempotencyWindowMs: number): Promise<PublishResult[][]>;
+  publish(
+    batches: readonly (readonly EventInput[])[],
+    fanOut: FanOut,
+    nowMs: number,
+    idempotencyWindowMs: number,
+    lane?: FastLane,
+  ): Promise<PublishResult[][]>;
   getEvent(id: string): Promise<StoredEvent | undefined>;
   /** Forgets idempotency keys older than the window. */
   expireIdempotencyKeys(olderThanMs: number): Promise<number>;

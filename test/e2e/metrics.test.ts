@@ -160,6 +160,20 @@ describe("GET /metrics", () => {
     expect(value(samples, "hookline_endpoints_breaker_open")).toBeGreaterThanOrEqual(1);
   });
 
+  it("counts deliveries that skipped the queue: an idle endpoint's, up to its max in-flight (the embedded store)", async () => {
+    const slow = await receiver(() => ({ status: 200, delayMs: 300 }));
+    const tenantId = await newTenant("metrics-fast-lane");
+    await api.endpoints.createEndpoint({ tenantId, url: slow.url, maxInFlight: 2 });
+    const before = value(await scrape(), "hookline_deliveries_fast_lane_total") ?? 0;
+    // One call, one commit: two deliveries start from it, the other three wait for a claim.
+    await api.events.publish({ events: [1, 2, 3, 4, 5].map((n) => ({ tenantId, type: "lane.test", payload: json({ n }) })) });
+    await slow.waitFor((r) => r.length >= 5, 15_000);
+    expect(slow.uniqueIds().size).toBe(5);
+    const started = (value(await scrape(), "hookline_deliveries_fast_lane_total") ?? 0) - before;
+    // JetStream's queue is shared by every process: there each delivery is claimed.
+    expect(started).toBe(testBackend() === "sqlite" ? 2 : 0);
+  });
+
   it("shows the backlog by state, its oldest delivery's age, attempts in flight and disabled endpoints", async () => {
     // One slow attempt at a time: the first event is in flight, the rest wait.
     const slow = await receiver(() => ({ status: 200, delayMs: 20_000 }));

@@ -24,6 +24,7 @@ import type {
   DeliveryFilter,
   EndpointUpdates,
   FanOut,
+  FastLane,
   Store,
 } from "../store.ts";
 import { SqliteApiKeyStore } from "./api-key-store.ts";
@@ -363,8 +364,8 @@ export class SqliteStore implements Store {
       putIdempotencyKey: db.prepare("REPLACE INTO idempotency_keys (tenant_id, key, event_id, created_ms) VALUES (?, ?, ?, ?)"),
       expireIdempotencyKeys: db.prepare("DELETE FROM idempotency_keys WHERE created_ms < ?"),
       insertDelivery: db.prepare(
-        `INSERT INTO deliveries (id, event_id, endpoint_id, tenant_id, event_type, ordering_key, priority, status, cycle_start_ms, next_attempt_ms, created_ms, updated_ms)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ${DeliveryStatus.Pending}, ?, ?, ?, ?)`,
+        `INSERT INTO deliveries (id, event_id, endpoint_id, tenant_id, event_type, ordering_key, priority, status, cycle_start_ms, next_attempt_ms, created_ms, updated_ms, leased)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ${DeliveryStatus.Pending}, ?, ?, ?, ?, ?)`,
       ),
       getDelivery: db.prepare(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE id = ?`),
       listAttempts: db.prepare("SELECT * FROM attempts WHERE delivery_id = ? AND id > ? ORDER BY id LIMIT ?"),
@@ -552,6 +553,7 @@ export class SqliteStore implements Store {
     fanOut: FanOut,
     nowMs: number,
     idempotencyWindowMs: number,
+    lane?: FastLane,
   ): Promise<PublishResult[][]> {
     const s = this.stmt;
     // Committed without an fsync on this thread; acknowledged only once the WAL sync below
@@ -572,20 +574,26 @@ export class SqliteStore implements Store {
           if (event.idempotencyKey !== "") s.putIdempotencyKey.run(event.tenantId, event.idempotencyKey, eventId, nowMs);
           const targets = fanOut(event.tenantId, event.type);
           targets.forEach((endpointId, ordinal) => {
-            this.mayBeOpen(endpointId, event.priority);
-            s.insertDelivery.run(
-              deliveryId(eventId, ordinal),
-              eventId,
-              endpointId,
-              event.tenantId,
-              event.type,
-              event.orderingKey,
-              event.priority,
-              nowMs,
-              nowMs,
-              nowMs,
-              nowMs,
-            );
+            const id = deliveryId(eventId, ordinal);
+            // Leased from the start: no claim needed, and it never enters the due index.
+            const admitted = lane?.admit(endpointId) ?? false;
+            if (!admitted) this.mayBeOpen(endpointId, event.priority);
+            s.insertDelivery.run(id, eventId, endpointId, event.tenantId, event.type, event.orderingKey, event.priority, nowMs, nowMs, nowMs, nowMs, admitted ? 1 : 0);
+            if (admitted) {
+              lane?.admitted({
+                deliveryId: id,
+                eventId,
+                endpointId,
+                tenantId: event.tenantId,
+                createdMs: nowMs,
+                eventType: event.type,
+                orderingKey: event.orderingKey,
+                payload: event.payload,
+                attempts: 0,
+                cycleAttempts: 0,
+                cycleStartMs: nowMs,
+              });
+            }
           });
           return { eventId, duplicate: false, deliveryCount: targets.length };
         }),

@@ -4,12 +4,13 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { deliveryId, newId } from "../../src/core/ids.ts";
 import { DeliveryStatus } from "../../src/core/types.ts";
-import type { AttemptRecord, ClaimedDelivery, EndpointUpdates } from "../../src/store/store.ts";
+import type { AttemptRecord, ClaimedDelivery, EndpointUpdates, FastLane } from "../../src/store/store.ts";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
 import { endpointRecord } from "../helpers/records.ts";
 
-// The embedded store's attempts log where it differs from JetStream's: a result recorded
-// after its delivery's lease was released stays in the log.
+// What the embedded store does beyond the contract both backends keep: a result recorded
+// after its delivery's lease was released stays in the attempts log, and publish takes a
+// fast lane (JetStream's queue is shared by every process, so each delivery is claimed there).
 
 const NO_ENDPOINT_CHANGES: EndpointUpdates = { disable: new Map(), failingSince: new Map() };
 const dirs: string[] = [];
@@ -62,7 +63,7 @@ function record(claimed: ClaimedDelivery, status: DeliveryStatus, statusCode: nu
   };
 }
 
-describe("sqlite attempts log", () => {
+describe("sqlite store", () => {
   it("keeps an attempt whose lease was released before it was recorded, and leaves the delivery queued", async () => {
     const dir = mkdtempSync(join(tmpdir(), "hookline-attempts-"));
     dirs.push(dir);
@@ -79,6 +80,54 @@ describe("sqlite attempts log", () => {
     const next = record(again, DeliveryStatus.Succeeded, 200);
     await store.complete([next], NO_ENDPOINT_CHANGES, Date.now());
     expect((await store.listAttempts(id, undefined, 10)).map((a) => a.id)).toEqual([late.attempt.id, next.attempt.id]);
+    await store.close();
+  });
+
+  it("publish with a fast lane inserts what the lane admits already leased and hands it over; the rest is queued", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hookline-lane-"));
+    dirs.push(dir);
+    const store = openStore(dir);
+    const now = Date.now();
+    const tenantId = newId("tnt", now);
+    await store.createTenant({ id: tenantId, name: "lane", rateLimitPerSecond: 0, metadata: {}, createdMs: now, updatedMs: now });
+    const fast = endpointRecord(tenantId);
+    const queued = endpointRecord(tenantId);
+    await store.createEndpoint(fast);
+    await store.createEndpoint(queued);
+    const handed: ClaimedDelivery[] = [];
+    const lane: FastLane = { admit: (endpointId) => endpointId === fast.id, admitted: (d) => handed.push(d) };
+    const input = { tenantId, type: "t", payload: new TextEncoder().encode('{"n":1}'), idempotencyKey: "", orderingKey: "k", priority: 3 };
+    const result = (await store.publish([[input]], () => [fast.id, queued.id], now, 60_000, lane))[0]?.[0];
+    expect(result?.deliveryCount).toBe(2);
+
+    expect(handed).toHaveLength(1);
+    expect(handed[0]).toMatchObject({
+      deliveryId: deliveryId(result!.eventId, 0),
+      eventId: result!.eventId,
+      endpointId: fast.id,
+      tenantId,
+      eventType: "t",
+      orderingKey: "k",
+      attempts: 0,
+      cycleAttempts: 0,
+      cycleStartMs: now,
+      createdMs: now,
+    });
+    expect(new TextDecoder().decode(handed[0]!.payload)).toBe('{"n":1}');
+    // Leased: no claim hands it out, and it counts as in flight; the other one is claimable.
+    const [forFast, forQueued] = await store.claim(
+      [
+        { endpointId: fast.id, limit: 10, ordered: false },
+        { endpointId: queued.id, limit: 10, ordered: false },
+      ],
+      Date.now(),
+    );
+    expect(forFast?.claimed).toEqual([]);
+    expect(await store.backlog(fast.id)).toEqual({ pending: 0, retrying: 0, inFlight: 1 });
+    expect(forQueued?.claimed.map((c) => c.deliveryId)).toEqual([deliveryId(result!.eventId, 1)]);
+    // A process that died holding it gives it back at the next start, like any lease.
+    expect(await store.releaseLeases()).toBe(2);
+    expect((await claimOne(store, fast.id)).deliveryId).toBe(handed[0]!.deliveryId);
     await store.close();
   });
 });
