@@ -61,7 +61,7 @@ function claimAll(store: DeliveryQueue, request: ClaimRequest, count: number): P
 }
 
 /** The dispatcher's record of one attempt of a claimed delivery. */
-function attemptOf(claimed: ClaimedDelivery, status: DeliveryStatus, nowMs: number, nextAttemptMs = 0): AttemptRecord {
+export function attemptOf(claimed: ClaimedDelivery, status: DeliveryStatus, nowMs: number, nextAttemptMs = 0): AttemptRecord {
   const succeeded = status === DeliveryStatus.Succeeded;
   return {
     attempt: {

@@ -4,9 +4,10 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { deliveryId, newId } from "../../src/core/ids.ts";
 import { DeliveryStatus } from "../../src/core/types.ts";
-import type { AttemptRecord, ClaimedDelivery, EndpointUpdates, FastLane } from "../../src/store/store.ts";
+import type { ClaimedDelivery, EndpointUpdates, FastLane } from "../../src/store/store.ts";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
 import { endpointRecord } from "../helpers/records.ts";
+import { attemptOf } from "./contract-cases.ts";
 
 // What the embedded store does beyond the contract both backends keep: a result recorded
 // after its delivery's lease was released stays in the attempts log, and publish takes a
@@ -44,25 +45,6 @@ async function claimOne(store: SqliteStore, endpointId: string): Promise<Claimed
   return claimed;
 }
 
-function record(claimed: ClaimedDelivery, status: DeliveryStatus, statusCode: number): AttemptRecord {
-  const now = Date.now();
-  return {
-    attempt: {
-      id: newId("att", now),
-      deliveryId: claimed.deliveryId,
-      number: claimed.attempts + 1,
-      startedMs: now,
-      durationMs: 5,
-      statusCode,
-      error: statusCode === 200 ? "" : `HTTP ${statusCode}`,
-      responseBody: new Uint8Array(),
-      requestHeaders: "user-agent: test",
-    },
-    status,
-    nextAttemptMs: status === DeliveryStatus.Retrying ? now : 0,
-  };
-}
-
 describe("sqlite store", () => {
   it("keeps an attempt whose lease was released before it was recorded, and leaves the delivery queued", async () => {
     const dir = mkdtempSync(join(tmpdir(), "hookline-attempts-"));
@@ -70,14 +52,14 @@ describe("sqlite store", () => {
     const { store, endpointId, id } = await withDelivery(dir);
     const claimed = await claimOne(store, endpointId);
     expect(await store.releaseLeases()).toBe(1);
-    const late = record(claimed, DeliveryStatus.Succeeded, 200);
+    const late = attemptOf(claimed, DeliveryStatus.Succeeded, Date.now());
     await store.complete([late], NO_ENDPOINT_CHANGES, Date.now());
 
     expect(await store.getDelivery(id)).toMatchObject({ status: DeliveryStatus.Pending, attempts: 0 });
     expect((await store.listAttempts(id, undefined, 10)).map((a) => a.id)).toEqual([late.attempt.id]);
     // Sent again, it gets an attempt of the same number: both are in the log.
     const again = await claimOne(store, endpointId);
-    const next = record(again, DeliveryStatus.Succeeded, 200);
+    const next = attemptOf(again, DeliveryStatus.Succeeded, Date.now());
     await store.complete([next], NO_ENDPOINT_CHANGES, Date.now());
     expect((await store.listAttempts(id, undefined, 10)).map((a) => a.id)).toEqual([late.attempt.id, next.attempt.id]);
     await store.close();
