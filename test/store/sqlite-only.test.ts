@@ -112,4 +112,25 @@ describe("sqlite store", () => {
     expect((await claimOne(store, fast.id)).deliveryId).toBe(handed[0]!.deliveryId);
     await store.close();
   });
+
+  it("a publish whose fsync fails gives what its fast lane took back to the queue", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hookline-lane-"));
+    dirs.push(dir);
+    const store = new SqliteStore({ dataDir: dir });
+    const now = Date.now();
+    const tenantId = newId("tnt", now);
+    await store.createTenant({ id: tenantId, name: "lane", rateLimitPerSecond: 0, metadata: {}, createdMs: now, updatedMs: now });
+    const endpoint = endpointRecord(tenantId);
+    await store.createEndpoint(endpoint);
+    // SQLite keeps writing through its open files; the fsync opens them by name and fails.
+    rmSync(join(dir, "hookline.db-wal"));
+    rmSync(join(dir, "hookline.db"));
+    const handed: ClaimedDelivery[] = [];
+    const lane: FastLane = { admit: () => true, admitted: (d) => handed.push(d) };
+    const input = { tenantId, type: "t", payload: new TextEncoder().encode("{}"), idempotencyKey: "", orderingKey: "", priority: 0 };
+    await expect(store.publish([[input]], () => [endpoint.id], now, 60_000, lane)).rejects.toThrow(/ENOENT/);
+    expect(handed).toHaveLength(1);
+    expect((await claimOne(store, endpoint.id)).deliveryId).toBe(handed[0]!.deliveryId);
+    await store.close().catch(() => undefined);
+  });
 });

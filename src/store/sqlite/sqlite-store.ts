@@ -425,6 +425,7 @@ export class SqliteStore implements Store {
       failingSince: db.prepare("SELECT id, failing_since_ms FROM endpoints WHERE failing_since_ms > 0"),
       setFailingSince: db.prepare("UPDATE endpoints SET failing_since_ms = ? WHERE id = ?"),
       lease: db.prepare("UPDATE deliveries SET leased = 1 WHERE rowid = ?"),
+      unlease: db.prepare("UPDATE deliveries SET leased = 0 WHERE id = ?"),
       insertAttempt: db.prepare(
         "INSERT INTO attempts (id, delivery_id, number, started_ms, duration_ms, status_code, error, response_body, request_headers) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
       ),
@@ -556,6 +557,7 @@ export class SqliteStore implements Store {
     lane?: FastLane,
   ): Promise<PublishResult[][]> {
     const s = this.stmt;
+    const admitted: string[] = [];
     // Committed without an fsync on this thread; acknowledged only once the WAL sync below
     // (on the thread pool, shared with concurrent commits) has put it on disk.
     const results = this.relaxed(() =>
@@ -576,10 +578,11 @@ export class SqliteStore implements Store {
           targets.forEach((endpointId, ordinal) => {
             const id = deliveryId(eventId, ordinal);
             // Leased from the start: no claim needed, and it never enters the due index.
-            const admitted = lane?.admit(endpointId) ?? false;
-            if (!admitted) this.mayBeOpen(endpointId, event.priority);
-            s.insertDelivery.run(id, eventId, endpointId, event.tenantId, event.type, event.orderingKey, event.priority, nowMs, nowMs, nowMs, nowMs, admitted ? 1 : 0);
-            if (admitted) {
+            const leased = lane?.admit(endpointId) ?? false;
+            this.mayBeOpen(endpointId, event.priority);
+            s.insertDelivery.run(id, eventId, endpointId, event.tenantId, event.type, event.orderingKey, event.priority, nowMs, nowMs, nowMs, nowMs, leased ? 1 : 0);
+            if (leased) {
+              admitted.push(id);
               lane?.admitted({
                 deliveryId: id,
                 eventId,
@@ -599,7 +602,14 @@ export class SqliteStore implements Store {
         }),
       ),
     );
-    await this.walSync?.sync();
+    try {
+      await this.walSync?.sync();
+    } catch (err) {
+      // Committed but maybe not on disk, and the caller hears of a failure: what the fast lane
+      // took goes back to the queue, as the rest of the commit's deliveries are there already.
+      if (admitted.length > 0) this.db.transaction(() => admitted.forEach((id) => s.unlease.run(id)))();
+      throw err;
+    }
     return results;
   }
 
