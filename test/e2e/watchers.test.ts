@@ -91,11 +91,14 @@ describe("WatchDeliveries fan-out", () => {
     try {
       await new Promise((r) => setTimeout(r, 300));
       // More changes than the stalled stream's write buffer and its 400-change queue hold,
-      // in bursts that a reading watcher drains as they come.
+      // in bursts of 100 that the reading watcher drains before the next one: it is never
+      // more than a burst behind, while the stalled one falls further behind with each.
       const total = 1200;
       for (let sent = 0; sent < total; sent += 100) {
         await api.events.publish({ events: Array.from({ length: 100 }, (_, i) => ({ tenantId, type: "w.t", payload: json({ n: sent + i }) })) });
         await rx.waitFor((r) => r.length >= sent + 100, 30_000);
+        await eventually(async () => healthy.seen() >= sent + 100 || healthy.error() !== undefined, 20_000, `the reading watcher saw ${sent + 100} changes`);
+        expect(healthy.error(), "the reading watcher was dropped").toBeUndefined();
       }
       // The reading watcher keeps up and saw every change.
       await eventually(async () => healthy.seen() === total, 20_000, `the reading watcher saw all ${total} changes`);
