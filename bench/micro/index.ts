@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { spawnJsonChild, tsNodeArgs } from "../lib/child.ts";
 import { rateUnit, type MicroResult } from "./lib.ts";
 
-const MICRO = ["signing", "event-type-check", "store-ingest", "scheduler-claim", "claim-scaling", "worker-roundtrip", "hand-off", "sender-cost", "watchers", "pull"] as const;
+const MICRO = ["signing", "event-type-check", "store-ingest", "scheduler-claim", "claim-scaling", "worker-roundtrip", "hand-off", "sender-cost", "watchers", "pull", "ack-layout"] as const;
 
 export async function runMicro(root: string, resultsDir: string, log: (line: string) => void): Promise<number> {
   const results: MicroResult[] = [];
