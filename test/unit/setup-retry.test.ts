@@ -1,7 +1,7 @@
 import { JetStreamApiError } from "@nats-io/jetstream";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { retryWhileClusterForms } from "../../src/store/jetstream/setup-retry.ts";
+import { isClusterForming, isUnanswered, retryWhileClusterForms } from "../../src/store/jetstream/setup-retry.ts";
 
 const noPeers = (): JetStreamApiError => new JetStreamApiError({ code: 503, err_code: 10005, description: "no suitable peers for placement, peer offline" });
 const badConfig = (): JetStreamApiError => new JetStreamApiError({ code: 400, err_code: 10058, description: "stream name already in use with a different configuration" });
@@ -61,5 +61,30 @@ describe("retryWhileClusterForms", () => {
     await expect(run).rejects.toThrow(/no suitable peers/);
     expect(calls).toBeGreaterThan(1);
     expect(calls).toBeLessThan(10);
+  });
+
+  it("with notYet, also tries again after a request nobody answered (a meta leader being elected)", async () => {
+    const { lines, logger } = capture();
+    let calls = 0;
+    const result = await retryWhileClusterForms(
+      "reaching the JetStream API",
+      async () => {
+        if (++calls < 3) throw new Error("TIMEOUT");
+        return "answered";
+      },
+      { logger, deadlineMs: 5000, pauseMs: 5, notYet: (err) => isClusterForming(err) || isUnanswered(err) },
+    );
+    expect(result).toBe("answered");
+    expect(lines.map((l) => l.step)).toEqual(["reaching the JetStream API", "reaching the JetStream API"]);
+    // Without it a timeout is thrown at once.
+    await expect(
+      retryWhileClusterForms(
+        "stream S",
+        async () => {
+          throw new Error("TIMEOUT");
+        },
+        { logger, deadlineMs: 5000, pauseMs: 5 },
+      ),
+    ).rejects.toThrow("TIMEOUT");
   });
 });

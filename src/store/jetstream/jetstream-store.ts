@@ -85,7 +85,7 @@ import {
 } from "./layout.ts";
 import { Puller, type PulledMessage } from "./puller.ts";
 import { unsupportedServer } from "./server-version.ts";
-import { isClusterForming, retryWhileClusterForms } from "./setup-retry.ts";
+import { isClusterForming, isUnanswered, retryWhileClusterForms } from "./setup-retry.ts";
 import { publishInBatches, publishOptions, type OutMessage } from "./batch-publish.ts";
 
 export interface JetStreamStoreOptions {
@@ -236,13 +236,19 @@ export class JetStreamStore implements Store {
 
   static async open(o: JetStreamStoreOptions): Promise<JetStreamStore> {
     const nc = await connectTo(o);
-    let step = "connecting";
+    let step = "reaching the JetStream API";
     try {
+      // A cluster still electing its meta leader leaves API requests unanswered: ask in short
+      // tries until it answers, rather than one request that waits out the whole deadline.
+      const retry = { logger: o.logger, deadlineMs: SETUP_TIMEOUT_MS };
+      await retryWhileClusterForms(step, () => jetstreamManager(nc, { timeout: API_PROBE_TIMEOUT_MS }), {
+        ...retry,
+        notYet: (err) => isClusterForming(err) || isUnanswered(err),
+      });
       // Creating a replicated stream waits for its raft group to elect a leader, which takes
       // longer than a request's usual timeout on a busy cluster: set-up gets a long one.
-      const setupJsm = await jetstreamManager(nc, { timeout: SETUP_TIMEOUT_MS });
+      const setupJsm = await jetstreamManager(nc, { timeout: SETUP_TIMEOUT_MS, checkAPI: false });
       const setupKvm = new Kvm(jetstream(nc, { timeout: SETUP_TIMEOUT_MS }));
-      const retry = { logger: o.logger, deadlineMs: SETUP_TIMEOUT_MS };
       const ensure = async (config: Partial<StreamConfig> & { name: string }): Promise<void> => {
         step = `stream ${config.name}`;
         await retryWhileClusterForms(step, () => ensureStream(setupJsm, o.logger, config), retry);
@@ -284,9 +290,9 @@ export class JetStreamStore implements Store {
       return new JetStreamStore(nc, js, jsm, stateKv as KV, mirror, new JetStreamApiKeyStore(apiKeyKv as KV), eventTypes, o);
     } catch (err) {
       await nc.close();
-      if (err instanceof Error && (/timeout/i.test(err.message) || isClusterForming(err))) {
+      if (isUnanswered(err) || isClusterForming(err)) {
         throw new Error(
-          `JetStream was not ready within ${SETUP_TIMEOUT_MS / 1000} s while setting up (${step}: ${err.message}): check that JetStream has a leader (\`nats server report jetstream\`), then start hookline again`,
+          `JetStream was not ready within ${SETUP_TIMEOUT_MS / 1000} s while setting up (${step}: ${(err as Error).message}): check that JetStream has a leader (\`nats server report jetstream\`), then start hookline again`,
           { cause: err },
         );
       }
@@ -1185,6 +1191,8 @@ export class JetStreamStore implements Store {
 const CONNECT_TIMEOUT_MS = 10_000;
 /** For creating streams and buckets at start-up (a replicated one waits for a leader). */
 const SETUP_TIMEOUT_MS = 30_000;
+/** Each try at the JetStream API while a cluster may still be electing its meta leader. */
+const API_PROBE_TIMEOUT_MS = 5_000;
 
 async function connectTo(o: JetStreamStoreOptions): Promise<NatsConnection> {
   const tls =

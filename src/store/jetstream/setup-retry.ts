@@ -13,6 +13,11 @@ export function isClusterForming(err: unknown): boolean {
   return err instanceof JetStreamApiError && FORMING_CODES.has(err.code);
 }
 
+/** A request nobody answered in time: on a cluster still electing its meta leader, JetStream API calls go unanswered. */
+export function isUnanswered(err: unknown): boolean {
+  return err instanceof Error && /timeout/i.test(err.message);
+}
+
 export interface SetupRetryOptions {
   logger: Logger;
   /** Gives up after this long and throws the last error. */
@@ -20,6 +25,8 @@ export interface SetupRetryOptions {
   /** First pause between tries; doubles up to maxPauseMs. */
   pauseMs?: number;
   maxPauseMs?: number;
+  /** Whether an error means "not yet" (default: isClusterForming). */
+  notYet?: (err: unknown) => boolean;
 }
 
 /**
@@ -34,7 +41,7 @@ export async function retryWhileClusterForms<T>(step: string, run: () => Promise
       return await run();
     } catch (err) {
       const waited = Date.now() - started;
-      if (!isClusterForming(err) || waited + pause > o.deadlineMs) throw err;
+      if (!(o.notYet ?? isClusterForming)(err) || waited + pause > o.deadlineMs) throw err;
       // One line per try: at most a dozen over the deadline, and each says what it waits for.
       o.logger.warn({ step, attempt, waitedMs: waited, reason: (err as Error).message }, "JetStream cluster is not ready yet; trying again");
       await new Promise((resolve) => setTimeout(resolve, pause));
