@@ -183,6 +183,14 @@ class ConnectionTracker {
     this.h1Busy.set(socket, (this.h1Busy.get(socket) ?? 0) + 1);
     this.disarm(socket);
     if (this.closing) res.setHeader("connection", "close");
+    // Answered before its body was read (a refused content type, say): the connection ends
+    // after this response, so say so in it. A client that reused it for its next request
+    // would otherwise see that request fail ("other side closed").
+    const writeHead = res.writeHead;
+    res.writeHead = function (this: http.ServerResponse, ...args: Parameters<typeof writeHead>) {
+      if (!req.complete) this.shouldKeepAlive = false;
+      return writeHead.apply(this, args);
+    } as typeof writeHead;
     res.on("close", () => {
       const left = (this.h1Busy.get(socket) ?? 1) - 1;
       this.h1Busy.set(socket, left);

@@ -108,6 +108,34 @@ describe("idle connections are closed", () => {
   });
 });
 
+describe("HTTP/1.1 answered before the request body arrived", () => {
+  it("says Connection: close, so that a client does not send its next request on a connection about to end", async () => {
+    const socket = await connect();
+    let answer = "";
+    socket.on("data", (c: Buffer) => (answer += c.toString("latin1")));
+    // Headers of a unary call with a content type Connect refuses, and none of its body yet.
+    socket.write(
+      "POST /hookline.v1.TenantService/ListTenants HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: 64\r\n\r\n",
+    );
+    await closedWithin(socket, SLACK_MS);
+    const head = answer.slice(0, answer.indexOf("\r\n\r\n")).toLowerCase();
+    expect(head).toMatch(/^http\/1.1 4\d\d/);
+    expect(head).toContain("connection: close");
+  });
+
+  it("keeps a connection whose request was read whole: the next request on it is answered", async () => {
+    const socket = await connect();
+    let answer = "";
+    socket.on("data", (c: Buffer) => (answer += c.toString("latin1")));
+    const request = "POST /hookline.v1.TenantService/ListTenants HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\n{}";
+    socket.write(request + request);
+    const deadline = Date.now() + SLACK_MS;
+    while ((answer.match(/HTTP\/1.1 /g) ?? []).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect((answer.match(/HTTP\/1.1 4\d\d/g) ?? []).length).toBe(2);
+    socket.destroy();
+  });
+});
+
 describe("connection cap", () => {
   it("connections beyond --max-connections are closed at once, and idle ones make room again", async () => {
     const held = await Promise.all(Array.from({ length: MAX_CONNECTIONS }, () => connect()));
