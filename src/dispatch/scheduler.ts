@@ -181,11 +181,7 @@ export class Scheduler {
         if (state) state.queuedUncommitted = Math.max(0, state.queuedUncommitted + count);
       },
       start: (admitted) => this.startFresh(admitted),
-      release: (endpointId, count) => {
-        const state = this.states.get(endpointId);
-        if (state) state.inFlight -= count;
-        this.totalInFlight -= count;
-      },
+      release: (endpointId, count) => this.held(endpointId, -count),
     });
   }
 
@@ -197,16 +193,19 @@ export class Scheduler {
     if (!endpoint || endpoint.disabled || endpoint.ordering === "ordered_by_key") return false;
     const now = this.o.now();
     const state = this.state(endpointId);
+    // Nothing queued ahead of it; a half-open breaker's one probe goes through a pass.
     if (!state || state.dueAt <= now || state.queuedUncommitted > 0 || state.breaker.state !== "closed") return false;
-    if (state.inFlight >= endpoint.maxInFlight || this.totalInFlight >= this.o.maxInFlightTotal) return false;
-    state.bucket.setRate(state.effectiveRate(endpoint.rateLimitPerSecond, now), now);
-    const tenantBucket = this.tenantBucket(endpoint.tenantId, now);
-    if (state.bucket.available(now) < 1 || tenantBucket.available(now) < 1) return false;
+    if (typeof this.room(endpoint, state, now, Math.min(1, this.o.maxInFlightTotal - this.totalInFlight)) === "number") return false;
     state.bucket.take(1, now);
-    tenantBucket.take(1, now);
-    state.inFlight++;
-    this.totalInFlight++;
+    this.held(endpointId, 1);
     return true;
+  }
+
+  /** Counts deliveries in flight for an endpoint (a negative count gives them back). */
+  private held(endpointId: string, count: number): void {
+    const state = this.states.get(endpointId);
+    if (state) state.inFlight += count;
+    this.totalInFlight += count;
   }
 
   /** Sends deliveries admitted by a fast lane, their commit now durable. */
@@ -220,10 +219,9 @@ export class Scheduler {
     }
     const batches: Batch[] = [];
     for (const [endpointId, claimed] of byEndpoint) {
-      const state = this.states.get(endpointId);
       // The reservation becomes the in-flight count sendTask takes.
-      if (state) state.inFlight -= claimed.length;
-      this.totalInFlight -= claimed.length;
+      this.held(endpointId, -claimed.length);
+      const state = this.states.get(endpointId);
       const endpoint = this.o.catalog.endpoint(endpointId);
       // Stopping, or deleted meanwhile: left leased, as a pass leaves what it claimed.
       if (!state || !endpoint || this.stopped) continue;
@@ -447,6 +445,14 @@ export class Scheduler {
       }
       return state.dueAt === Infinity ? 0 : state.dueAt;
     }
+    return this.room(endpoint, state, now, budget);
+  }
+
+  /**
+   * How many deliveries an endpoint may start now under its breaker, max in-flight, rate
+   * limits and `budget`, with the tenant's tokens for them taken; or when to look again.
+   */
+  private room(endpoint: Endpoint, state: EndpointState, now: number, budget: number): Plan | number {
     const permits = state.breaker.permits(now);
     if (permits === 0) return state.breaker.reopensAt();
     state.bucket.setRate(state.effectiveRate(endpoint.rateLimitPerSecond, now), now);

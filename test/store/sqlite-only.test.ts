@@ -3,9 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { deliveryId, newId } from "../../src/core/ids.ts";
-import { DeliveryStatus } from "../../src/core/types.ts";
+import { DeliveryStatus, type EventInput } from "../../src/core/types.ts";
 import type { ClaimedDelivery, EndpointUpdates, FastLane } from "../../src/store/store.ts";
-import { SqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
+import { SqliteStore, type SyncMode } from "../../src/store/sqlite/sqlite-store.ts";
 import { endpointRecord } from "../helpers/records.ts";
 import { attemptOf } from "./contract-cases.ts";
 
@@ -20,23 +20,39 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-function openStore(dir: string): SqliteStore {
-  return new SqliteStore({ dataDir: dir, sync: "normal" });
+interface Opened {
+  dir: string;
+  store: SqliteStore;
+  tenantId: string;
+  endpoints: string[];
 }
 
-/** A store with one endpoint and one published delivery. */
-async function withDelivery(dir: string): Promise<{ store: SqliteStore; endpointId: string; id: string }> {
-  const store = openStore(dir);
+/** A store in a data dir of its own with one tenant and `count` endpoints. */
+async function storeWithEndpoints(count: number, sync: SyncMode = "normal"): Promise<Opened> {
+  const dir = mkdtempSync(join(tmpdir(), "hookline-sqlite-only-"));
+  dirs.push(dir);
+  const store = new SqliteStore({ dataDir: dir, sync });
   const now = Date.now();
   const tenantId = newId("tnt", now);
-  await store.createTenant({ id: tenantId, name: "attempts", rateLimitPerSecond: 0, metadata: {}, createdMs: now, updatedMs: now });
-  const endpoint = endpointRecord(tenantId);
-  await store.createEndpoint(endpoint);
-  const input = { tenantId, type: "t", payload: new TextEncoder().encode("{}"), idempotencyKey: "", orderingKey: "", priority: 0 };
-  const published = (await store.publish([[input]], () => [endpoint.id], now, 60_000))[0]?.[0];
-  if (!published) throw new Error("publish returned no result");
-  return { store, endpointId: endpoint.id, id: deliveryId(published.eventId, 0) };
+  await store.createTenant({ id: tenantId, name: "sqlite only", rateLimitPerSecond: 0, metadata: {}, createdMs: now, updatedMs: now });
+  const endpoints: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const endpoint = endpointRecord(tenantId);
+    await store.createEndpoint(endpoint);
+    endpoints.push(endpoint.id);
+  }
+  return { dir, store, tenantId, endpoints };
 }
+
+const event = (tenantId: string, body: string, fields: Partial<EventInput> = {}): EventInput => ({
+  tenantId,
+  type: "t",
+  payload: new TextEncoder().encode(body),
+  idempotencyKey: "",
+  orderingKey: "",
+  priority: 0,
+  ...fields,
+});
 
 async function claimOne(store: SqliteStore, endpointId: string): Promise<ClaimedDelivery> {
   const [result] = await store.claim([{ endpointId, limit: 1, ordered: false }], Date.now());
@@ -47,9 +63,10 @@ async function claimOne(store: SqliteStore, endpointId: string): Promise<Claimed
 
 describe("sqlite store", () => {
   it("keeps an attempt whose lease was released before it was recorded, and leaves the delivery queued", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "hookline-attempts-"));
-    dirs.push(dir);
-    const { store, endpointId, id } = await withDelivery(dir);
+    const { store, tenantId, endpoints } = await storeWithEndpoints(1);
+    const endpointId = endpoints[0]!;
+    const published = (await store.publish([[event(tenantId, "{}")]], () => [endpointId], Date.now(), 60_000))[0]?.[0];
+    const id = deliveryId(published!.eventId, 0);
     const claimed = await claimOne(store, endpointId);
     expect(await store.releaseLeases()).toBe(1);
     const late = attemptOf(claimed, DeliveryStatus.Succeeded, Date.now());
@@ -66,19 +83,13 @@ describe("sqlite store", () => {
   });
 
   it("publish with a fast lane inserts what the lane admits already leased and hands it over; the rest is queued", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "hookline-lane-"));
-    dirs.push(dir);
-    const store = openStore(dir);
+    const { store, tenantId, endpoints } = await storeWithEndpoints(2);
+    const fast = { id: endpoints[0]! };
+    const queued = { id: endpoints[1]! };
     const now = Date.now();
-    const tenantId = newId("tnt", now);
-    await store.createTenant({ id: tenantId, name: "lane", rateLimitPerSecond: 0, metadata: {}, createdMs: now, updatedMs: now });
-    const fast = endpointRecord(tenantId);
-    const queued = endpointRecord(tenantId);
-    await store.createEndpoint(fast);
-    await store.createEndpoint(queued);
     const handed: ClaimedDelivery[] = [];
     const lane: FastLane = { admit: (endpointId) => endpointId === fast.id, admitted: (d) => handed.push(d) };
-    const input = { tenantId, type: "t", payload: new TextEncoder().encode('{"n":1}'), idempotencyKey: "", orderingKey: "k", priority: 3 };
+    const input = event(tenantId, '{"n":1}', { orderingKey: "k", priority: 3 });
     const result = (await store.publish([[input]], () => [fast.id, queued.id], now, 60_000, lane))[0]?.[0];
     expect(result?.deliveryCount).toBe(2);
 
@@ -114,23 +125,17 @@ describe("sqlite store", () => {
   });
 
   it("a publish whose fsync fails gives what its fast lane took back to the queue", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "hookline-lane-"));
-    dirs.push(dir);
-    const store = new SqliteStore({ dataDir: dir });
-    const now = Date.now();
-    const tenantId = newId("tnt", now);
-    await store.createTenant({ id: tenantId, name: "lane", rateLimitPerSecond: 0, metadata: {}, createdMs: now, updatedMs: now });
-    const endpoint = endpointRecord(tenantId);
-    await store.createEndpoint(endpoint);
+    // The default (full) sync: a publish waits for its WAL fsync.
+    const { dir, store, tenantId, endpoints } = await storeWithEndpoints(1, "full");
+    const endpointId = endpoints[0]!;
     // SQLite keeps writing through its open files; the fsync opens them by name and fails.
     rmSync(join(dir, "hookline.db-wal"));
     rmSync(join(dir, "hookline.db"));
     const handed: ClaimedDelivery[] = [];
     const lane: FastLane = { admit: () => true, admitted: (d) => handed.push(d) };
-    const input = { tenantId, type: "t", payload: new TextEncoder().encode("{}"), idempotencyKey: "", orderingKey: "", priority: 0 };
-    await expect(store.publish([[input]], () => [endpoint.id], now, 60_000, lane)).rejects.toThrow(/ENOENT/);
+    await expect(store.publish([[event(tenantId, "{}")]], () => [endpointId], Date.now(), 60_000, lane)).rejects.toThrow(/ENOENT/);
     expect(handed).toHaveLength(1);
-    expect((await claimOne(store, endpoint.id)).deliveryId).toBe(handed[0]!.deliveryId);
+    expect((await claimOne(store, endpointId)).deliveryId).toBe(handed[0]!.deliveryId);
     await store.close().catch(() => undefined);
   });
 });
