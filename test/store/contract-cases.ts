@@ -79,6 +79,19 @@ export function attemptOf(claimed: ClaimedDelivery, status: DeliveryStatus, nowM
   };
 }
 
+/** An event of type contract.test with this body, unless `fields` say otherwise. */
+export function contractEvent(tenantId: string, body: string, fields: Partial<EventInput> = {}): EventInput {
+  return {
+    tenantId,
+    type: "contract.test",
+    payload: new TextEncoder().encode(body),
+    idempotencyKey: "",
+    orderingKey: "",
+    priority: 0,
+    ...fields,
+  };
+}
+
 /** The result of a publish of one event. */
 function single(results: readonly (readonly PublishResult[])[]): PublishResult {
   const result = results[0]?.[0];
@@ -115,15 +128,7 @@ export function storeContract(backend: string, open: () => Promise<OpenedStore>)
       return { tenantId, endpoints };
     }
 
-    const event = (tenantId: string, body: string, fields: Partial<EventInput> = {}): EventInput => ({
-      tenantId,
-      type: "contract.test",
-      payload: new TextEncoder().encode(body),
-      idempotencyKey: "",
-      orderingKey: "",
-      priority: 0,
-      ...fields,
-    });
+    const event = contractEvent;
 
     /** Publishes one event per body, each its own call a millisecond apart (creation order is publish order); its delivery ids. */
     async function publishEach(tenantId: string, endpointId: string, bodies: readonly (string | EventInput)[], fromMs = Date.now()): Promise<string[]> {

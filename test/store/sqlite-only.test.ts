@@ -7,7 +7,7 @@ import { DeliveryStatus, type EventInput } from "../../src/core/types.ts";
 import type { ClaimedDelivery, EndpointUpdates, FastLane } from "../../src/store/store.ts";
 import { SqliteStore, type SyncMode } from "../../src/store/sqlite/sqlite-store.ts";
 import { endpointRecord } from "../helpers/records.ts";
-import { attemptOf } from "./contract-cases.ts";
+import { attemptOf, contractEvent } from "./contract-cases.ts";
 
 // What the embedded store does beyond the contract both backends keep: a result recorded
 // after its delivery's lease was released stays in the attempts log, and publish takes a
@@ -44,15 +44,7 @@ async function storeWithEndpoints(count: number, sync: SyncMode = "normal"): Pro
   return { dir, store, tenantId, endpoints };
 }
 
-const event = (tenantId: string, body: string, fields: Partial<EventInput> = {}): EventInput => ({
-  tenantId,
-  type: "t",
-  payload: new TextEncoder().encode(body),
-  idempotencyKey: "",
-  orderingKey: "",
-  priority: 0,
-  ...fields,
-});
+const event = (tenantId: string, body: string, fields: Partial<EventInput> = {}): EventInput => contractEvent(tenantId, body, { type: "t", ...fields });
 
 async function claimOne(store: SqliteStore, endpointId: string): Promise<ClaimedDelivery> {
   const [result] = await store.claim([{ endpointId, limit: 1, ordered: false }], Date.now());
