@@ -83,6 +83,7 @@ import {
   UNORDERED_LANE,
   WAKE_SUBJECT,
 } from "./layout.ts";
+import { AckedPurge } from "./acked-purge.ts";
 import { Puller, type PulledMessage } from "./puller.ts";
 import { unsupportedServer } from "./server-version.ts";
 import { isClusterForming, isUnanswered, retryWhileClusterForms } from "./setup-retry.ts";
@@ -119,6 +120,15 @@ const READY_MAX_AGE_MS = 5_000;
 const LANE_ACK_TIMEOUT_MS = 2_000;
 /** How often every endpoint is looked at for work no wake-up announced (redeliveries after a crash). */
 const POLL_MS = 2_000;
+/** Settled delivery messages of a lane are removed every so many settles, or this long after the first (AckedPurge). */
+const PURGE_EVERY_SETTLED = 1_000;
+const PURGE_MAX_DELAY_MS = 30_000;
+const PURGE_CHECK_MS = 1_000;
+/** A lane busy elsewhere is looked at again this much later; after this many settles here it is purged anyway (about 20 MB of 1 KB events). */
+const PURGE_RECHECK_MS = 5_000;
+const PURGE_FORCE_AFTER_SETTLED = 20_000;
+/** How long a message handed back, or a retry come due, may wait for the next pull of its lane. */
+const REDELIVERY_WINDOW_MS = 5_000;
 const OPEN_STATUSES: readonly DeliveryStatus[] = [DeliveryStatus.Pending, DeliveryStatus.Retrying];
 /**
  * RetryDelivery calls back a parked retry only when it is due later than this: one due sooner
@@ -141,6 +151,8 @@ const SCAN_TIMEOUT_MS = 15_000;
 interface Held {
   meta: DeliveryMeta;
   reply: string;
+  /** The consumer it came from. */
+  consumer: string;
   /** The ordered lane's consumer it came from; undefined for the unordered lane. */
   lane: string | undefined;
   /** The attempt stored with the state when it was claimed (a retry): to be moved to the stream. */
@@ -174,14 +186,17 @@ export class JetStreamStore implements Store {
   private readonly wakeCounts = new Map<string, number>();
   /** Ordered endpoints with fewer places than busy lanes: the lane their next claim asks first. */
   private readonly laneCursors = new Map<string, number>();
-  /** Retries this process parked with a nak delay, per endpoint: delivery id → due time. */
-  private readonly parked = new Map<string, Map<string, number>>();
+  /** When this process last handed a message of the endpoint back (nak without delay). */
+  private readonly handedBackMs = new Map<string, number>();
+  /** Retries this process parked with a nak delay, per endpoint: delivery id → when due, and its consumer. */
+  private readonly parked = new Map<string, Map<string, { dueMs: number; consumer: string }>>();
   /** Consumer config fingerprints this process has made sure of. */
   private readonly ensured = new Map<string, string>();
   private readonly dueListeners = new Set<(endpointIds: readonly string[]) => void>();
   private readonly poll: NodeJS.Timeout;
   private readonly progress: NodeJS.Timeout;
   private readonly puller: Puller;
+  private readonly ackedPurge: AckedPurge;
   /** Priority lanes being marked in use, by endpoint and lane: one config write each. */
   private readonly laneMarks = new Map<string, Promise<void>>();
   readonly history: JetStreamHistoryStore;
@@ -197,6 +212,19 @@ export class JetStreamStore implements Store {
     private readonly o: JetStreamStoreOptions,
   ) {
     this.history = new JetStreamHistoryStore(jsm, stateKv);
+    this.ackedPurge = new AckedPurge(jsm, {
+      stream: DELIVERIES_STREAM,
+      intervalMs: PURGE_CHECK_MS,
+      everySettled: PURGE_EVERY_SETTLED,
+      maxDelayMs: PURGE_MAX_DELAY_MS,
+      recheckMs: PURGE_RECHECK_MS,
+      forceAfterSettled: PURGE_FORCE_AFTER_SETTLED,
+      logger: o.logger,
+      heldHere: (consumer) => this.heldHere(consumer),
+      redeliveryMayWait: (consumer, nowMs) => this.redeliveryMayWait(parseConsumerName(consumer).endpointId, nowMs),
+    });
+    // Settled messages a stopped process left behind go with the first round.
+    this.ackedPurge.markAll().catch((err: unknown) => o.logger.warn({ err }, "listing delivery consumers failed; their settled messages are removed after their next ack"));
     this.puller = new Puller(nc, {
       late: (message) => this.keepForNextClaim(message),
       ended: (consumer) => this.notifyDue([parseConsumerName(consumer).endpointId]),
@@ -268,7 +296,8 @@ export class JetStreamStore implements Store {
       await ensure({
         name: DELIVERIES_STREAM,
         subjects: ["hookline.dlv.>"],
-        retention: RetentionPolicy.Workqueue,
+        // Limits, not a work queue: settled messages go in bulk (see AckedPurge).
+        retention: RetentionPolicy.Limits,
         duplicate_window: 120_000 * NS_PER_MS,
         num_replicas: o.replicas,
         allow_atomic: true,
@@ -303,6 +332,7 @@ export class JetStreamStore implements Store {
   async close(): Promise<void> {
     clearInterval(this.poll);
     clearInterval(this.progress);
+    this.ackedPurge.close();
     this.mirror.close();
     this.eventTypes.close();
     this.puller.close();
@@ -671,9 +701,10 @@ export class JetStreamStore implements Store {
       if (retrying) {
         const delayMs = Math.max(0, record.nextAttemptMs - nowMs);
         verdict = `-NAK ${JSON.stringify({ delay: Math.round(delayMs * NS_PER_MS) })}`;
-        this.parkedOf(held.meta.endpointId).set(held.meta.deliveryId, record.nextAttemptMs);
+        this.parkedOf(held.meta.endpointId).set(held.meta.deliveryId, { dueMs: record.nextAttemptMs, consumer: held.consumer });
       }
       const { lane } = held;
+      if (!retrying) this.ackedPurge.settled(held.consumer);
       if (lane === undefined) {
         this.nc.publish(held.reply, verdict);
         continue;
@@ -715,22 +746,29 @@ export class JetStreamStore implements Store {
     return { pending, retrying: Math.max(0, unacked - inFlight), inFlight };
   }
 
-  /** One consumer list and one stream info: acked messages leave the work queue, so its first is the oldest open. */
+  /**
+   * One consumer list, then, for each lane with open messages, its first message above its
+   * ack floor: settled messages stay in the stream until purged, so the stream's first
+   * message is not the oldest open one.
+   */
   async backlogSummary(): Promise<BacklogSummary> {
     let pending = 0;
     let unacked = 0;
+    const open: { subject: string; after: number }[] = [];
     for await (const info of this.jsm.consumers.list(DELIVERIES_STREAM)) {
       pending += info.num_pending;
       unacked += info.num_ack_pending;
+      const subject = info.config.filter_subject;
+      if (subject !== undefined && info.num_pending + info.num_ack_pending > 0) open.push({ subject, after: info.ack_floor.stream_seq });
     }
-    const { state } = await this.jsm.streams.info(DELIVERIES_STREAM);
+    let oldestOpenMs: number | undefined;
+    await inBatches(open, async ({ subject, after }) => {
+      // The API takes next_by_subj with seq; the library's request type predates it.
+      const first = await this.jsm.streams.getMessage(DELIVERIES_STREAM, { seq: after + 1, next_by_subj: subject } as unknown as { seq: number });
+      if (first) oldestOpenMs = Math.min(oldestOpenMs ?? Infinity, first.time.getTime());
+    });
     const inFlight = this.held.size;
-    return {
-      pending,
-      retrying: Math.max(0, unacked - inFlight),
-      inFlight,
-      oldestOpenMs: state.messages > 0 ? Date.parse(state.first_ts) : undefined,
-    };
+    return { pending, retrying: Math.max(0, unacked - inFlight), inFlight, oldestOpenMs };
   }
 
   async failingSince(): Promise<Map<string, number>> {
@@ -812,7 +850,7 @@ export class JetStreamStore implements Store {
     const current = this.mirror.endpoints.get(request.endpointId);
     if (!current || current.disabled) {
       // Disabled or deleted while the pull was out: hand the messages back untouched.
-      for (const m of messages) this.nc.publish(m.reply, "-NAK");
+      for (const m of messages) this.handBack(m.reply, endpoint.id);
       return { claimed: [], nextDue: undefined };
     }
     const held = await Promise.allSettled(messages.map((m) => this.hold(m, endpoint, nowMs)));
@@ -824,7 +862,7 @@ export class JetStreamStore implements Store {
         // Its state could not be read: hand it back for a later claim.
         failed = true;
         this.o.logger.warn({ err: result.reason, endpointId: endpoint.id }, "taking a delivery on failed; handed back");
-        this.nc.publish(message.reply, "-NAK");
+        this.handBack(message.reply, endpoint.id);
       } else if (result.value) claimed.push(result.value);
     });
     let nextDue = claimed.length < request.limit ? this.nextParked(endpoint.id, nowMs) : undefined;
@@ -857,6 +895,7 @@ export class JetStreamStore implements Store {
       // Not a delivery message hookline wrote: it can never be sent, so it must not come back.
       this.o.logger.error({ err, consumer: message.consumer }, "unreadable delivery message terminated");
       this.nc.publish(message.reply, "+TERM");
+      this.ackedPurge.settled(message.consumer);
       return undefined;
     }
     this.parked.get(meta.endpointId)?.delete(meta.deliveryId);
@@ -873,12 +912,13 @@ export class JetStreamStore implements Store {
       if (state && !OPEN_STATUSES.includes(state.status)) {
         // Its outcome was stored but the ack was lost (a node failed over): settle it, do not send it again.
         this.nc.publish(message.reply, state.status === DeliveryStatus.Succeeded ? "+ACK" : "+TERM");
+        this.ackedPurge.settled(message.consumer);
         return undefined;
       }
       attempts = Math.max(meta.priorAttempts, state?.attempts ?? meta.priorAttempts + message.deliveries - 1);
     }
     const lane = parseConsumerName(message.consumer).keyed ? message.consumer : undefined;
-    this.held.set(meta.deliveryId, { meta, reply: message.reply, lane, lastAttempt, cycle });
+    this.held.set(meta.deliveryId, { meta, reply: message.reply, consumer: message.consumer, lane, lastAttempt, cycle });
     // Until it is settled; at worst until the server would hand it out again.
     if (lane) this.busyLanes.set(lane, nowMs + endpoint.timeoutMs + this.o.ackWaitMs);
     return {
@@ -901,7 +941,7 @@ export class JetStreamStore implements Store {
     const parked = this.parked.get(endpointId);
     if (!parked) return undefined;
     let next = Infinity;
-    for (const [id, due] of parked) {
+    for (const [id, { dueMs: due }] of parked) {
       // Long overdue: another process took it.
       if (due < nowMs - 5_000) parked.delete(id);
       else next = Math.min(next, Math.max(due, nowMs + 100));
@@ -909,7 +949,40 @@ export class JetStreamStore implements Store {
     return next === Infinity ? undefined : next;
   }
 
-  private parkedOf(endpointId: string): Map<string, number> {
+  /** Gives a pulled message back for the next claim, in any process. */
+  private handBack(reply: string, endpointId: string): void {
+    this.handedBackMs.set(endpointId, Date.now());
+    this.nc.publish(reply, "-NAK");
+  }
+
+  /**
+   * Whether a message of the endpoint may be waiting on the server to be handed out again:
+   * handed back lately, or parked for a retry that is due about now and not pulled again yet.
+   * Retries parked by other processes are not known here.
+   */
+  private redeliveryMayWait(endpointId: string, nowMs: number): boolean {
+    if ((this.handedBackMs.get(endpointId) ?? -Infinity) > nowMs - REDELIVERY_WINDOW_MS) return true;
+    for (const { dueMs: due } of this.parked.get(endpointId)?.values() ?? []) {
+      if (due <= nowMs + PURGE_CHECK_MS * 2 && due > nowMs - REDELIVERY_WINDOW_MS) return true;
+    }
+    return false;
+  }
+
+  /**
+   * The consumer's unacknowledged messages this process accounts for: claimed or being
+   * attempted, buffered for the next claim, or parked for a retry (not due yet, or
+   * redeliveryMayWait says so).
+   */
+  private heldHere(consumer: string): number {
+    let n = 0;
+    for (const h of this.held.values()) if (h.consumer === consumer) n++;
+    const { endpointId } = parseConsumerName(consumer);
+    for (const r of this.ready.get(endpointId) ?? []) if (r.message.consumer === consumer) n++;
+    for (const p of this.parked.get(endpointId)?.values() ?? []) if (p.consumer === consumer) n++;
+    return n;
+  }
+
+  private parkedOf(endpointId: string): Map<string, { dueMs: number; consumer: string }> {
     let parked = this.parked.get(endpointId);
     if (!parked) this.parked.set(endpointId, (parked = new Map()));
     return parked;
@@ -1004,6 +1077,7 @@ export class JetStreamStore implements Store {
         if (isWrongRevision(err)) continue;
         throw new HooklineError("unavailable", `JetStream did not confirm a write (${(err as Error).message}); retry`);
       }
+      this.handedBackMs.set(delivery.endpointId, Date.now());
       await this.nc.request(parkedAs, "-NAK", { timeout: LANE_ACK_TIMEOUT_MS }).catch(() => undefined);
       this.parked.get(delivery.endpointId)?.delete(delivery.id);
       // Parked here on an ordered lane: that lane may be pulled again now.
@@ -1146,7 +1220,7 @@ export class JetStreamStore implements Store {
     const { endpointId } = parseConsumerName(message.consumer);
     const endpoint = this.mirror.endpoints.get(endpointId);
     if (!endpoint || endpoint.disabled) {
-      this.nc.publish(message.reply, "-NAK");
+      this.handBack(message.reply, endpointId);
       return;
     }
     const ready = this.ready.get(endpointId) ?? [];
@@ -1164,7 +1238,7 @@ export class JetStreamStore implements Store {
       const fresh: typeof ready = [];
       for (const r of ready) {
         if (r.arrivedMs > nowMs - READY_MAX_AGE_MS) fresh.push(r);
-        else this.nc.publish(r.message.reply, "-NAK");
+        else this.handBack(r.message.reply, endpointId);
       }
       if (fresh.length > 0) this.ready.set(endpointId, fresh);
       else this.ready.delete(endpointId);
@@ -1242,6 +1316,13 @@ async function ensureStream(jsm: JetStreamManager, logger: Logger, config: Parti
     logger.info({ stream: config.name }, "stream duplicate window updated");
   }
   if (config.allow_atomic && !existing.config.allow_atomic) await allowAtomic(jsm, config.name);
+  if (config.retention !== undefined && existing.config.retention !== config.retention) {
+    // Retention cannot be changed in place. Both work; a work queue deletes each settled message on its own.
+    logger.warn(
+      { stream: config.name, retention: existing.config.retention, wanted: config.retention },
+      "stream exists with another retention (made by an older hookline): settling deliveries is several times slower; to switch, let it drain, stop every hookline process, delete the stream (`nats stream rm`) and start again",
+    );
+  }
   if (config.num_replicas !== undefined && existing.config.num_replicas !== config.num_replicas) {
     logger.warn(
       { stream: config.name, replicas: existing.config.num_replicas, wanted: config.num_replicas },
