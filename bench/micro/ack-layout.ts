@@ -18,6 +18,7 @@ import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, t
 import { connect } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { AckedPurge } from "../../src/store/jetstream/acked-purge.ts";
+import { publishInBatches } from "../../src/store/jetstream/batch-publish.ts";
 import { Puller } from "../../src/store/jetstream/puller.ts";
 import { startNats } from "../../test/helpers/nats.ts";
 import { sampleProcess } from "../lib/proc-stats.ts";
@@ -105,10 +106,9 @@ try {
           const got = await puller.pull(stream, `ep${e}`, CLAIM);
           if (!got || got.length === 0) return;
           if (layout.states) {
-            const subject = `STATES.ep${e}`;
-            const batch = await js.startBatch(subject, state);
-            for (let i = 1; i < got.length - 1; i++) batch.add(subject, state);
-            if (got.length > 1) await batch.commit(subject, state);
+            // As hookline writes them: atomic batches, a plain publish when one is refused.
+            const states = got.map((_, i) => ({ subject: `STATES.ep${e}.${i}`, data: state }));
+            await publishInBatches(js, states, (m) => js.publish(m.subject, m.data));
           }
           for (const m of got) ack(m);
         }),
