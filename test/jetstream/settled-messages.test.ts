@@ -1,0 +1,99 @@
+import { jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { pino } from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import { newId } from "../../src/core/ids.ts";
+import { DeliveryStatus } from "../../src/core/types.ts";
+import type { Logger } from "../../src/observability/logger.ts";
+import { JetStreamStore } from "../../src/store/jetstream/jetstream-store.ts";
+import { DELIVERIES_STREAM } from "../../src/store/jetstream/layout.ts";
+import type { ClaimedDelivery, EndpointUpdates } from "../../src/store/store.ts";
+import { startNats, type NatsServer } from "../helpers/nats.ts";
+import { endpointRecord } from "../helpers/records.ts";
+import { attemptOf, contractEvent } from "../store/contract-cases.ts";
+
+const NO_ENDPOINT_CHANGES: EndpointUpdates = { disable: new Map(), failingSince: new Map() };
+
+/** The deliveries stream keeps acked messages until each lane's settled prefix is purged in bulk. */
+describe("JetStream settled delivery messages", () => {
+  const opened: { nats?: NatsServer; store?: JetStreamStore; nc?: NatsConnection } = {};
+  afterEach(async () => {
+    await opened.store?.close();
+    await opened.nc?.close();
+    await opened.nats?.stop();
+    opened.store = opened.nc = opened.nats = undefined;
+  });
+
+  async function open(logger: Logger = pino({ level: "silent" })): Promise<{ store: JetStreamStore; jsm: JetStreamManager }> {
+    const nats = (opened.nats ??= await startNats());
+    const store = (opened.store = await JetStreamStore.open({
+      servers: nats.url,
+      credsFile: "",
+      tls: { caFile: "", certFile: "", keyFile: "" },
+      replicas: 1,
+      idempotencyWindowMs: 60_000,
+      ackWaitMs: 20_000,
+      logger,
+    }));
+    opened.nc ??= await connect({ servers: nats.url });
+    return { store, jsm: await jetstreamManager(opened.nc) };
+  }
+
+  /** Publishes `n` events to a new endpoint, claims and succeeds every delivery; the stream's message count before the purge. */
+  async function deliverAll(store: JetStreamStore, jsm: JetStreamManager, n: number): Promise<number> {
+    const now = Date.now();
+    const tenantId = newId("tnt");
+    await store.createTenant({ id: tenantId, name: "settled", rateLimitPerSecond: 0, metadata: {}, createdMs: now, updatedMs: now });
+    const endpoint = endpointRecord(tenantId);
+    await store.createEndpoint(endpoint);
+    const events = Array.from({ length: n }, (_, i) => contractEvent(tenantId, `{"n":${i}}`));
+    for (let i = 0; i < n; i += 200) await store.publish([events.slice(i, i + 200)], () => [endpoint.id], Date.now());
+    let done = 0;
+    for (let round = 0; done < n && round < 500; round++) {
+      const claimed: ClaimedDelivery[] = (await store.claim([{ endpointId: endpoint.id, limit: 100, ordered: false }], Date.now()))[0]?.claimed ?? [];
+      if (claimed.length === 0) await new Promise((r) => setTimeout(r, 20));
+      await store.complete(
+        claimed.map((c) => attemptOf(c, DeliveryStatus.Succeeded, Date.now())),
+        NO_ENDPOINT_CHANGES,
+        Date.now(),
+      );
+      done += claimed.length;
+    }
+    expect(done).toBe(n);
+    return (await jsm.streams.info(DELIVERIES_STREAM)).state.messages;
+  }
+
+  it("are purged once a lane has 1,000 of them, and nothing open goes with them", { timeout: 60_000 }, async () => {
+    // The purge takes what is settled when it runs; the last claims' messages may wait for the next one (30 s).
+    const { store, jsm } = await open();
+    const info = await jsm.streams.info(DELIVERIES_STREAM);
+    expect(info.config.retention).toBe(RetentionPolicy.Limits);
+    expect(await deliverAll(store, jsm, 1_100)).toBeGreaterThan(0);
+    await expect.poll(async () => (await jsm.streams.info(DELIVERIES_STREAM)).state.messages, { timeout: 20_000, interval: 200 }).toBeLessThanOrEqual(200);
+
+    // What is still queued stays: a new delivery is claimable after the purge.
+    const now = Date.now();
+    const tenantId = newId("tnt");
+    await store.createTenant({ id: tenantId, name: "after", rateLimitPerSecond: 0, metadata: {}, createdMs: now, updatedMs: now });
+    const endpoint = endpointRecord(tenantId);
+    await store.createEndpoint(endpoint);
+    await store.publish([[contractEvent(tenantId, "{}")]], () => [endpoint.id], now);
+    await expect
+      .poll(async () => (await store.claim([{ endpointId: endpoint.id, limit: 10, ordered: false }], Date.now()))[0]?.claimed.length ?? 0, { timeout: 5_000 })
+      .toBe(1);
+  });
+
+  it("a stream made by an older hookline (a work queue) keeps working, with a warning that says how to switch", { timeout: 60_000 }, async () => {
+    const nats = (opened.nats = await startNats());
+    opened.nc = await connect({ servers: nats.url });
+    const jsm = await jetstreamManager(opened.nc);
+    await jsm.streams.add({ name: DELIVERIES_STREAM, subjects: ["hookline.dlv.>"], storage: StorageType.File, retention: RetentionPolicy.Workqueue });
+    const warnings: string[] = [];
+    const logger = pino({ level: "warn" }, { write: (line: string) => void warnings.push(line) });
+    const { store } = await open(logger);
+    expect(warnings.some((w) => w.includes(DELIVERIES_STREAM) && w.includes("nats stream rm"))).toBe(true);
+    await deliverAll(store, jsm, 50);
+    // On a work queue each ack removes its message.
+    await expect.poll(async () => (await jsm.streams.info(DELIVERIES_STREAM)).state.messages, { timeout: 10_000 }).toBe(0);
+  });
+});
