@@ -9,9 +9,9 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { newId } from "../../src/core/ids.ts";
 import { DeliveryStatus, type EventInput } from "../../src/core/types.ts";
 import { createLogger } from "../../src/observability/logger.ts";
-import { JetStreamStore } from "../../src/store/jetstream/jetstream-store.ts";
 import { RetentionSweeper } from "../../src/store/retention.ts";
 import type { AttemptRecord } from "../../src/store/store.ts";
+import { openJetStreamStore } from "../../test/helpers/jetstream-store.ts";
 import { startNats } from "../../test/helpers/nats.ts";
 import { endpointRecord } from "../../test/helpers/records.ts";
 import { encodePayload } from "../lib/payload.ts";
@@ -22,15 +22,7 @@ const DAY_MS = 86_400_000;
 
 const nats = await startNats();
 const logger = createLogger("silent");
-const store = await JetStreamStore.open({
-  servers: nats.url,
-  credsFile: "",
-  tls: { caFile: "", certFile: "", keyFile: "" },
-  replicas: 1,
-  ackWaitMs: 20_000,
-  idempotencyWindowMs: DAY_MS,
-  logger,
-});
+const store = await openJetStreamStore(nats.url, { idempotencyWindowMs: DAY_MS, logger });
 try {
   const now = Date.now();
   const old = now - 2 * DAY_MS;

@@ -4,9 +4,9 @@ import { Kvm } from "@nats-io/kv";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deliveryId, newId } from "../../src/core/ids.ts";
 import { DeliveryStatus, type Endpoint } from "../../src/core/types.ts";
-import { createLogger } from "../../src/observability/logger.ts";
-import { JetStreamStore } from "../../src/store/jetstream/jetstream-store.ts";
+import type { JetStreamStore } from "../../src/store/jetstream/jetstream-store.ts";
 import { consumerName, DELIVERIES_STREAM, deliverySubject, STATE_BUCKET, stateKey, UNORDERED_LANE } from "../../src/store/jetstream/layout.ts";
+import { openJetStreamStore } from "../helpers/jetstream-store.ts";
 import { startNats, type NatsServer } from "../helpers/nats.ts";
 import type { ClaimedDelivery, ClaimResult } from "../../src/store/store.ts";
 import { endpointRecord } from "../helpers/records.ts";
@@ -23,15 +23,7 @@ describe("JetStream claim: endpoints fail on their own", () => {
 
   beforeAll(async () => {
     nats = await startNats();
-    store = await JetStreamStore.open({
-      servers: nats.url,
-      credsFile: "",
-      tls: { caFile: "", certFile: "", keyFile: "" },
-      replicas: 1,
-      idempotencyWindowMs: 60_000,
-      ackWaitMs: 20_000,
-      logger: createLogger("silent"),
-    });
+    store = await openJetStreamStore(nats.url);
     nc = await connect({ servers: nats.url });
     const now = Date.now();
     await store.createTenant({ id: tenantId, name: "claims", rateLimitPerSecond: 0, metadata: {}, createdMs: now, updatedMs: now });

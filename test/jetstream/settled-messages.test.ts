@@ -5,9 +5,10 @@ import { afterEach, describe, expect, it } from "vitest";
 import { newId } from "../../src/core/ids.ts";
 import { DeliveryStatus } from "../../src/core/types.ts";
 import type { Logger } from "../../src/observability/logger.ts";
-import { JetStreamStore } from "../../src/store/jetstream/jetstream-store.ts";
+import type { JetStreamStore } from "../../src/store/jetstream/jetstream-store.ts";
 import { DELIVERIES_STREAM } from "../../src/store/jetstream/layout.ts";
 import type { ClaimedDelivery, EndpointUpdates } from "../../src/store/store.ts";
+import { openJetStreamStore } from "../helpers/jetstream-store.ts";
 import { startNats, type NatsServer } from "../helpers/nats.ts";
 import { endpointRecord } from "../helpers/records.ts";
 import { attemptOf, contractEvent } from "../store/contract-cases.ts";
@@ -26,15 +27,7 @@ describe("JetStream settled delivery messages", () => {
 
   async function open(logger: Logger = pino({ level: "silent" })): Promise<{ store: JetStreamStore; jsm: JetStreamManager }> {
     const nats = (opened.nats ??= await startNats());
-    const store = (opened.store = await JetStreamStore.open({
-      servers: nats.url,
-      credsFile: "",
-      tls: { caFile: "", certFile: "", keyFile: "" },
-      replicas: 1,
-      idempotencyWindowMs: 60_000,
-      ackWaitMs: 20_000,
-      logger,
-    }));
+    const store = (opened.store = await openJetStreamStore(nats.url, { logger }));
     opened.nc ??= await connect({ servers: nats.url });
     return { store, jsm: await jetstreamManager(opened.nc) };
   }

@@ -1,5 +1,4 @@
-import { createLogger } from "../../src/observability/logger.ts";
-import { JetStreamStore } from "../../src/store/jetstream/jetstream-store.ts";
+import { openJetStreamStore } from "../helpers/jetstream-store.ts";
 import { startNats } from "../helpers/nats.ts";
 import { IDEMPOTENCY_WINDOW_MS, storeContract } from "../store/contract-cases.ts";
 
@@ -7,15 +6,7 @@ import { IDEMPOTENCY_WINDOW_MS, storeContract } from "../store/contract-cases.ts
 storeContract("jetstream", async () => {
   const nats = await startNats();
   try {
-    const store = await JetStreamStore.open({
-      servers: nats.url,
-      credsFile: "",
-      tls: { caFile: "", certFile: "", keyFile: "" },
-      replicas: 1,
-      idempotencyWindowMs: IDEMPOTENCY_WINDOW_MS,
-      ackWaitMs: 20_000,
-      logger: createLogger("silent"),
-    });
+    const store = await openJetStreamStore(nats.url, { idempotencyWindowMs: IDEMPOTENCY_WINDOW_MS });
     return {
       store,
       async close() {
