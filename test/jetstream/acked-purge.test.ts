@@ -96,8 +96,8 @@ describe("AckedPurge against a real nats-server", () => {
     await settle((await pull(stream, "b", 3)).slice(0, 2), "+ACK");
     const purge = new AckedPurge(jsm, options(stream));
     try {
-      await purge.markAll();
-      await purge.round();
+      await purge.markAll(0);
+      await purge.round(60_001);
       expect(await left(stream)).toEqual(["b2"]);
     } finally {
       purge.close();

@@ -57,7 +57,7 @@ describe("JetStream settled delivery messages", () => {
   }
 
   it("are purged once a lane has 1,000 of them, and nothing open goes with them", { timeout: 60_000 }, async () => {
-    // The purge takes what is settled when it runs; the last claims' messages may wait for the next one (30 s).
+    // The purge takes what is settled when it runs; the last claims' messages may wait for the next one.
     const { store, jsm } = await open();
     const info = await jsm.streams.info(DELIVERIES_STREAM);
     expect(info.config.retention).toBe(RetentionPolicy.Limits);

@@ -64,9 +64,15 @@ export class AckedPurge {
     if (++since.count === this.o.everySettled) since.lookAtMs = Math.min(since.lookAtMs, nowMs);
   }
 
-  /** Every consumer of the stream, due at once: for a start after settled messages were left behind. */
-  async markAll(): Promise<void> {
-    for await (const info of this.jsm.consumers.list(this.o.stream)) this.settledSince.set(info.name, { count: 0, lookAtMs: 0 });
+  /**
+   * Every consumer of the stream, for a start after settled messages were left behind: each is
+   * looked at once within `maxDelayMs`, spread out (a purge costs the server a synced write of
+   * the consumer's state, and there may be thousands of lanes).
+   */
+  async markAll(nowMs = Date.now()): Promise<void> {
+    for await (const info of this.jsm.consumers.list(this.o.stream)) {
+      if (!this.settledSince.has(info.name)) this.settledSince.set(info.name, { count: 0, lookAtMs: nowMs + Math.random() * this.o.maxDelayMs });
+    }
   }
 
   /** One round now; resolves when it is over (a round already running is awaited instead). */

@@ -120,9 +120,13 @@ const READY_MAX_AGE_MS = 5_000;
 const LANE_ACK_TIMEOUT_MS = 2_000;
 /** How often every endpoint is looked at for work no wake-up announced (redeliveries after a crash). */
 const POLL_MS = 2_000;
-/** Settled delivery messages of a lane are removed every so many settles, or this long after the first (AckedPurge). */
+/**
+ * Settled delivery messages of a lane are removed every so many settles, or this long after
+ * the first (AckedPurge): a quiet lane keeps fewer than that many messages for a while, and
+ * thousands of quiet lanes do not each cost the server a synced write every few seconds.
+ */
 const PURGE_EVERY_SETTLED = 1_000;
-const PURGE_MAX_DELAY_MS = 30_000;
+const PURGE_MAX_DELAY_MS = 300_000;
 const PURGE_CHECK_MS = 1_000;
 /** A lane busy elsewhere is looked at again this much later; after this many settles here it is purged anyway (about 20 MB of 1 KB events). */
 const PURGE_RECHECK_MS = 5_000;
