@@ -224,10 +224,10 @@ export class JetStreamStore implements Store {
       recheckMs: PURGE_RECHECK_MS,
       forceAfterSettled: PURGE_FORCE_AFTER_SETTLED,
       logger: o.logger,
-      heldHere: (consumer) => this.heldHere(consumer),
+      heldHere: (consumer) => this.heldHere(consumer, Date.now()),
       redeliveryMayWait: (consumer, nowMs) => this.redeliveryMayWait(parseConsumerName(consumer).endpointId, nowMs),
     });
-    // Settled messages a stopped process left behind go with the first round.
+    // Settled messages a stopped process left behind: every lane is looked at once, spread out.
     this.ackedPurge.markAll().catch((err: unknown) => o.logger.warn({ err }, "listing delivery consumers failed; their settled messages are removed after their next ack"));
     this.puller = new Puller(nc, {
       late: (message) => this.keepForNextClaim(message),
@@ -975,14 +975,14 @@ export class JetStreamStore implements Store {
   /**
    * The consumer's unacknowledged messages this process accounts for: claimed or being
    * attempted, buffered for the next claim, or parked for a retry (not due yet, or
-   * redeliveryMayWait says so).
+   * redeliveryMayWait says so; one long overdue was taken by another process).
    */
-  private heldHere(consumer: string): number {
+  private heldHere(consumer: string, nowMs: number): number {
     let n = 0;
     for (const h of this.held.values()) if (h.consumer === consumer) n++;
     const { endpointId } = parseConsumerName(consumer);
     for (const r of this.ready.get(endpointId) ?? []) if (r.message.consumer === consumer) n++;
-    for (const p of this.parked.get(endpointId)?.values() ?? []) if (p.consumer === consumer) n++;
+    for (const p of this.parked.get(endpointId)?.values() ?? []) if (p.consumer === consumer && p.dueMs > nowMs - REDELIVERY_WINDOW_MS) n++;
     return n;
   }
 
