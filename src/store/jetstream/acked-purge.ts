@@ -110,8 +110,9 @@ export class AckedPurge {
       const below = info.ack_floor.stream_seq + 1;
       const subject = info.config.filter_subject;
       if (subject === undefined || below <= (this.purgedBelow.get(consumer) ?? 1)) return;
-      await this.jsm.streams.purge(this.o.stream, { filter: subject, seq: below });
+      const { purged } = await this.jsm.streams.purge(this.o.stream, { filter: subject, seq: below });
       this.purgedBelow.set(consumer, below);
+      this.o.logger.debug({ consumer, purged, safe }, "settled delivery messages removed");
     } catch (err) {
       // A deleted endpoint's consumer is gone, and its messages with it.
       if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound) {
