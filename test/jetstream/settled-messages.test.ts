@@ -3,17 +3,15 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { newId } from "../../src/core/ids.ts";
-import { DeliveryStatus } from "../../src/core/types.ts";
+import { DeliveryStatus, type Endpoint } from "../../src/core/types.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import type { JetStreamStore } from "../../src/store/jetstream/jetstream-store.ts";
 import { DELIVERIES_STREAM } from "../../src/store/jetstream/layout.ts";
-import type { ClaimedDelivery, EndpointUpdates } from "../../src/store/store.ts";
+import type { ClaimedDelivery } from "../../src/store/store.ts";
 import { openJetStreamStore } from "../helpers/jetstream-store.ts";
 import { startNats, type NatsServer } from "../helpers/nats.ts";
 import { endpointRecord } from "../helpers/records.ts";
-import { attemptOf, contractEvent } from "../store/contract-cases.ts";
-
-const NO_ENDPOINT_CHANGES: EndpointUpdates = { disable: new Map(), failingSince: new Map() };
+import { attemptOf, contractEvent, NO_ENDPOINT_CHANGES } from "../store/contract-cases.ts";
 
 /** The deliveries stream keeps acked messages until each lane's settled prefix is purged in bulk. */
 describe("JetStream settled delivery messages", () => {
@@ -32,13 +30,20 @@ describe("JetStream settled delivery messages", () => {
     return { store, jsm: await jetstreamManager(opened.nc) };
   }
 
-  /** Publishes `n` events to a new endpoint, claims and succeeds every delivery; the stream's message count before the purge. */
-  async function deliverAll(store: JetStreamStore, jsm: JetStreamManager, n: number): Promise<number> {
+  /** A tenant of its own with one endpoint. */
+  async function newEndpoint(store: JetStreamStore): Promise<Endpoint> {
     const now = Date.now();
     const tenantId = newId("tnt");
     await store.createTenant({ id: tenantId, name: "settled", rateLimitPerSecond: 0, metadata: {}, createdMs: now, updatedMs: now });
     const endpoint = endpointRecord(tenantId);
     await store.createEndpoint(endpoint);
+    return endpoint;
+  }
+
+  /** Publishes `n` events to a new endpoint, claims and succeeds every delivery; the stream's message count before the purge. */
+  async function deliverAll(store: JetStreamStore, jsm: JetStreamManager, n: number): Promise<number> {
+    const endpoint = await newEndpoint(store);
+    const tenantId = endpoint.tenantId;
     const events = Array.from({ length: n }, (_, i) => contractEvent(tenantId, `{"n":${i}}`));
     for (let i = 0; i < n; i += 200) await store.publish([events.slice(i, i + 200)], () => [endpoint.id], Date.now());
     let done = 0;
@@ -65,12 +70,8 @@ describe("JetStream settled delivery messages", () => {
     await expect.poll(async () => (await jsm.streams.info(DELIVERIES_STREAM)).state.messages, { timeout: 20_000, interval: 200 }).toBeLessThanOrEqual(200);
 
     // What is still queued stays: a new delivery is claimable after the purge.
-    const now = Date.now();
-    const tenantId = newId("tnt");
-    await store.createTenant({ id: tenantId, name: "after", rateLimitPerSecond: 0, metadata: {}, createdMs: now, updatedMs: now });
-    const endpoint = endpointRecord(tenantId);
-    await store.createEndpoint(endpoint);
-    await store.publish([[contractEvent(tenantId, "{}")]], () => [endpoint.id], now);
+    const endpoint = await newEndpoint(store);
+    await store.publish([[contractEvent(endpoint.tenantId, "{}")]], () => [endpoint.id], Date.now());
     await expect
       .poll(async () => (await store.claim([{ endpointId: endpoint.id, limit: 10, ordered: false }], Date.now()))[0]?.claimed.length ?? 0, { timeout: 5_000 })
       .toBe(1);

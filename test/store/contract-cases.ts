@@ -25,7 +25,7 @@ export interface OpenedStore {
 const QUIET_MS = 200;
 /** How long a claim keeps asking for deliveries that are due. */
 const DUE_WAIT_MS = 2_500;
-const NO_ENDPOINT_CHANGES: EndpointUpdates = { disable: new Map(), failingSince: new Map() };
+export const NO_ENDPOINT_CHANGES: EndpointUpdates = { disable: new Map(), failingSince: new Map() };
 const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
 
 /**

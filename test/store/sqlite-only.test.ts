@@ -4,16 +4,15 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { deliveryId, newId } from "../../src/core/ids.ts";
 import { DeliveryStatus, type EventInput } from "../../src/core/types.ts";
-import type { ClaimedDelivery, EndpointUpdates, FastLane } from "../../src/store/store.ts";
+import type { ClaimedDelivery, FastLane } from "../../src/store/store.ts";
 import { SqliteStore, type SyncMode } from "../../src/store/sqlite/sqlite-store.ts";
 import { endpointRecord } from "../helpers/records.ts";
-import { attemptOf, contractEvent } from "./contract-cases.ts";
+import { attemptOf, contractEvent, NO_ENDPOINT_CHANGES } from "./contract-cases.ts";
 
 // What the embedded store does beyond the contract both backends keep: a result recorded
 // after its delivery's lease was released stays in the attempts log, and publish takes a
 // fast lane (JetStream's queue is shared by every process, so each delivery is claimed there).
 
-const NO_ENDPOINT_CHANGES: EndpointUpdates = { disable: new Map(), failingSince: new Map() };
 const dirs: string[] = [];
 
 afterEach(() => {
