@@ -133,6 +133,8 @@ const PURGE_RECHECK_MS = 5_000;
 const PURGE_FORCE_AFTER_SETTLED = 20_000;
 /** How long a message handed back, or a retry come due, may wait for the next pull of its lane. */
 const REDELIVERY_WINDOW_MS = 5_000;
+/** Lanes whose first open message a backlog summary looks up at once. */
+const OLDEST_LOOKUPS_IN_FLIGHT = 16;
 const OPEN_STATUSES: readonly DeliveryStatus[] = [DeliveryStatus.Pending, DeliveryStatus.Retrying];
 /**
  * RetryDelivery calls back a parked retry only when it is due later than this: one due sooner
@@ -751,9 +753,11 @@ export class JetStreamStore implements Store {
   }
 
   /**
-   * One consumer list, then, for each lane with open messages, its first message above its
-   * ack floor: settled messages stay in the stream until purged, so the stream's first
-   * message is not the oldest open one.
+   * One consumer list, then the oldest lane's first message above its ack floor: settled
+   * messages stay in the stream until purged, so the stream's first message is not the oldest
+   * open one. Lanes are looked at from the lowest floor up, a few at a time; a lane whose
+   * floor is past the oldest first message found so far cannot hold an older one (sequence
+   * order is time order), so most lanes cost no get.
    */
   async backlogSummary(): Promise<BacklogSummary> {
     let pending = 0;
@@ -765,14 +769,19 @@ export class JetStreamStore implements Store {
       const subject = info.config.filter_subject;
       if (subject !== undefined && info.num_pending + info.num_ack_pending > 0) open.push({ subject, after: info.ack_floor.stream_seq });
     }
-    let oldestOpenMs: number | undefined;
-    await inBatches(open, async ({ subject, after }) => {
-      // The API takes next_by_subj with seq; the library's request type predates it.
-      const first = await this.jsm.streams.getMessage(DELIVERIES_STREAM, { seq: after + 1, next_by_subj: subject } as unknown as { seq: number });
-      if (first) oldestOpenMs = Math.min(oldestOpenMs ?? Infinity, first.time.getTime());
-    });
+    open.sort((a, b) => a.after - b.after);
+    let oldest: { seq: number; time: Date } | undefined;
+    for (let i = 0; i < open.length; i += OLDEST_LOOKUPS_IN_FLIGHT) {
+      const round = open.slice(i, i + OLDEST_LOOKUPS_IN_FLIGHT).filter(({ after }) => oldest === undefined || after + 1 < oldest.seq);
+      if (round.length === 0) break;
+      const firsts = await Promise.all(
+        // The API takes next_by_subj with seq; the library's request type predates it.
+        round.map(({ subject, after }) => this.jsm.streams.getMessage(DELIVERIES_STREAM, { seq: after + 1, next_by_subj: subject } as unknown as { seq: number })),
+      );
+      for (const first of firsts) if (first && (oldest === undefined || first.seq < oldest.seq)) oldest = first;
+    }
     const inFlight = this.held.size;
-    return { pending, retrying: Math.max(0, unacked - inFlight), inFlight, oldestOpenMs };
+    return { pending, retrying: Math.max(0, unacked - inFlight), inFlight, oldestOpenMs: oldest?.time.getTime() };
   }
 
   async failingSince(): Promise<Map<string, number>> {
