@@ -699,13 +699,16 @@ export class JetStreamStore implements Store {
       writes.push(this.mirror.putFailing(endpointId, since));
     }
     await confirm(writes);
-    // The results are stored: only now may the queue forget or reschedule the messages.
+    // The results are stored: only now may the queue forget or reschedule the messages. A
+    // retry's delay counts from now, not from the start of the writes (often 100 ms or more
+    // under load): the server then hands it out again when it is due, not that much later.
+    const verdictMs = Date.now();
     for (const { held, record } of finished) {
       this.held.delete(held.meta.deliveryId);
       const retrying = record.status === DeliveryStatus.Retrying;
       let verdict = record.status === DeliveryStatus.Succeeded ? "+ACK" : "+TERM";
       if (retrying) {
-        const delayMs = Math.max(0, record.nextAttemptMs - nowMs);
+        const delayMs = Math.max(0, record.nextAttemptMs - verdictMs);
         verdict = `-NAK ${JSON.stringify({ delay: Math.round(delayMs * NS_PER_MS) })}`;
         this.parkedOf(held.meta.endpointId).set(held.meta.deliveryId, { dueMs: record.nextAttemptMs, consumer: held.consumer });
       }
