@@ -817,12 +817,12 @@ export class JetStreamStore implements Store {
     const buffered = this.ready.get(endpoint.id) ?? [];
     // Late arrivals from several lanes: the higher priority ones go first (the sort is stable).
     buffered.sort((a, b) => lanePriority(parseConsumerName(b.message.consumer).lane) - lanePriority(parseConsumerName(a.message.consumer).lane));
-    const taken = buffered.splice(0, request.limit).map((r) => r.message);
-    if (buffered.length === 0) this.ready.delete(endpoint.id);
-    // Lanes whose head is in hand (taken now or still buffered): an ordered lane's pull would
+    // Lanes whose head is in hand (taken now or left buffered): an ordered lane's pull would
     // find its one place taken and, with messages queued behind the head, stay unanswered
     // until the guard gives up on it, holding this whole claim for that long.
-    const waitingLanes = new Set([...buffered.map((r) => r.message.consumer), ...taken.map((m) => m.consumer)]);
+    const waitingLanes = new Set(buffered.map((r) => r.message.consumer));
+    const taken = buffered.splice(0, request.limit).map((r) => r.message);
+    if (buffered.length === 0) this.ready.delete(endpoint.id);
     const pulls: Promise<PulledMessage[]>[] = [Promise.resolve(taken)];
     let room = request.limit - taken.length;
     if (request.ordered) {
